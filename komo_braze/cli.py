@@ -1,0 +1,87 @@
+"""The ``komo-braze`` command line: one console script, one subcommand per tool.
+
+Subcommands live with the package that owns them and are imported only when called, so
+``komo_braze`` itself never imports ``producer`` or ``worker`` (DESIGN.md, "Packages").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any
+
+import click
+
+from komo_braze import __version__
+from komo_braze.settings import Settings, SettingsError, load_settings, settings_table
+
+#: subcommand name -> "module:attribute" of its click command
+LAZY_COMMANDS = {
+    "producer": "producer.cli:producer_command",
+    "publish": "producer.cli:publish_command",
+    "worker": "worker.cli:worker_command",
+    "mapping": "worker.mapping.cli:mapping_group",
+    "dlq": "worker.dlq.cli:dlq_group",
+    "braze-sim": "braze_sim.cli:braze_sim_command",
+    "demo": "komo_braze.demo:demo_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """Settings from the environment with flag overrides; a bad value becomes a usage error."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="komo-braze")
+def cli() -> None:
+    """Carry Komo engagement-hub submissions into Braze, through RabbitMQ.
+
+    Settings come from KOMO_BRAZE_* environment variables (`komo-braze settings` lists them).
+    """
+
+
+@cli.command("settings")
+def settings_command() -> None:
+    """List every KOMO_BRAZE_* setting with its meaning and default."""
+    for name, meaning, default in settings_table():
+        click.echo(f"{name:<36} {default:<38} {meaning}")
+
+
+@cli.command("topology")
+@click.option("--prefix", help="prefix of the broker objects (KOMO_BRAZE_PREFIX)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def topology_command(prefix: str | None, as_json: bool) -> None:
+    """Declare the broker objects and print them with their message and consumer counts."""
+    from komo_braze.topology_cli import describe
+
+    settings = settings_from(prefix=prefix)
+    asyncio.run(describe(settings, as_json=as_json))
+
+
+def main() -> None:
+    cli(prog_name="komo-braze")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The small HTTP pieces producer and worker share: ``/metrics``, ``/healthz``, ``/readyz``, and a
+runner that serves an aiohttp app until a shutdown trigger fires."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+ReadyCheck = Callable[[], bool]
+
+
+def add_health_routes(app: web.Application, ready: ReadyCheck, registry: CollectorRegistry = REGISTRY) -> None:
+    """``GET /healthz`` (process alive), ``GET /readyz`` (``ready()``), ``GET /metrics``."""
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        if ready():
+            return web.json_response({"status": "ready"})
+        return web.json_response({"status": "not ready"}, status=503)
+
+    async def metrics(_request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(registry))
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return response
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving ``app``; returns the runner and the bound port (``port=0`` picks a free one)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound_port = int(runner.addresses[0][1]) if runner.addresses else port
+    return runner, bound_port
+
+
+async def serve_until(app: web.Application, host: str, port: int, shutdown: Callable[[], Awaitable[object]]) -> None:
+    """Serve ``app`` until ``shutdown()`` returns, then stop accepting and clean up."""
+    runner, _ = await start_site(app, host, port)
+    try:
+        await shutdown()
+    finally:
+        await asyncio.shield(runner.cleanup())

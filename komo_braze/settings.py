@@ -1,0 +1,210 @@
+"""One settings object, built once from ``KOMO_BRAZE_*`` environment variables.
+
+Every setting is declared once, in :class:`Settings`; the README table is generated from the same
+declarations (``komo-braze settings``). A bad value stops the program with a message that names the
+variable; secrets are :class:`pydantic.SecretStr`, so they never appear in ``repr``, logs or errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "KOMO_BRAZE_"
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+class BatchMode(StrEnum):
+    COMBINED = "combined"  # at most 75 objects in all three arrays together
+    PER_ARRAY = "per-array"  # legacy accounts: at most 75 in each array
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"  # console on a terminal, JSON lines elsewhere
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class HostPort:
+    """A ``host:port`` pair as given in a ``*_BIND`` setting."""
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    @classmethod
+    def parse(cls, text: str) -> HostPort:
+        host, sep, port_text = text.strip().rpartition(":")
+        if not sep or not port_text.isdigit():
+            raise ValueError(f"expected host:port, got {text!r}")
+        port = int(port_text)
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} out of range")
+        host = host.strip("[]") or "0.0.0.0"
+        return cls(host, port)
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def __repr__(self) -> str:
+        return f"HostPort({self})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HostPort) and (self.host, self.port) == (other.host, other.port)
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.port))
+
+
+def _split_secrets(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every ``KOMO_BRAZE_*`` setting. Field name ``x`` is variable ``KOMO_BRAZE_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        arbitrary_types_allowed=True,
+    )
+
+    # --- broker -------------------------------------------------------------------------------
+    amqp_url: SecretStr = Field(
+        SecretStr("amqp://guest:guest@localhost:5672/"),
+        description="broker URL (its password is a secret)",
+    )
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] = Field(
+        "komo", description="prefix of every broker object"
+    )
+    delivery_limit: int = Field(10, ge=1, le=1000, description="`x-delivery-limit` of the work queues")
+    publish_timeout_s: float = Field(10.0, gt=0, description="longest wait for a publisher confirm")
+    reconnect_interval_s: float = Field(1.0, gt=0, description="pause between broker reconnection tries")
+
+    # --- Braze --------------------------------------------------------------------------------
+    braze_url: AnyUrl | None = Field(None, description="Braze REST endpoint (base URL); required by `worker`")
+    braze_api_key: SecretStr | None = Field(None, description="Braze REST API key; required by `worker`")
+    braze_timeout_s: float = Field(30.0, gt=0, description="timeout of one `/users/track` request")
+    braze_max_in_flight: int = Field(8, ge=1, le=256, description="requests in flight per workspace")
+    braze_static_rate_limit: str | None = Field(
+        None, description="optional fixed ceiling per workspace, e.g. `3000/3s`, on top of header pacing"
+    )
+    mapping: Path | None = Field(None, description="path of the mapping file; required by `worker`")
+
+    # --- batching -----------------------------------------------------------------------------
+    batch_linger_ms: int = Field(250, ge=0, le=60_000, description="longest wait before a partial batch is sent")
+    batch_mode: BatchMode = Field(BatchMode.COMBINED, description="`combined` (75 objects in all) or `per-array`")
+    batch_max_bytes: int = Field(4_000_000, ge=1024, le=4_000_000, description="largest request body in bytes")
+
+    # --- producer -----------------------------------------------------------------------------
+    producer_bind: HostPort = Field(HostPort("127.0.0.1", 8080), description="intake host:port")
+    webhook_token: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="bearer token(s) Komo sends; several comma-separated allowed for rotation",
+    )
+    webhook_hmac_secret: SecretStr | None = Field(
+        None, description="secret for `X-Komo-Signature: sha256=<hex HMAC of the raw body>`"
+    )
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest webhook body accepted")
+
+    # --- worker -------------------------------------------------------------------------------
+    worker_metrics_bind: HostPort = Field(
+        HostPort("127.0.0.1", 9108), description="worker `/metrics` and health host:port"
+    )
+    shutdown_grace_s: float = Field(30.0, ge=0, description="time to finish in-flight batches on SIGTERM")
+
+    # --- logging ------------------------------------------------------------------------------
+    log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")
+    log_format: LogFormat = Field(LogFormat.AUTO, description="`auto`, `json` or `console`")
+
+    @field_validator("producer_bind", "worker_metrics_bind", mode="before")
+    @classmethod
+    def _parse_bind(cls, value: Any) -> Any:
+        return HostPort.parse(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_token", mode="before")
+    @classmethod
+    def _parse_tokens(cls, value: Any) -> Any:
+        return _split_secrets(value)
+
+    @field_validator("braze_static_rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+    @property
+    def amqp_url_str(self) -> str:
+        return self.amqp_url.get_secret_value()
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """Parse ``"3000/3s"`` (also ``/500ms``, ``/1m``, ``/1h``) into ``(requests, window_s)``."""
+    count_text, _, window_text = text.strip().partition("/")
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for unit in ("ms", "s", "m", "h"):
+        if window_text.endswith(unit):
+            number = window_text[: -len(unit)] or "1"
+            try:
+                count, window_s = int(count_text), float(number) * units[unit]
+            except ValueError:
+                break
+            if count >= 1 and window_s > 0:
+                return count, window_s
+            break
+    raise ValueError(f"expected a rate like 3000/3s, got {text!r}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment; ``overrides`` (from flags) win.
+
+    Raises :class:`SettingsError` naming the variable of the first bad value.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("bad setting: " + "; ".join(problems)) from None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """``(variable, meaning, default)`` for every setting, for README and ``--help``."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default_text = "(secret)"
+        elif default in (None, []):
+            default_text = "unset"
+        else:
+            default_text = str(default.value if isinstance(default, StrEnum) else default)
+        rows.append((ENV_PREFIX + name.upper(), field.description or "", default_text))
+    return rows

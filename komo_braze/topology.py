@@ -1,0 +1,126 @@
+"""Broker topology, every name derived from the prefix (DESIGN.md, "Broker topology").
+
+Declaring is idempotent: producer, worker, ``dlq`` and ``topology`` all call :func:`declare` at start.
+The submissions exchange carries an alternate exchange from the first day, so that hubs no workspace
+binding names fall through to the ``default`` work queue; a named workspace binds its own hubs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType
+
+from komo_braze.envelope import routing_key
+
+DEFAULT_WORKSPACE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The names of every broker object for one prefix."""
+
+    prefix: str
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.prefix}.submissions"
+
+    @property
+    def unrouted_exchange(self) -> str:
+        return f"{self.prefix}.submissions.unrouted"
+
+    @property
+    def dead_exchange(self) -> str:
+        return f"{self.prefix}.dead"
+
+    @property
+    def dead_queue(self) -> str:
+        return f"{self.prefix}.dead"
+
+    def work_queue(self, workspace: str = DEFAULT_WORKSPACE) -> str:
+        return f"{self.prefix}.braze.{workspace}"
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    names: Names
+    exchange: AbstractExchange
+    dead_exchange: AbstractExchange
+    dead_queue: AbstractQueue
+    work_queues: Mapping[str, AbstractQueue]
+
+
+def work_queue_arguments(names: Names, delivery_limit: int) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": names.dead_exchange,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+async def declare(
+    channel: AbstractChannel,
+    prefix: str,
+    *,
+    delivery_limit: int = 10,
+    workspace_hubs: Mapping[str, Iterable[str]] | None = None,
+) -> Topology:
+    """Declare exchanges and queues for ``prefix``.
+
+    ``workspace_hubs`` maps a named workspace to the hub ids the mapping assigns to it; the ``default``
+    workspace queue always exists and takes every hub no other workspace claims.
+    """
+    names = Names(prefix)
+    dead_exchange = await channel.declare_exchange(names.dead_exchange, ExchangeType.FANOUT, durable=True)
+    dead_queue = await channel.declare_queue(names.dead_queue, durable=True, arguments={"x-queue-type": "quorum"})
+    await dead_queue.bind(dead_exchange, routing_key="")
+
+    unrouted = await channel.declare_exchange(names.unrouted_exchange, ExchangeType.FANOUT, durable=True)
+    exchange = await channel.declare_exchange(
+        names.exchange,
+        ExchangeType.TOPIC,
+        durable=True,
+        arguments={"alternate-exchange": names.unrouted_exchange},
+    )
+    arguments = work_queue_arguments(names, delivery_limit)
+    default_queue = await channel.declare_queue(names.work_queue(DEFAULT_WORKSPACE), durable=True, arguments=arguments)
+    await default_queue.bind(unrouted, routing_key="")
+    queues: dict[str, AbstractQueue] = {DEFAULT_WORKSPACE: default_queue}
+    for workspace, hubs in (workspace_hubs or {}).items():
+        queue = queues.get(workspace)
+        if queue is None:
+            queue = await channel.declare_queue(names.work_queue(workspace), durable=True, arguments=arguments)
+            queues[workspace] = queue
+        for hub in hubs:
+            await queue.bind(exchange, routing_key=routing_key(hub))
+    return Topology(names, exchange, dead_exchange, dead_queue, queues)
+
+
+async def delete(channel: AbstractChannel, prefix: str, workspaces: Iterable[str] = ()) -> None:
+    """Remove every object of ``prefix`` (tests, and the demo's clean-up)."""
+    names = Names(prefix)
+    for workspace in {DEFAULT_WORKSPACE, *workspaces}:
+        await channel.queue_delete(names.work_queue(workspace))
+    await channel.queue_delete(names.dead_queue)
+    for exchange in (names.exchange, names.unrouted_exchange, names.dead_exchange):
+        await channel.exchange_delete(exchange)
+
+
+async def queue_counts(connection: aio_pika.abc.AbstractConnection, queue_name: str) -> tuple[int, int] | None:
+    """``(messages, consumers)`` of a queue by a passive declare, or ``None`` when it does not exist."""
+    channel = await connection.channel()
+    try:
+        queue = await channel.declare_queue(queue_name, passive=True)
+    except aio_pika.exceptions.ChannelClosed:
+        return None
+    try:
+        result = queue.declaration_result
+        return result.message_count or 0, result.consumer_count or 0
+    finally:
+        await channel.close()

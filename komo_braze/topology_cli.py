@@ -1,0 +1,59 @@
+"""``komo-braze topology``: declare the broker objects and describe them."""
+
+from __future__ import annotations
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from komo_braze import topology
+from komo_braze.amqp import connect, redact_url
+from komo_braze.settings import Settings
+
+
+async def describe(settings: Settings, *, as_json: bool) -> None:
+    connection = await connect(settings, "topology")
+    async with connection:
+        channel = await connection.channel()
+        declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
+        names = declared.names
+        rows: list[dict[str, object]] = [
+            {
+                "kind": "exchange",
+                "name": names.exchange,
+                "type": "topic",
+                "messages": None,
+                "consumers": None,
+            },
+            {
+                "kind": "exchange",
+                "name": names.unrouted_exchange,
+                "type": "fanout (alternate)",
+                "messages": None,
+                "consumers": None,
+            },
+            {
+                "kind": "exchange",
+                "name": names.dead_exchange,
+                "type": "fanout",
+                "messages": None,
+                "consumers": None,
+            },
+        ]
+        queue_names = [q.name for q in declared.work_queues.values()] + [names.dead_queue]
+        for name in queue_names:
+            counts = await topology.queue_counts(connection, name)
+            messages, consumers = counts if counts else (None, None)
+            kind = "dead-letter queue" if name == names.dead_queue else "work queue"
+            rows.append({"kind": kind, "name": name, "type": "quorum", "messages": messages, "consumers": consumers})
+    if as_json:
+        print(orjson.dumps({"broker": redact_url(settings.amqp_url_str), "objects": rows}).decode())
+        return
+    table = Table(title=f"broker objects of prefix {settings.prefix!r} on {redact_url(settings.amqp_url_str)}")
+    for column in ("kind", "name", "type", "messages", "consumers"):
+        table.add_column(column, justify="right" if column in ("messages", "consumers") else "left")
+    for row in rows:
+        table.add_row(
+            *("" if row[c] is None else str(row[c]) for c in ("kind", "name", "type", "messages", "consumers"))
+        )
+    Console().print(table)

@@ -1,0 +1,48 @@
+"""Shared fixtures. Tests talk to a real RabbitMQ: ``KOMO_BRAZE_AMQP_URL`` or localhost:5672.
+
+When neither answers and a Docker engine runs, a RabbitMQ container is started with testcontainers.
+When no broker can be had at all the run fails: a skipped broker test would hide a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.broker import DEFAULT_URL, BrokerKit, broker_answers, unique_prefix
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    url = os.environ.get("KOMO_BRAZE_AMQP_URL", DEFAULT_URL)
+    if broker_answers(url):
+        yield url
+        return
+    try:
+        from testcontainers.rabbitmq import RabbitMqContainer
+    except ImportError:  # pragma: no cover - dev extra always has it
+        pytest.fail(f"no RabbitMQ answers at {url}; run `make broker` or set KOMO_BRAZE_AMQP_URL")
+    try:
+        container = RabbitMqContainer("rabbitmq:3.13")
+        container.start()
+    except Exception as exc:  # pragma: no cover - only on machines without broker and engine
+        pytest.fail(f"no RabbitMQ answers at {url} and no container could be started: {exc}")
+    try:
+        host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
+        yield f"amqp://guest:guest@{host}:{port}/"
+    finally:
+        container.stop()
+
+
+@pytest.fixture
+async def broker(amqp_url: str, request: pytest.FixtureRequest) -> AsyncIterator[BrokerKit]:
+    """A unique prefix for this test; every object it declared is deleted afterwards."""
+    label = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:24]
+    kit = BrokerKit(amqp_url=amqp_url, prefix=unique_prefix(label))
+    try:
+        yield kit
+    finally:
+        await kit.cleanup()
