@@ -27,6 +27,20 @@ WORKSPACE = "x-workspace"
 REPLAYED_AT = "x-replayed-at"
 REPLAY_COUNT = "x-replay-count"
 ERROR_HEADERS = (KIND, DETAIL, FAILED_AT, ATTEMPTS, HUB_ID, WORKSPACE)
+LAST_KIND = "x-last-error-kind"
+LAST_DETAIL = "x-last-error-detail"
+LAST_FAILED_AT = "x-last-failed-at"
+#: headers the broker or a queue adds; a replay is a new life on the work queue, so they go
+BROKER_HEADERS = (
+    "x-death",
+    "x-first-death-reason",
+    "x-first-death-queue",
+    "x-first-death-exchange",
+    "x-last-death-reason",
+    "x-last-death-queue",
+    "x-last-death-exchange",
+    "x-delivery-count",
+)
 
 #: longest x-error-detail kept; Braze's texts are short, this bounds a surprise
 MAX_DETAIL_CHARS = 1000
@@ -106,6 +120,34 @@ class DeadLetter:
     body: bytes
     headers: dict[str, Any]
     envelope: Envelope | None  # None when the body is not a valid envelope
+
+    @property
+    def routing_hub(self) -> str | None:
+        """The hub a replay routes by: the envelope's, else the header's (``None``: cannot route)."""
+        return self.envelope.hub_id if self.envelope is not None else self.hub_id
+
+    def replay_message(self, replayed_at: datetime, message_id: str | None = None) -> aio_pika.Message:
+        """The message a replay publishes: routed as a new submission would be.
+
+        The failure's ``x-error-*`` headers (and the broker's ``x-death`` family) are removed, so a
+        later failure is never read with a stale kind, hub or workspace; the failure is kept, normalised,
+        as ``x-last-error-kind``, ``x-last-error-detail`` and ``x-last-failed-at``.
+        """
+        headers = {k: v for k, v in self.headers.items() if k not in ERROR_HEADERS and k not in BROKER_HEADERS}
+        headers[LAST_KIND] = self.kind
+        headers[LAST_DETAIL] = self.detail[:MAX_DETAIL_CHARS]
+        if self.failed_at is not None:
+            headers[LAST_FAILED_AT] = format_time(self.failed_at)
+        headers[REPLAYED_AT] = format_time(replayed_at)
+        headers[REPLAY_COUNT] = self.replay_count + 1
+        return aio_pika.Message(
+            self.body,
+            headers=headers,
+            content_type="application/json",
+            delivery_mode=DeliveryMode.PERSISTENT,
+            message_id=message_id or self.submission_id,
+            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
+        )
 
     @classmethod
     def from_message(cls, message: AbstractMessage) -> DeadLetter:

@@ -1,0 +1,170 @@
+"""``replay`` and ``purge``: walk the dead-letter queue in order and move what matches.
+
+A matching letter is *replayed* (published to the submissions exchange as a new submission, and its
+dead copy acked only once the broker confirmed the copy) or *purged* (acked). Everything else, and
+anything whose copy was not confirmed, stays held by the reader and goes back to the queue, in order,
+when the reader closes, or when the process dies. So an interrupted run loses nothing and can simply
+be run again; the only possible duplicates are copies confirmed whose dead copy was not acked yet when
+the process died, at most ``max_in_flight`` of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from aio_pika.abc import AbstractExchange
+
+from komo_braze.envelope import parse_time, routing_key
+from komo_braze.logs import get_logger
+from worker.deadletter import REPLAYED_AT, DeadLetter
+from worker.dlq.filters import LetterFilter
+from worker.dlq.metrics import DlqMetrics, kind_label
+from worker.dlq.pipeline import Pipeline, publish_confirmed
+from worker.dlq.reader import DeadLetterReader, Held
+
+log = get_logger(__name__)
+
+
+class Action(StrEnum):
+    REPLAY = "replay"
+    PURGE = "purge"
+    DRY_RUN = "dry-run"  # count what replay or purge would move; move nothing
+
+
+@dataclass
+class MoveReport:
+    action: Action
+    depth: int = 0  # letters in the queue when the run started
+    scanned: int = 0
+    matched: int = 0  # letters the filters selected (up to --limit)
+    moved: int = 0  # replayed (confirmed and acked) or purged
+    failed: int = 0  # matched but the copy was not confirmed: the dead copy stays
+    unroutable: int = 0  # matched but no hub to route by (not an envelope, no x-hub-id): stays
+    moved_by_kind: Counter[str] = field(default_factory=Counter)
+    failure: str | None = None
+    interrupted: bool = False
+    capacity_reached: bool = False
+    duration_s: float = 0.0
+
+    @property
+    def left(self) -> int:
+        """Letters read that stay in the queue."""
+        return self.scanned - self.moved
+
+    @property
+    def rate_per_s(self) -> float:
+        return self.moved / self.duration_s if self.duration_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action.value,
+            "depth_at_start": self.depth,
+            "scanned": self.scanned,
+            "matched": self.matched,
+            "moved": self.moved,
+            "left": self.left,
+            "failed": self.failed,
+            "unroutable": self.unroutable,
+            "moved_by_kind": dict(self.moved_by_kind),
+            "failure": self.failure,
+            "interrupted": self.interrupted,
+            "capacity_reached": self.capacity_reached,
+            "duration_s": round(self.duration_s, 3),
+            "rate_per_s": round(self.rate_per_s, 1),
+        }
+
+
+def replayed_since(letter: DeadLetter, started_at: datetime) -> bool:
+    """True when this run already replayed the letter (it failed again and came back while we ran)."""
+    try:
+        return parse_time(letter.headers.get(REPLAYED_AT)) >= started_at
+    except (TypeError, ValueError):
+        return False
+
+
+Progress = Callable[[MoveReport], None]
+
+
+async def move(
+    reader: DeadLetterReader,
+    letter_filter: LetterFilter,
+    action: Action,
+    *,
+    exchange: AbstractExchange | None,
+    metrics: DlqMetrics,
+    shutdown: asyncio.Event,
+    max_in_flight: int = 2000,
+    rate_per_s: float | None = None,
+    publish_timeout_s: float = 10.0,
+    progress: Progress | None = None,
+) -> MoveReport:
+    """Move the letters ``letter_filter`` selects; returns what happened. ``exchange`` for replay."""
+    if action is Action.REPLAY and exchange is None:
+        raise ValueError("replay needs the submissions exchange")
+    report = MoveReport(action, depth=reader.depth)
+    started_at, started = datetime.now(UTC), time.monotonic()
+    pipeline = Pipeline(max_in_flight, rate_per_s if action is Action.REPLAY else None)
+
+    async def replay(held: Held, key: str) -> None:
+        assert exchange is not None
+        metrics.in_flight.inc()
+        try:
+            await publish_confirmed(exchange, held.letter.replay_message(datetime.now(UTC)), key, publish_timeout_s)
+        finally:
+            metrics.in_flight.dec()
+        await reader.ack(held)
+        report.moved += 1
+        report.moved_by_kind[held.letter.kind] += 1
+        metrics.replayed.labels(kind=kind_label(held.letter.kind)).inc()
+
+    def give_up(held: Held) -> Callable[[str], None]:
+        def on_failure(_reason: str) -> None:
+            reader.unclaim(held)
+            report.failed += 1
+            metrics.failures.inc()
+
+        return on_failure
+
+    try:
+        async for held in reader.letters():
+            report.scanned += 1
+            metrics.scanned.inc()
+            letter = held.letter
+            if letter_filter.matches(letter) and not replayed_since(letter, started_at):
+                hub = letter.routing_hub
+                if action is Action.REPLAY and hub is None:
+                    report.unroutable += 1
+                else:
+                    report.matched += 1
+                    if action is Action.PURGE:
+                        await reader.ack(held, claimed=False)
+                        report.moved += 1
+                        report.moved_by_kind[letter.kind] += 1
+                        metrics.purged.labels(kind=kind_label(letter.kind)).inc()
+                    elif action is Action.REPLAY:
+                        assert hub is not None
+                        reader.claim(held)
+                        await pipeline.submit(functools.partial(replay, held, routing_key(hub)), give_up(held))
+            if progress is not None:
+                progress(report)
+            if pipeline.failure is not None or shutdown.is_set():
+                break
+            if letter_filter.limit is not None and report.matched >= letter_filter.limit:
+                break
+    finally:
+        finished = await pipeline.drain(publish_timeout_s + 5)
+        report.failure = pipeline.failure or (None if finished else "confirms still outstanding at the end")
+        report.interrupted = shutdown.is_set()
+        report.capacity_reached = reader.capacity_reached
+        report.duration_s = time.monotonic() - started
+        if progress is not None:
+            progress(report)
+        log.info("dlq_move_finished", **report.to_dict(), **letter_filter.describe())
+    return report

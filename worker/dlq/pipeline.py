@@ -1,0 +1,112 @@
+"""Many publishes in flight at once, each settled by its own confirm, at an optional steady rate.
+
+``replay`` and ``import`` publish with confirms and act on each confirm (ack the dead copy, count a
+line). Waiting for each confirm before the next publish would cap them at one broker round trip per
+message; a :class:`Pipeline` keeps up to ``max_in_flight`` of them outstanding on one confirm channel
+(the broker confirms them in order, aiormq matches confirms to publishes by delivery tag) and owns the
+tasks that wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+from aio_pika.abc import AbstractExchange
+
+
+class PublishFailed(Exception):
+    """The broker did not confirm a publish: a nack, a return, a timeout or a lost connection."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def publish_confirmed(
+    exchange: AbstractExchange, message: aio_pika.Message, routing_key: str, timeout_s: float
+) -> None:
+    """Publish ``mandatory`` and wait for the confirm; raises :class:`PublishFailed`."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await exchange.publish(message, routing_key=routing_key, mandatory=True)
+    except aio_pika.exceptions.PublishError:
+        raise PublishFailed(f"unroutable: no queue for routing key {routing_key}") from None
+    except aio_pika.exceptions.DeliveryError:
+        raise PublishFailed("the broker refused the message (nack)") from None
+    except TimeoutError:
+        raise PublishFailed(f"no confirm within {timeout_s} s") from None
+    except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+        # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
+        raise PublishFailed(f"broker connection lost ({type(exc).__name__})") from None
+
+
+class Pacer:
+    """At most ``rate_per_s`` starts per second, evenly spaced; ``None`` means no limit."""
+
+    def __init__(self, rate_per_s: float | None) -> None:
+        self._interval_s = 1.0 / rate_per_s if rate_per_s else 0.0
+        self._next = time.monotonic()
+
+    async def wait(self) -> None:
+        if not self._interval_s:
+            return
+        now = time.monotonic()
+        if self._next > now:
+            await asyncio.sleep(self._next - now)
+        # never bank more than one interval of credit after a pause
+        self._next = max(self._next, now - self._interval_s) + self._interval_s
+
+
+class Pipeline:
+    """Run up to ``max_in_flight`` confirm-waiting jobs at once; remember the first failure."""
+
+    def __init__(self, max_in_flight: int, rate_per_s: float | None = None) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._pacer = Pacer(rate_per_s)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.failure: str | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def submit(self, job: Callable[[], Awaitable[None]], on_failure: Callable[[str], None]) -> None:
+        """Start ``job`` once a slot is free (and the pace allows); ``on_failure(reason)`` if it raises."""
+        await self._pacer.wait()
+        await self._slots.acquire()
+
+        async def run() -> None:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                on_failure("cancelled")
+                raise
+            except PublishFailed as exc:
+                self.failure = self.failure or exc.reason
+                on_failure(exc.reason)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self.failure = self.failure or reason
+                on_failure(reason)
+            finally:
+                self._slots.release()
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait for every job; after ``timeout_s`` cancel the rest. True when all finished in time."""
+        if not self._tasks:
+            return True
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        return not pending

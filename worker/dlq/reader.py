@@ -1,0 +1,205 @@
+"""Walk the dead-letter queue in order, holding what it reads, so that nothing is lost, duplicated or
+reordered for good.
+
+Every letter read stays unacked on this channel until the caller acks it (replay, purge) or the reader
+closes. Closing the channel hands every held letter back, and on RabbitMQ 3.10 quorum queues the
+returned letters go back *ahead* of the rest, in their original order, so a read leaves the queue as it
+found it. The same happens when the process dies (``kill -9``): the broker sees the connection drop and
+returns the letters the same way. Checked on the real broker (``tests/worker/dlq/test_reader.py``).
+
+Memory: a consumer's prefetch is the only way to bound what the broker pushes to us, but held letters
+count against it, so one consumer can hold at most 65,535. When the current consumer is full of held
+letters the reader cancels it (its letters stay held) and opens the next one on the same channel. The
+queue returns a channel's held letters consumer by consumer, in consumer-tag order, only while the
+channel has at most 32 consumers (beyond that its map of consumers is no longer sorted and the order
+of the returned blocks is lost), so the reader uses at most 32 consumers, each with a prefetch sized to
+the queue: at most 32 x 65,535 = 2,097,120 letters can be held in one pass. A queue deeper than that is
+read up to that point and the reader says so (``capacity_reached``); replay and purge ack what they
+move, so only the letters they *leave* count against it. The client buffers at most one prefetch of
+letters at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+
+from worker.deadletter import DeadLetter
+
+MAX_CONSUMERS = 32
+MAX_PREFETCH = 65_535
+MIN_PREFETCH = 1_000
+
+
+class QueueBusy(Exception):
+    """Another consumer is attached to the dead-letter queue: two readers would split it between them."""
+
+    def __init__(self, queue_name: str, consumers: int) -> None:
+        super().__init__(f"{consumers} consumer(s) already read {queue_name}; is another dlq command running?")
+        self.queue_name = queue_name
+        self.consumers = consumers
+
+
+def prefetch_for(depth: int) -> int:
+    """A prefetch that lets 24 of the 32 consumers hold ``depth`` letters (8 spare for late arrivals)."""
+    return max(MIN_PREFETCH, min(MAX_PREFETCH, math.ceil(depth / 24)))
+
+
+@dataclass(slots=True)
+class _Consumer:
+    tag: str
+    delivered: int = 0
+    acked: int = 0
+    claimed: int = 0
+
+    @property
+    def unacked(self) -> int:
+        return self.delivered - self.acked
+
+
+@dataclass(slots=True)
+class Held:
+    """A letter read and held; ``position`` is its place in the queue (1 = the head)."""
+
+    message: AbstractIncomingMessage
+    letter: DeadLetter
+    position: int
+    consumer: _Consumer = field(repr=False)
+
+
+class DeadLetterReader:
+    """``async with DeadLetterReader(connection, queue_name) as reader: async for held in reader.letters()``.
+
+    ``depth`` is the number of letters ready when the reader opened; :meth:`letters` reads at most that
+    many, so letters dead-lettered while it runs (a replayed letter failing again) are never read twice.
+    """
+
+    def __init__(
+        self, connection: AbstractConnection, queue_name: str, *, prefetch: int | None = None, idle_s: float = 2.0
+    ) -> None:
+        self._connection = connection
+        self._queue_name = queue_name
+        self._prefetch_override = prefetch
+        self._idle_s = idle_s
+        self._tag_prefix = f"komo-dlq-{uuid.uuid4().hex[:8]}"
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumers: dict[str, _Consumer] = {}
+        self._current: _Consumer | None = None
+        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._settled = asyncio.Event()
+        self.prefetch = MIN_PREFETCH
+        self.depth = 0
+        self.seen = 0
+        self.capacity_reached = False
+
+    async def __aenter__(self) -> DeadLetterReader:
+        channel = await self._connection.channel(publisher_confirms=False)
+        self._channel = channel
+        try:
+            self._queue = await channel.declare_queue(self._queue_name, passive=True)
+            result = self._queue.declaration_result
+            if result.consumer_count:
+                raise QueueBusy(self._queue_name, result.consumer_count)
+            self.depth = result.message_count or 0
+            self.prefetch = self._prefetch_override or prefetch_for(self.depth)
+            await channel.set_qos(prefetch_count=self.prefetch)
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channel: every letter still held goes back to the head of the queue, in order."""
+        channel, self._channel = self._channel, None
+        if channel is not None and not channel.is_closed:
+            async with asyncio.timeout(30):
+                await channel.close()
+
+    @property
+    def held(self) -> int:
+        """Letters read and not acked (they go back when the reader closes)."""
+        return sum(c.unacked for c in self._consumers.values())
+
+    def claim(self, held: Held) -> None:
+        """The caller means to ack ``held`` soon (its replayed copy is being published)."""
+        held.consumer.claimed += 1
+
+    def unclaim(self, held: Held) -> None:
+        """The caller will not ack ``held`` after all: it stays held and goes back at the end."""
+        held.consumer.claimed -= 1
+        self._settled.set()
+
+    async def ack(self, held: Held, *, claimed: bool = True) -> None:
+        """Remove ``held`` from the queue for good."""
+        await held.message.ack()
+        held.consumer.acked += 1
+        if claimed:
+            held.consumer.claimed -= 1
+        self._settled.set()
+
+    async def letters(self) -> AsyncIterator[Held]:
+        """The letters in queue order, up to the depth seen at the start."""
+        if self._queue is None:
+            raise RuntimeError("DeadLetterReader used outside `async with`")
+        if self.depth == 0:
+            return
+        await self._next_consumer()
+        while self.seen < self.depth:
+            message = await self._next_message()
+            if message is None:
+                return
+            consumer = self._consumers[message.consumer_tag or ""]
+            consumer.delivered += 1
+            self.seen += 1
+            yield Held(message, DeadLetter.from_message(message), self.seen, consumer)
+
+    async def _next_message(self) -> AbstractIncomingMessage | None:
+        """The next delivery, opening consumers as needed; ``None`` when there is nothing more to read."""
+        while True:
+            if not self._inbox.empty():
+                return self._inbox.get_nowait()
+            current = self._current
+            assert current is not None
+            if current.unacked >= self.prefetch:  # no credit left: the broker will send nothing more
+                if current.claimed == 0:  # full of held letters: move on to a fresh consumer
+                    if not await self._next_consumer():
+                        self.capacity_reached = True
+                        return None
+                    continue
+                self._settled.clear()  # wait for the claimed ones to be acked or given up
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._settled.wait(), timeout=1.0)
+                continue
+            try:
+                return await asyncio.wait_for(self._inbox.get(), timeout=self._idle_s)
+            except TimeoutError:
+                if current.unacked >= self.prefetch:
+                    continue
+                return None  # credit to spare and nothing came: fewer letters than at the start
+
+    async def _next_consumer(self) -> bool:
+        """Cancel the current consumer (its letters stay held) and start the next; False at the limit."""
+        assert self._queue is not None
+        if len(self._consumers) >= MAX_CONSUMERS:
+            return False
+        if self._current is not None:
+            await self._queue.cancel(self._current.tag)
+        tag = f"{self._tag_prefix}-{len(self._consumers):02d}"  # tags must sort in consumer order
+        consumer = _Consumer(tag)
+        self._consumers[tag] = consumer
+        self._current = consumer
+        await self._queue.consume(self._inbox.put, consumer_tag=tag)
+        return True
