@@ -48,6 +48,8 @@ class MoveReport:
     failed: int = 0  # matched but the copy was not confirmed: the dead copy stays
     unroutable: int = 0  # matched but no hub to route by (not an envelope, no x-hub-id): stays
     moved_by_kind: Counter[str] = field(default_factory=Counter)
+    matched_by_kind: Counter[str] = field(default_factory=Counter)
+    matched_by_hub: Counter[str] = field(default_factory=Counter)
     failure: str | None = None
     interrupted: bool = False
     capacity_reached: bool = False
@@ -73,6 +75,8 @@ class MoveReport:
             "failed": self.failed,
             "unroutable": self.unroutable,
             "moved_by_kind": dict(self.moved_by_kind),
+            "matched_by_kind": dict(self.matched_by_kind),
+            "matched_by_hub": dict(self.matched_by_hub.most_common(50)),
             "failure": self.failure,
             "interrupted": self.interrupted,
             "capacity_reached": self.capacity_reached,
@@ -143,6 +147,8 @@ async def move(
                     report.unroutable += 1
                 else:
                     report.matched += 1
+                    report.matched_by_kind[letter.kind] += 1
+                    report.matched_by_hub[letter.hub_id or "(none)"] += 1
                     if action is Action.PURGE:
                         await reader.ack(held, claimed=False)
                         report.moved += 1
@@ -166,5 +172,6 @@ async def move(
         report.duration_s = time.monotonic() - started
         if progress is not None:
             progress(report)
-        log.info("dlq_move_finished", **report.to_dict(), **letter_filter.describe())
+        summary = {k: v for k, v in report.to_dict().items() if k not in ("matched_by_hub",)}
+        log.info("dlq_move_finished", **summary, **letter_filter.describe())
     return report

@@ -1,0 +1,169 @@
+"""The ``dlq`` commands that change something: ``replay``, ``purge`` and ``import``.
+
+``replay`` and ``purge`` run :func:`worker.dlq.move.move` under a progress bar and, with
+``metrics_bind``, serve ``/metrics`` while they run. ``import`` publishes an export with confirms,
+many in flight at once, and accounts for every line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from komo_braze.http import add_health_routes, start_site
+from komo_braze.logs import get_logger
+from komo_braze.settings import HostPort, Settings
+from worker.dlq.commands import opened
+from worker.dlq.filters import LetterFilter
+from worker.dlq.metrics import DlqMetrics
+from worker.dlq.move import Action, MoveReport, move
+from worker.dlq.pipeline import Pipeline, publish_confirmed
+from worker.dlq.progress import ProgressView
+from worker.dlq.reader import DeadLetterReader
+from worker.dlq.transfer import BadLine, Outgoing, numbered_lines, plan_import
+
+log = get_logger(__name__)
+
+#: failed import lines named in the report; the count covers the rest
+MAX_NAMED_FAILURES = 20
+
+
+@asynccontextmanager
+async def serving_metrics(metrics: DlqMetrics, bind: HostPort | None, linger_s: float) -> AsyncIterator[None]:
+    """Serve ``/metrics`` (and health) on ``bind`` while the block runs, and ``linger_s`` after it."""
+    if bind is None:
+        yield
+        return
+    app = web.Application()
+    add_health_routes(app, lambda: True, metrics.registry)
+    runner, port = await start_site(app, bind.host, bind.port)
+    log.info("dlq_metrics_serving", host=bind.host, port=port)
+    try:
+        yield
+        if linger_s > 0:
+            await asyncio.sleep(linger_s)
+    finally:
+        await asyncio.shield(runner.cleanup())
+
+
+async def move_letters(
+    settings: Settings,
+    letter_filter: LetterFilter,
+    action: Action,
+    *,
+    shutdown: asyncio.Event,
+    metrics: DlqMetrics,
+    rate_per_s: float | None = None,
+    max_in_flight: int = 2000,
+    metrics_bind: HostPort | None = None,
+    metrics_linger_s: float = 0.0,
+) -> MoveReport:
+    """Replay, purge or dry-run the letters ``letter_filter`` selects."""
+    async with (
+        serving_metrics(metrics, metrics_bind, metrics_linger_s),
+        opened(settings, action.value) as (connection, declared),
+    ):
+        exchange = None
+        if action is Action.REPLAY:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await channel.get_exchange(declared.names.exchange)
+        async with DeadLetterReader(connection, declared.names.dead_queue) as reader:
+            total = reader.depth if letter_filter.limit is None else min(reader.depth, letter_filter.limit)
+            verb = {Action.REPLAY: "replaying", Action.PURGE: "purging", Action.DRY_RUN: "reading"}[action]
+            with ProgressView(verb, total) as view:
+                count_moved = action is not Action.DRY_RUN
+
+                def progress(report: MoveReport) -> None:
+                    done = report.moved if (count_moved and letter_filter.limit) else report.scanned
+                    status = f"matched {report.matched:,} moved {report.moved:,} left {report.left:,}"
+                    view.update(done, status)
+
+                return await move(
+                    reader,
+                    letter_filter,
+                    action,
+                    exchange=exchange,
+                    metrics=metrics,
+                    shutdown=shutdown,
+                    max_in_flight=max_in_flight,
+                    rate_per_s=rate_per_s,
+                    publish_timeout_s=settings.publish_timeout_s,
+                    progress=progress,
+                )
+
+
+@dataclass
+class ImportReport:
+    target: str
+    published: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    failed: int = 0
+    interrupted: bool = False
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "published": self.published,
+            "failed": self.failed,
+            "failed_lines": [{"line": n, "reason": r} for n, r in self.failures],
+            "interrupted": self.interrupted,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+async def import_file(
+    settings: Settings,
+    lines: Iterator[bytes],
+    *,
+    to_dlq: bool,
+    shutdown: asyncio.Event,
+    metrics: DlqMetrics,
+    max_in_flight: int = 2000,
+) -> ImportReport:
+    """Publish every line of an export, with confirms; returns which lines failed and why."""
+    report = ImportReport("dlq" if to_dlq else "work")
+    started, replayed_at = time.monotonic(), datetime.now(UTC)
+
+    def failed(line_number: int, reason: str) -> None:
+        report.failed += 1
+        if len(report.failures) < MAX_NAMED_FAILURES:
+            report.failures.append((line_number, reason))
+
+    async def publish(outgoing: Outgoing) -> None:
+        await publish_confirmed(exchange, outgoing.message, outgoing.routing_key, settings.publish_timeout_s)
+        report.published += 1
+        metrics.imported.labels(target=report.target).inc()
+
+    async with opened(settings, "import") as (connection, declared):
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        exchange = await channel.get_exchange(declared.names.dead_exchange if to_dlq else declared.names.exchange)
+        pipeline = Pipeline(max_in_flight)
+        try:
+            for line_number, line in numbered_lines(lines):
+                if shutdown.is_set() or pipeline.failure is not None:
+                    report.interrupted = shutdown.is_set()
+                    break
+                try:
+                    outgoing = plan_import(line_number, line, to_dlq=to_dlq, replayed_at=replayed_at)
+                except BadLine as exc:
+                    failed(line_number, str(exc))
+                    continue
+
+                await pipeline.submit(functools.partial(publish, outgoing), functools.partial(failed, line_number))
+        finally:
+            await pipeline.drain(settings.publish_timeout_s + 5)
+            with contextlib.suppress(Exception):
+                await channel.close()
+    report.failures.sort()
+    report.duration_s = time.monotonic() - started
+    log.info("dlq_import_finished", **{k: v for k, v in report.to_dict().items() if k != "failed_lines"})
+    return report

@@ -1,0 +1,135 @@
+"""``dlq export`` and ``dlq import``: dead letters as NDJSON, one letter per line, and back.
+
+A line holds the letter's identity, its headers and its envelope (or, for a body that is not JSON, the
+bytes in base64), so an operator can read it with ``jq``, fix it by hand if need be, and import it:
+onto the work routing as a replay would (``x-replayed-at``, ``x-replay-count``), or back into the
+dead-letter queue unchanged (``--to-dlq``). AMQP header values that JSON lacks are written as text:
+times as ISO-8601 (the ``time`` of each ``x-death`` entry is turned back into a time on import).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import aio_pika
+import orjson
+from aio_pika.abc import DeliveryMode
+
+from komo_braze.envelope import format_time, parse_time, routing_key
+from worker.deadletter import DeadLetter
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def export_line(letter: DeadLetter, timestamp: datetime | None = None) -> bytes:
+    """The NDJSON line (with its newline) for one letter."""
+    record: dict[str, Any] = {
+        "message_id": letter.submission_id,
+        "timestamp": format_time(timestamp) if timestamp else None,
+        # x-delivery-count only says how often dlq commands read the letter: not part of it
+        "headers": _json_safe({k: v for k, v in letter.headers.items() if k != "x-delivery-count"}),
+    }
+    try:
+        record["envelope"] = orjson.loads(letter.body)
+    except orjson.JSONDecodeError:
+        record["body_base64"] = base64.b64encode(letter.body).decode("ascii")
+    return orjson.dumps(record) + b"\n"
+
+
+class BadLine(ValueError):
+    """An import line that cannot become a message; the reason is safe to print."""
+
+
+def _restore_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list):
+        for death in deaths:
+            if isinstance(death, dict) and isinstance(death.get("time"), str):
+                try:
+                    death["time"] = parse_time(death["time"]).replace(tzinfo=None)
+                except ValueError:
+                    continue
+    return headers
+
+
+def message_from_line(line: bytes) -> aio_pika.Message:
+    """The dead letter an export line describes, as it sat in the dead-letter queue."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise BadLine("not valid JSON") from None
+    if not isinstance(record, dict):
+        raise BadLine("not a JSON object")
+    if "envelope" in record:
+        body = orjson.dumps(record["envelope"])
+    elif isinstance(record.get("body_base64"), str):
+        try:
+            body = base64.b64decode(record["body_base64"], validate=True)
+        except ValueError:
+            raise BadLine("body_base64 is not base64") from None
+    else:
+        raise BadLine("no envelope and no body_base64")
+    headers = record.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise BadLine("headers is not an object")
+    timestamp = None
+    if isinstance(record.get("timestamp"), str):
+        try:
+            timestamp = parse_time(record["timestamp"])
+        except ValueError:
+            raise BadLine("timestamp is not an ISO-8601 time") from None
+    message_id = record.get("message_id")
+    return aio_pika.Message(
+        body,
+        headers=_restore_headers(headers),
+        content_type="application/json",
+        delivery_mode=DeliveryMode.PERSISTENT,
+        message_id=message_id if isinstance(message_id, str) else None,
+        timestamp=timestamp,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One import line ready to publish: where it goes and from which line it came."""
+
+    line_number: int
+    message: aio_pika.Message
+    routing_key: str
+    kind: str
+
+
+def plan_import(line_number: int, line: bytes, *, to_dlq: bool, replayed_at: datetime) -> Outgoing:
+    """What to publish for one line: the letter unchanged (``to_dlq``) or its replay; raises BadLine."""
+    dead = message_from_line(line)
+    letter = DeadLetter.from_message(dead)
+    if to_dlq:
+        return Outgoing(line_number, dead, "", letter.kind)
+    hub = letter.routing_hub
+    if hub is None:
+        raise BadLine("no hub to route by (the body is not an envelope and there is no x-hub-id)")
+    return Outgoing(line_number, letter.replay_message(replayed_at), routing_key(hub), letter.kind)
+
+
+def numbered_lines(lines: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based line numbers."""
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield number, line
