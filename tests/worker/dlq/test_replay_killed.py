@@ -1,0 +1,86 @@
+"""``kill -9`` in the middle of a real ``komo-braze dlq replay`` of 20,000 letters, then a second run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.broker import BrokerKit
+from tests.worker.dlq.letters import fill, message_ids, read_queue
+
+LETTERS = 20_000
+IN_FLIGHT = 500
+KOMO_BRAZE = [sys.executable, "-m", "komo_braze.cli"]
+ROOT = Path(__file__).resolve().parents[3]
+
+pytestmark = pytest.mark.slow
+
+
+async def start_replay(broker: BrokerKit, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *KOMO_BRAZE,
+        "dlq",
+        "replay",
+        "--json",
+        "--max-in-flight",
+        str(IN_FLIGHT),
+        *args,
+        env=broker.env(),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_a_replay_killed_midway_loses_nothing_and_a_second_run_finishes_it(broker: BrokerKit) -> None:
+    await broker.declare()
+    async with broker.connection() as connection:
+        specs = await fill(connection, broker.prefix, LETTERS)
+    everything = [s.submission_id for s in specs]
+
+    first = await start_replay(broker)
+    work_before_kill = 0
+    async with asyncio.timeout(60):
+        while work_before_kill < LETTERS // 4:
+            await asyncio.sleep(0.02)
+            work_before_kill = await broker.count(broker.names.work_queue())
+    os.kill(first.pid, signal.SIGKILL)
+    await first.wait()
+    assert first.returncode == -signal.SIGKILL
+
+    # the broker notices the dropped connection and hands the held letters back, in order
+    async with broker.connection() as connection:
+        await asyncio.sleep(1.0)
+        dead_after_kill = message_ids_of(await read_queue(connection, broker.names.dead_queue))
+        work_after_kill = message_ids_of(await read_queue(connection, broker.names.work_queue()))
+    assert 0 < len(dead_after_kill) < LETTERS, "the kill did not land in the middle"
+    assert set(dead_after_kill) | set(work_after_kill) == set(everything), "a letter was lost"
+    in_both = set(dead_after_kill) & set(work_after_kill)
+    assert len(in_both) <= IN_FLIGHT
+    assert dead_after_kill == [i for i in everything if i in set(dead_after_kill)], "the dead letters were reordered"
+
+    second = await start_replay(broker)
+    stdout, stderr = await asyncio.wait_for(second.communicate(), timeout=90)
+    assert second.returncode == 0, stderr.decode()[-2000:]
+    summary = orjson.loads(stdout)
+    assert summary["moved"] == len(dead_after_kill)
+    assert summary["left"] == 0
+
+    assert await broker.count(broker.names.dead_queue) == 0
+    delivered = Counter(message_ids(await broker.drain(broker.names.work_queue(), max_messages=2 * LETTERS)))
+    duplicates = {i: n for i, n in delivered.items() if n > 1}
+    assert set(delivered) == set(everything), "a letter was lost"
+    assert all(n == 2 for n in duplicates.values())
+    assert set(duplicates) == in_both  # duplicates only from the in-flight window of the killed run
+    print(f"killed after {work_before_kill} in the work queue; {len(duplicates)} duplicates (window {IN_FLIGHT})")
+
+
+def message_ids_of(letters: list) -> list[str]:  # type: ignore[type-arg]
+    return [letter.submission_id for letter in letters]
