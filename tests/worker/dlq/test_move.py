@@ -130,7 +130,8 @@ async def test_an_unconfirmed_copy_leaves_its_dead_copy_in_place(broker: BrokerK
     report, metrics = await run_move(broker, LetterFilter(), Action.REPLAY, max_in_flight=5)
     assert report.moved == 0
     assert report.failed >= 1
-    assert report.failure is not None and "unroutable" in report.failure
+    assert report.failure is not None
+    assert "unroutable" in report.failure
     assert metrics.failures._value.get() == report.failed
     stayed = await broker.drain(broker.names.dead_queue)
     assert message_ids(stayed) == [s.submission_id for s in specs]
