@@ -25,7 +25,7 @@ from worker.dlq.commands import opened
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action, MoveReport, move
-from worker.dlq.pipeline import Pipeline, publish_confirmed
+from worker.dlq.pipeline import Destination, Pipeline
 from worker.dlq.progress import ProgressView
 from worker.dlq.reader import DeadLetterReader
 from worker.dlq.transfer import BadLine, Outgoing, numbered_lines, plan_import
@@ -71,11 +71,13 @@ async def move_letters(
         serving_metrics(metrics, metrics_bind, metrics_linger_s),
         opened(settings, action.value) as (connection, declared),
     ):
-        exchange = None
+        destination = None
         if action is Action.REPLAY:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            exchange = await channel.get_exchange(declared.names.exchange)
-        async with DeadLetterReader(connection, declared.names.dead_queue) as reader:
+            destination = Destination(channel, declared.names.exchange)
+        # room for every publish in flight on top of the letters held in place
+        min_prefetch = 2 * max_in_flight
+        async with DeadLetterReader(connection, declared.names.dead_queue, min_prefetch=min_prefetch) as reader:
             total = reader.depth if letter_filter.limit is None else min(reader.depth, letter_filter.limit)
             verb = {Action.REPLAY: "replaying", Action.PURGE: "purging", Action.DRY_RUN: "reading"}[action]
             with ProgressView(verb, total) as view:
@@ -90,7 +92,7 @@ async def move_letters(
                     reader,
                     letter_filter,
                     action,
-                    exchange=exchange,
+                    destination=destination,
                     metrics=metrics,
                     shutdown=shutdown,
                     max_in_flight=max_in_flight,
@@ -139,13 +141,13 @@ async def import_file(
             report.failures.append((line_number, reason))
 
     async def publish(outgoing: Outgoing) -> None:
-        await publish_confirmed(exchange, outgoing.message, outgoing.routing_key, settings.publish_timeout_s)
+        await destination.publish(outgoing.message, outgoing.routing_key, settings.publish_timeout_s)
         report.published += 1
         metrics.imported.labels(target=report.target).inc()
 
     async with opened(settings, "import") as (connection, declared):
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        exchange = await channel.get_exchange(declared.names.dead_exchange if to_dlq else declared.names.exchange)
+        destination = Destination(channel, declared.names.dead_exchange if to_dlq else declared.names.exchange)
         pipeline = Pipeline(max_in_flight)
         try:
             for line_number, line in numbered_lines(lines):

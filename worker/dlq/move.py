@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from aio_pika.abc import AbstractExchange
-
 from komo_braze.envelope import parse_time, routing_key
 from komo_braze.logs import get_logger
 from worker.deadletter import REPLAYED_AT, DeadLetter
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics, kind_label
-from worker.dlq.pipeline import Pipeline, publish_confirmed
+from worker.dlq.pipeline import Destination, Pipeline
 from worker.dlq.reader import DeadLetterReader, Held
 
 log = get_logger(__name__)
@@ -101,7 +99,7 @@ async def move(
     letter_filter: LetterFilter,
     action: Action,
     *,
-    exchange: AbstractExchange | None,
+    destination: Destination | None,
     metrics: DlqMetrics,
     shutdown: asyncio.Event,
     max_in_flight: int = 2000,
@@ -109,18 +107,18 @@ async def move(
     publish_timeout_s: float = 10.0,
     progress: Progress | None = None,
 ) -> MoveReport:
-    """Move the letters ``letter_filter`` selects; returns what happened. ``exchange`` for replay."""
-    if action is Action.REPLAY and exchange is None:
+    """Move the letters ``letter_filter`` selects; returns what happened. ``destination`` for replay."""
+    if action is Action.REPLAY and destination is None:
         raise ValueError("replay needs the submissions exchange")
     report = MoveReport(action, depth=reader.depth)
     started_at, started = datetime.now(UTC), time.monotonic()
     pipeline = Pipeline(max_in_flight, rate_per_s if action is Action.REPLAY else None)
 
     async def replay(held: Held, key: str) -> None:
-        assert exchange is not None
+        assert destination is not None
         metrics.in_flight.inc()
         try:
-            await publish_confirmed(exchange, held.letter.replay_message(datetime.now(UTC)), key, publish_timeout_s)
+            await destination.publish(held.letter.replay_message(datetime.now(UTC)), key, publish_timeout_s)
         finally:
             metrics.in_flight.dec()
         await reader.ack(held)

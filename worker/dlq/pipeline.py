@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
 
 import aio_pika
-from aio_pika.abc import AbstractExchange
+import aiormq
+from aio_pika.abc import AbstractChannel
 
 
 class PublishFailed(Exception):
@@ -25,22 +28,41 @@ class PublishFailed(Exception):
         self.reason = reason
 
 
-async def publish_confirmed(
-    exchange: AbstractExchange, message: aio_pika.Message, routing_key: str, timeout_s: float
-) -> None:
-    """Publish ``mandatory`` and wait for the confirm; raises :class:`PublishFailed`."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            await exchange.publish(message, routing_key=routing_key, mandatory=True)
-    except aio_pika.exceptions.PublishError:
-        raise PublishFailed(f"unroutable: no queue for routing key {routing_key}") from None
-    except aio_pika.exceptions.DeliveryError:
-        raise PublishFailed("the broker refused the message (nack)") from None
-    except TimeoutError:
-        raise PublishFailed(f"no confirm within {timeout_s} s") from None
-    except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-        # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
-        raise PublishFailed(f"broker connection lost ({type(exc).__name__})") from None
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """An exchange reached through a confirm channel (opened with ``on_return_raises=True``)."""
+
+    channel: AbstractChannel
+    exchange: str
+
+    async def publish(self, message: aio_pika.Message, routing_key: str, timeout_s: float) -> None:
+        """Publish ``mandatory`` and wait for the confirm; raises :class:`PublishFailed`.
+
+        Goes to aiormq with ``wait=False``: aio-pika's ``Exchange.publish`` waits for every frame to be
+        flushed to the socket while it holds the channel lock, which serialises the pipeline; the
+        confirm is awaited all the same.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                # the concrete aiormq channel: its abstract base does not declare ``wait``
+                channel = cast(aiormq.Channel, await self.channel.get_underlay_channel())
+                await channel.basic_publish(
+                    message.body,
+                    exchange=self.exchange,
+                    routing_key=routing_key,
+                    properties=message.properties,
+                    mandatory=True,
+                    wait=False,
+                )
+        except aio_pika.exceptions.PublishError:
+            raise PublishFailed(f"unroutable: no queue for routing key {routing_key}") from None
+        except aio_pika.exceptions.DeliveryError:
+            raise PublishFailed("the broker refused the message (nack)") from None
+        except TimeoutError:
+            raise PublishFailed(f"no confirm within {timeout_s} s") from None
+        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+            # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
+            raise PublishFailed(f"broker connection lost ({type(exc).__name__})") from None
 
 
 class Pacer:

@@ -47,9 +47,9 @@ class QueueBusy(Exception):
         self.consumers = consumers
 
 
-def prefetch_for(depth: int) -> int:
+def prefetch_for(depth: int, minimum: int = MIN_PREFETCH) -> int:
     """A prefetch that lets 24 of the 32 consumers hold ``depth`` letters (8 spare for late arrivals)."""
-    return max(MIN_PREFETCH, min(MAX_PREFETCH, math.ceil(depth / 24)))
+    return min(MAX_PREFETCH, max(minimum, math.ceil(depth / 24)))
 
 
 @dataclass(slots=True)
@@ -82,11 +82,18 @@ class DeadLetterReader:
     """
 
     def __init__(
-        self, connection: AbstractConnection, queue_name: str, *, prefetch: int | None = None, idle_s: float = 2.0
+        self,
+        connection: AbstractConnection,
+        queue_name: str,
+        *,
+        prefetch: int | None = None,
+        min_prefetch: int = MIN_PREFETCH,
+        idle_s: float = 2.0,
     ) -> None:
         self._connection = connection
         self._queue_name = queue_name
         self._prefetch_override = prefetch
+        self._min_prefetch = min_prefetch
         self._idle_s = idle_s
         self._tag_prefix = f"komo-dlq-{uuid.uuid4().hex[:8]}"
         self._channel: AbstractChannel | None = None
@@ -109,7 +116,7 @@ class DeadLetterReader:
             if result.consumer_count:
                 raise QueueBusy(self._queue_name, result.consumer_count)
             self.depth = result.message_count or 0
-            self.prefetch = self._prefetch_override or prefetch_for(self.depth)
+            self.prefetch = self._prefetch_override or prefetch_for(self.depth, self._min_prefetch)
             await channel.set_qos(prefetch_count=self.prefetch)
         except BaseException:
             await self.close()
@@ -143,8 +150,9 @@ class DeadLetterReader:
         self._settled.set()
 
     async def ack(self, held: Held, *, claimed: bool = True) -> None:
-        """Remove ``held`` from the queue for good."""
-        await held.message.ack()
+        """Remove ``held`` from the queue for good (without waiting for the socket flush)."""
+        assert held.message.delivery_tag is not None
+        await held.message.channel.basic_ack(held.message.delivery_tag, wait=False)
         held.consumer.acked += 1
         if claimed:
             held.consumer.claimed -= 1

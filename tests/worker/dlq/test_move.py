@@ -14,6 +14,7 @@ from worker.deadletter import ErrorKind, build_dead_letter
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action, MoveReport, move
+from worker.dlq.pipeline import Destination
 from worker.dlq.reader import DeadLetterReader
 
 
@@ -23,13 +24,12 @@ async def run_move(
     metrics = DlqMetrics()
     async with broker.connection() as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        exchange = await channel.get_exchange(broker.names.exchange)
         async with DeadLetterReader(connection, broker.names.dead_queue) as reader:
             report = await move(
                 reader,
                 letter_filter,
                 action,
-                exchange=exchange,
+                destination=Destination(channel, broker.names.exchange),
                 metrics=metrics,
                 shutdown=asyncio.Event(),
                 **options,  # type: ignore[arg-type]
