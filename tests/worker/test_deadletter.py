@@ -70,3 +70,39 @@ async def test_a_broker_dead_letter_reads_as_delivery_limit(broker: BrokerKit) -
     assert letter.submission_id == "sub-1"
     assert letter.hub_id == "hub-1"
     assert "braze.default" in letter.detail
+
+
+def test_a_replay_drops_the_failure_headers_and_keeps_the_last_error() -> None:
+    envelope = _envelope()
+    original = aio_pika.Message(envelope.encode(), message_id=envelope.submission_id, headers={"x-trace": "t-1"})
+    dead = deadletter.build_dead_letter(
+        original.body,
+        original,
+        kind=ErrorKind.BRAZE_REJECTED,
+        detail="Invalid email",
+        attempts=3,
+        hub_id="hub-1",
+        workspace="default",
+        failed_at=datetime(2026, 11, 29, 4, 0, tzinfo=UTC),
+    )
+    dead.headers["x-death"] = [{"queue": "komo.braze.default", "reason": "delivery_limit"}]
+    dead.headers["x-delivery-count"] = 4
+    letter = DeadLetter.from_message(dead)
+    replay = letter.replay_message(datetime(2026, 11, 29, 5, 0, tzinfo=UTC))
+    assert replay.headers == {
+        "x-trace": "t-1",
+        "x-last-error-kind": "braze_rejected",
+        "x-last-error-detail": "Invalid email",
+        "x-last-failed-at": "2026-11-29T04:00:00.000Z",
+        "x-replayed-at": "2026-11-29T05:00:00.000Z",
+        "x-replay-count": 1,
+    }
+    assert replay.body == envelope.encode()
+    assert replay.message_id == "sub-1"
+    again = DeadLetter.from_message(
+        deadletter.build_dead_letter(
+            replay.body, replay, kind=ErrorKind.NO_IDENTIFIER, detail="", attempts=1, hub_id="hub-1", workspace=None
+        )
+    )
+    assert again.replay_count == 1
+    assert again.replay_message(datetime(2026, 11, 29, 6, 0, tzinfo=UTC)).headers["x-replay-count"] == 2

@@ -37,8 +37,11 @@ MAX_NAMED_FAILURES = 20
 
 
 @asynccontextmanager
-async def serving_metrics(metrics: DlqMetrics, bind: HostPort | None, linger_s: float) -> AsyncIterator[None]:
-    """Serve ``/metrics`` (and health) on ``bind`` while the block runs, and ``linger_s`` after it."""
+async def serving_metrics(
+    metrics: DlqMetrics, bind: HostPort | None, linger_s: float, shutdown: asyncio.Event
+) -> AsyncIterator[None]:
+    """Serve ``/metrics`` (and health) on ``bind`` while the block runs, and ``linger_s`` after it
+    (unless ``shutdown`` is set)."""
     if bind is None:
         yield
         return
@@ -49,7 +52,8 @@ async def serving_metrics(metrics: DlqMetrics, bind: HostPort | None, linger_s: 
     try:
         yield
         if linger_s > 0:
-            await asyncio.sleep(linger_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), timeout=linger_s)
     finally:
         await asyncio.shield(runner.cleanup())
 
@@ -68,7 +72,7 @@ async def move_letters(
 ) -> MoveReport:
     """Replay, purge or dry-run the letters ``letter_filter`` selects."""
     async with (
-        serving_metrics(metrics, metrics_bind, metrics_linger_s),
+        serving_metrics(metrics, metrics_bind, metrics_linger_s, shutdown),
         opened(settings, action.value) as (connection, declared),
     ):
         destination = None
