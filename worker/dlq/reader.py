@@ -194,9 +194,18 @@ class DeadLetterReader:
             try:
                 return await asyncio.wait_for(self._inbox.get(), timeout=self._idle_s)
             except TimeoutError:
-                if current.unacked >= self.prefetch:
-                    continue
-                return None  # credit to spare and nothing came: fewer letters than at the start
+                if current.unacked >= self.prefetch or await self._ready_count() > 0:
+                    continue  # a busy broker is slow to deliver, the letters are still there
+                return None  # credit to spare and none ready: fewer letters than at the start
+
+    async def _ready_count(self) -> int:
+        """Letters ready (not held by anyone) right now, by a passive declare on a channel of its own."""
+        channel = await self._connection.channel()
+        try:
+            queue = await channel.declare_queue(self._queue_name, passive=True)
+            return queue.declaration_result.message_count or 0
+        finally:
+            await channel.close()
 
     async def _next_consumer(self) -> bool:
         """Cancel the current consumer (its letters stay held) and start the next; False at the limit."""

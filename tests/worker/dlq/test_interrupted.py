@@ -84,3 +84,31 @@ async def test_a_replay_killed_midway_loses_nothing_and_a_second_run_finishes_it
 
 def message_ids_of(letters: list) -> list[str]:  # type: ignore[type-arg]
     return [letter.submission_id for letter in letters]
+
+
+async def test_ctrl_c_stops_a_replay_cleanly_and_a_second_run_finishes_it(broker: BrokerKit) -> None:
+    await broker.declare()
+    async with broker.connection() as connection:
+        specs = await fill(connection, broker.prefix, 600)
+    everything = [s.submission_id for s in specs]
+
+    first = await start_replay(broker, "--rate", "300")
+    replayed = 0
+    async with asyncio.timeout(30):
+        while replayed < 100:
+            await asyncio.sleep(0.05)
+            replayed = await broker.count(broker.names.work_queue())
+    first.send_signal(signal.SIGINT)
+    stdout, stderr = await asyncio.wait_for(first.communicate(), timeout=30)
+    assert first.returncode == 1, stderr.decode()[-2000:]
+    summary = orjson.loads(stdout)
+    assert summary["interrupted"] is True
+    assert 100 <= summary["moved"] < 600
+    # a clean stop acks every confirmed copy before it closes: no duplicates at all
+    assert await broker.count(broker.names.work_queue()) == summary["moved"]
+    assert await broker.count(broker.names.dead_queue) == 600 - summary["moved"]
+
+    second = await start_replay(broker)
+    stdout, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
+    assert second.returncode == 0, stderr.decode()[-2000:]
+    assert message_ids(await broker.drain(broker.names.work_queue())) == everything
