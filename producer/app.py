@@ -41,7 +41,7 @@ class Producer:
             max_body_bytes=settings.max_body_bytes,
             retry_after_s=settings.reconnect_interval_s,
         )
-        add_intake_routes(self.app, handler)
+        add_intake_routes(self.app, handler.handle)
         add_health_routes(self.app, lambda: self.publisher.ready, self.metrics.registry)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None

@@ -86,11 +86,17 @@ class SubmissionHandler:
         self._max_body_bytes = max_body_bytes
         self._retry_after = str(max(1, math.ceil(retry_after_s)))
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         try:
             submission_id = await self._accept(request)
         except Rejected as rejected:
-            return self._answer_error(rejected)
+            response = self._answer_error(rejected)
+            if rejected.close:
+                # the rest of the body is never read: send the answer, then close without lingering
+                await response.prepare(request)
+                await response.write_eof()
+                request.protocol.force_close()
+            return response
         self._metrics.requests.labels(status="202").inc()
         return web.json_response({"submission_id": submission_id}, status=202)
 
