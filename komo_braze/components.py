@@ -70,7 +70,10 @@ def component_env(**settings: str) -> dict[str, str]:
     """This process's environment for a child, with ``KOMO_BRAZE_<NAME>`` set from ``settings``."""
     env = dict(os.environ)  # noqa: TID251 - handing the environment on to a child, not reading a setting
     env.update({f"KOMO_BRAZE_{name.upper()}": value for name, value in settings.items()})
-    env["KOMO_BRAZE_LOG_FORMAT"] = "json"  # the listening event is read from JSON lines
+    # the listening event is read from JSON lines, and it is an info event
+    env["KOMO_BRAZE_LOG_FORMAT"] = "json"
+    if env.get("KOMO_BRAZE_LOG_LEVEL", "info").lower() != "debug":
+        env["KOMO_BRAZE_LOG_LEVEL"] = "info"
     return env
 
 
