@@ -31,8 +31,12 @@ CONTENT_TYPE = "application/json"
 
 
 class PublishFailed(Exception):
-    """The broker did not take a message; ``reason`` is one line safe to show to a sender."""
+    """The broker did not take a message; ``reason`` is one line safe to show to a sender.
 
+    ``kind`` is a bounded word for metrics and logs; ``retryable`` says whether trying again may help.
+    """
+
+    kind = "failed"
     retryable = True
 
     def __init__(self, reason: str) -> None:
@@ -43,14 +47,19 @@ class PublishFailed(Exception):
 class BrokerUnavailable(PublishFailed):
     """Not connected, the connection broke mid-publish, or the confirm did not come in time."""
 
+    kind = "unavailable"
+
 
 class PublishRejected(PublishFailed):
     """The broker answered no: a nack (e.g. a full queue with ``reject-publish``)."""
+
+    kind = "rejected"
 
 
 class Unroutable(PublishRejected):
     """The broker returned the message: no queue is bound for its routing key."""
 
+    kind = "unroutable"
     retryable = False
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from komo_braze.envelope import Envelope, EnvelopeError
 from komo_braze.logs import get_logger
-from komo_braze.publishing import ConfirmPublisher, PublishFailed, PublishRejected, Unroutable
+from komo_braze.publishing import ConfirmPublisher, PublishFailed
 from producer.auth import Authenticator
 from producer.metrics import ProducerMetrics
 
@@ -126,13 +126,7 @@ class SubmissionHandler:
             with self._metrics.publishes_in_flight.track_inprogress():
                 await self._publisher.publish_envelope(envelope)
         except PublishFailed as exc:
-            outcome = (
-                "unroutable"
-                if isinstance(exc, Unroutable)
-                else "rejected"
-                if isinstance(exc, PublishRejected)
-                else "unavailable"
-            )
+            outcome = exc.kind
             log.warning("publish_failed", outcome=outcome, reason=exc.reason, hub_id=envelope.hub_id)
             raise Rejected(503, f"{exc.reason}; retry later") from None
         finally:

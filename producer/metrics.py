@@ -42,5 +42,5 @@ class ProducerMetrics:
         )
         for status in ("202", "400", "401", "413", "415", "503"):
             self.requests.labels(status=status)
-        for outcome in ("confirmed", "unavailable", "rejected", "unroutable"):
+        for outcome in ("confirmed", "unavailable", "rejected", "unroutable", "failed"):
             self.publish_seconds.labels(outcome=outcome)

@@ -6,6 +6,7 @@ from typing import Any
 import aio_pika
 import orjson
 import pytest
+import structlog
 
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
@@ -155,3 +156,36 @@ async def test_health_and_readiness(start_intake: StartIntake) -> None:
         async with intake.session.get(f"{intake.url}/readyz") as response:
             assert (response.status, await response.json()) == (200, {"status": "ready"})
         assert "komo_producer_broker_ready 1.0" in await intake.metrics_text()
+
+
+async def test_an_unroutable_submission_is_a_503_never_a_202(start_intake: StartIntake, broker: BrokerKit) -> None:
+    async with start_intake() as intake:
+        async with broker.connection() as connection:
+            await (await connection.channel()).queue_delete(broker.names.work_queue())
+        async with intake.post(orjson.dumps(KOMO_BODY)) as response:
+            assert response.status == 503
+            assert "no queue is bound" in (await response.json())["error"]
+            assert response.headers["Retry-After"] == "1"
+        metrics = await intake.metrics_text()
+    assert 'komo_producer_publish_seconds_count{outcome="unroutable"} 1.0' in metrics
+
+
+async def test_raw_bytes_without_a_json_type_are_a_415(start_intake: StartIntake, broker: BrokerKit) -> None:
+    async with (
+        start_intake() as intake,
+        intake.session.post(f"{intake.url}/v1/submissions", data=orjson.dumps(KOMO_BODY)) as response,
+    ):
+        assert response.status == 415  # aiohttp labels raw bytes application/octet-stream
+    assert await broker.count(broker.names.work_queue()) == 0
+
+
+async def test_logs_name_no_personal_data(start_intake: StartIntake) -> None:
+    with structlog.testing.capture_logs() as events:
+        async with start_intake(log_level="debug") as intake:
+            for body in (KOMO_BODY, body_with(site_id=None), body_with(submission_id=None, id=None)):
+                async with intake.post(orjson.dumps(body)) as response:
+                    await response.read()
+    assert {e["event"] for e in events} >= {"submission_refused", "submission_accepted"}
+    text = repr(events)
+    for personal in ("joe@bloggs.com", "Joe", "Bloggs"):
+        assert personal not in text
