@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, DeliveryMode
@@ -163,6 +164,7 @@ class ConfirmPublisher:
                     "broker_connect_failed",
                     broker=url,
                     error=type(exc).__name__,
+                    detail=self._safe_detail(exc),
                     retry_in_s=self._settings.reconnect_interval_s,
                 )
                 await asyncio.sleep(self._settings.reconnect_interval_s)
@@ -170,6 +172,12 @@ class ConfirmPublisher:
             log.info("broker_connected", broker=url, exchange=self._exchange_name)
             self._connected.set()
             return
+
+    def _safe_detail(self, exc: Exception) -> str:
+        """The exception's text, cut short and with the broker password blanked out."""
+        detail = str(exc)[:300]
+        password = urlsplit(self._settings.amqp_url_str).password
+        return detail.replace(password, "***") if password else detail
 
     async def _connect_once(self) -> None:
         async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):

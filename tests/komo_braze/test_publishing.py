@@ -8,6 +8,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+import structlog
 
 from komo_braze.envelope import Envelope
 from komo_braze.publishing import (
@@ -130,3 +131,18 @@ async def test_a_publisher_that_never_connected_is_not_ready(broker: BrokerKit) 
                 await publisher.publish_envelope(Envelope.from_komo(BODY))
         finally:
             await publisher.close()
+
+
+async def test_a_refused_login_is_logged_and_retried_without_the_password(broker: BrokerKit) -> None:
+    url = broker.amqp_url.replace("guest:guest@", "guest:wrong-pass-xyz@")
+    publisher = ConfirmPublisher(broker.settings(amqp_url=url, reconnect_interval_s=0.1), "test")
+    with structlog.testing.capture_logs() as events:
+        publisher.start()
+        try:
+            assert not await publisher.wait_ready(1.0)
+        finally:
+            await publisher.close()
+    failures = [e for e in events if e["event"] == "broker_connect_failed"]
+    assert len(failures) >= 2, "it keeps trying"
+    assert "wrong-pass-xyz" not in repr(events)
+    assert failures[0]["broker"].startswith("amqp://guest:***@")
