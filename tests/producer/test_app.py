@@ -5,7 +5,7 @@ import asyncio
 import aiohttp
 import orjson
 
-from producer.app import Producer
+from producer.app import Producer, serve
 from tests.broker import BrokerKit
 from tests.producer.conftest import KOMO_BODY, Intake, StartIntake
 from tests.proxy import TcpProxy
@@ -95,3 +95,34 @@ async def test_stopping_finishes_publishes_in_progress_and_refuses_new_connectio
             await asyncio.wait_for(stopping, 10)
     assert [status for status, _, _ in answers] == [202] * 5
     assert await broker.wait_for_count(broker.names.work_queue(), 5) == 5
+
+
+async def test_serve_runs_until_its_shutdown_event_is_set(broker: BrokerKit) -> None:
+    shutdown = asyncio.Event()
+    ports: list[int] = []
+    serving = asyncio.create_task(
+        serve(broker.settings(producer_bind="127.0.0.1:0"), shutdown, on_started=ports.append)
+    )
+    await eventually(lambda: bool(ports))
+    async with aiohttp.ClientSession() as session:
+        await eventually_ready(session, ports[0])
+        async with session.post(
+            f"http://127.0.0.1:{ports[0]}/v1/submissions",
+            data=orjson.dumps(KOMO_BODY),
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            assert response.status == 202
+    assert not serving.done()
+    shutdown.set()
+    await asyncio.wait_for(serving, 10)
+    assert serving.exception() is None
+    assert await broker.count(broker.names.work_queue()) == 1
+
+
+async def eventually_ready(session: aiohttp.ClientSession, port: int) -> None:
+    async with asyncio.timeout(15):
+        while True:
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                if response.status == 200:
+                    return
+            await asyncio.sleep(0.05)
