@@ -134,6 +134,10 @@ async def run_demo(settings: Settings, *, count: int, malformed: int, concurrenc
         samples = SampleFactory()
         bodies = [orjson.dumps(samples.submission(n)) for n in range(count)]
         bodies += [orjson.dumps(samples.malformed(count + n)) for n in range(malformed)]
+        console.print(
+            f"posting {count} realistic Komo submissions and {malformed} malformed ones "
+            f"from {concurrency} concurrent clients"
+        )
         report = await post_with_progress(console, producer.url, bodies, token, concurrency)
         depth = await run.work_queue_depth()
         exits = await run.stop_all()
