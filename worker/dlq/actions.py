@@ -1,39 +1,46 @@
 """The ``dlq`` commands that change something: ``replay``, ``purge`` and ``import``.
 
 ``replay`` and ``purge`` run :func:`worker.dlq.move.move` under a progress bar and, with
-``metrics_bind``, serve ``/metrics`` while they run. ``import`` publishes an export with confirms,
-many in flight at once, and accounts for every line.
+``metrics_bind``, serve ``/metrics`` while they run. ``import`` publishes an export through the shared
+bulk publisher (:mod:`komo_braze.bulk`), with confirms, many in flight at once, and accounts for every
+line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from aiohttp import web
 
+from komo_braze import topology
+from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, publish_all
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
+from komo_braze.publishing import ConfirmPublisher
 from komo_braze.settings import HostPort, Settings
 from worker.dlq.commands import opened
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action, MoveReport, move
-from worker.dlq.pipeline import Destination, Pipeline
+from worker.dlq.pipeline import Destination
 from worker.dlq.progress import ProgressView
 from worker.dlq.reader import DeadLetterReader
-from worker.dlq.transfer import BadLine, Outgoing, numbered_lines, plan_import
+from worker.dlq.transfer import BadLine, plan_import
 
 log = get_logger(__name__)
 
 #: failed import lines named in the report; the count covers the rest
 MAX_NAMED_FAILURES = 20
+#: lines read per trip to the reading thread: the event loop never blocks on input
+READ_BATCH_LINES = 512
+#: how long ``import`` waits for the broker before giving up
+CONNECT_WAIT_S = 30.0
 
 
 @asynccontextmanager
@@ -120,56 +127,81 @@ class ImportReport:
             "target": self.target,
             "published": self.published,
             "failed": self.failed,
-            "failed_lines": [{"line": n, "reason": r} for n, r in self.failures],
+            "failed_lines": [{"line": n, "reason": r} for n, r in self.failures[:MAX_NAMED_FAILURES]],
             "interrupted": self.interrupted,
             "duration_s": round(self.duration_s, 3),
         }
 
 
+def _read_batch(stream: BinaryIO) -> list[bytes]:
+    lines = []
+    for _ in range(READ_BATCH_LINES):
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+    return lines
+
+
+async def import_items(
+    stream: BinaryIO, *, to_dlq: bool, replayed_at: datetime, shutdown: asyncio.Event
+) -> AsyncIterator[Item]:
+    """The items of an export, read in a thread a batch of lines at a time, until ``shutdown``."""
+    position = 0
+    while not shutdown.is_set():
+        lines = await asyncio.to_thread(_read_batch, stream)
+        if not lines:
+            return
+        for line in lines:
+            position += 1
+            if not line.strip():
+                continue
+            try:
+                planned = plan_import(position, line, to_dlq=to_dlq, replayed_at=replayed_at)
+            except BadLine as exc:
+                yield Unusable(position, str(exc), len(line))
+                continue
+            yield Outgoing(position, planned.message, planned.routing_key, len(line))
+
+
 async def import_file(
     settings: Settings,
-    lines: Iterator[bytes],
+    stream: BinaryIO,
     *,
     to_dlq: bool,
     shutdown: asyncio.Event,
     metrics: DlqMetrics,
     max_in_flight: int = 2000,
 ) -> ImportReport:
-    """Publish every line of an export, with confirms; returns which lines failed and why."""
+    """Publish every line of an export with confirms (the shared bulk publisher: many in flight,
+    retried across a broker restart); returns which lines failed and why."""
+    names = topology.Names(settings.prefix)
     report = ImportReport("dlq" if to_dlq else "work")
-    started, replayed_at = time.monotonic(), datetime.now(UTC)
+    publisher = ConfirmPublisher(
+        settings, "dlq import", exchange_name=names.dead_exchange if to_dlq else names.exchange
+    )
 
-    def failed(line_number: int, reason: str) -> None:
-        report.failed += 1
-        if len(report.failures) < MAX_NAMED_FAILURES:
-            report.failures.append((line_number, reason))
+    def outcome(_item: Item, reason: str | None) -> None:
+        if reason is None:
+            metrics.imported.labels(target=report.target).inc()
+        else:
+            metrics.failures.inc()
 
-    async def publish(outgoing: Outgoing) -> None:
-        await destination.publish(outgoing.message, outgoing.routing_key, settings.publish_timeout_s)
-        report.published += 1
-        metrics.imported.labels(target=report.target).inc()
-
-    async with opened(settings, "import") as (connection, declared):
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        destination = Destination(channel, declared.names.dead_exchange if to_dlq else declared.names.exchange)
-        pipeline = Pipeline(max_in_flight)
-        try:
-            for line_number, line in numbered_lines(lines):
-                if shutdown.is_set() or pipeline.failure is not None:
-                    report.interrupted = shutdown.is_set()
-                    break
-                try:
-                    outgoing = plan_import(line_number, line, to_dlq=to_dlq, replayed_at=replayed_at)
-                except BadLine as exc:
-                    failed(line_number, str(exc))
-                    continue
-
-                await pipeline.submit(functools.partial(publish, outgoing), functools.partial(failed, line_number))
-        finally:
-            await pipeline.drain(settings.publish_timeout_s + 5)
-            with contextlib.suppress(Exception):
-                await channel.close()
-    report.failures.sort()
-    report.duration_s = time.monotonic() - started
+    publisher.start()
+    try:
+        if not await publisher.wait_ready(CONNECT_WAIT_S):
+            raise ConnectionError(f"no connection within {CONNECT_WAIT_S:.0f} s")
+        items = import_items(stream, to_dlq=to_dlq, replayed_at=datetime.now(UTC), shutdown=shutdown)
+        bulk = await publish_all(
+            publisher,
+            items,
+            max_in_flight=max_in_flight,
+            policy=RetryPolicy(ready_wait_s=CONNECT_WAIT_S),
+            on_outcome=outcome,
+        )
+    finally:
+        await publisher.close()
+    report.published, report.failures, report.failed = bulk.published, bulk.failures, bulk.failed
+    report.duration_s, report.interrupted = bulk.duration_s, shutdown.is_set()
     log.info("dlq_import_finished", **{k: v for k, v in report.to_dict().items() if k != "failed_lines"})
     return report

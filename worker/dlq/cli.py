@@ -176,7 +176,7 @@ def import_command(ctx: click.Context, file: Any, to_dlq: bool, max_in_flight: i
     settings, metrics = _settings(ctx), DlqMetrics()
     report = run(
         lambda shutdown: actions.import_file(
-            settings, iter(file), to_dlq=to_dlq, shutdown=shutdown, metrics=metrics, max_in_flight=max_in_flight
+            settings, file, to_dlq=to_dlq, shutdown=shutdown, metrics=metrics, max_in_flight=max_in_flight
         )
     )
     print_import(report, as_json=as_json)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import aio_pika
+
 from komo_braze.envelope import parse_time, routing_key
 from komo_braze.logs import get_logger
 from worker.deadletter import REPLAYED_AT, DeadLetter
@@ -162,9 +164,14 @@ async def move(
                 break
             if letter_filter.limit is not None and report.matched >= letter_filter.limit:
                 break
+    except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+        # RuntimeError: aiormq's ChannelInvalidStateError. The broker hands the held letters back.
+        report.failure = f"broker connection lost ({type(exc).__name__})"
     finally:
         finished = await pipeline.drain(publish_timeout_s + 5)
-        report.failure = pipeline.failure or (None if finished else "confirms still outstanding at the end")
+        report.failure = report.failure or pipeline.failure
+        if not finished:
+            report.failure = report.failure or "confirms still outstanding at the end"
         report.interrupted = shutdown.is_set()
         report.capacity_reached = reader.capacity_reached
         report.duration_s = time.monotonic() - started

@@ -1,10 +1,15 @@
-"""Many publishes in flight at once, each settled by its own confirm, at an optional steady rate.
+"""``replay``'s publishing: many in flight at once, each settled by its own confirm, at an optional rate.
 
-``replay`` and ``import`` publish with confirms and act on each confirm (ack the dead copy, count a
-line). Waiting for each confirm before the next publish would cap them at one broker round trip per
-message; a :class:`Pipeline` keeps up to ``max_in_flight`` of them outstanding on one confirm channel
-(the broker confirms them in order, aiormq matches confirms to publishes by delivery tag) and owns the
-tasks that wait for them.
+``replay`` acks each dead copy when its replayed copy is confirmed. Waiting for each confirm before the
+next publish would cap it at one broker round trip per message; a :class:`Pipeline` keeps up to
+``max_in_flight`` outstanding on one confirm channel (aiormq matches confirms to publishes by delivery
+tag) and owns the tasks that wait for them.
+
+It does not use :class:`komo_braze.publishing.ConfirmPublisher` (``import`` does): that one owns a
+robust connection of its own that reconnects by itself, while a replayed copy must be published on the
+connection that holds its dead copy. If that connection drops, the broker hands every held letter back
+and the acks can no longer be sent, so publishing must stop with it rather than reconnect and publish
+copies whose dead copies stay (duplicates). The errors are the shared :mod:`komo_braze.publishing` ones.
 """
 
 from __future__ import annotations
@@ -19,13 +24,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel
 
-
-class PublishFailed(Exception):
-    """The broker did not confirm a publish: a nack, a return, a timeout or a lost connection."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from komo_braze.publishing import BrokerUnavailable, PublishFailed, PublishRejected, Unroutable
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +54,14 @@ class Destination:
                     wait=False,
                 )
         except aio_pika.exceptions.PublishError:
-            raise PublishFailed(f"unroutable: no queue for routing key {routing_key}") from None
+            raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from None
         except aio_pika.exceptions.DeliveryError:
-            raise PublishFailed("the broker refused the message (nack)") from None
+            raise PublishRejected("the broker refused the message (nack)") from None
         except TimeoutError:
-            raise PublishFailed(f"no confirm within {timeout_s} s") from None
+            raise BrokerUnavailable(f"no confirm within {timeout_s} s") from None
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
-            raise PublishFailed(f"broker connection lost ({type(exc).__name__})") from None
+            raise BrokerUnavailable(f"broker connection lost ({type(exc).__name__})") from None
 
 
 class Pacer:

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
 
+import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from worker.deadletter import DeadLetter
@@ -132,8 +133,10 @@ class DeadLetterReader:
         """Close the channel: every letter still held goes back to the head of the queue, in order."""
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed:
-            async with asyncio.timeout(30):
-                await channel.close()
+            # a channel that cannot close cleanly is gone with its connection: the broker returned it all
+            with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
+                async with asyncio.timeout(30):
+                    await channel.close()
 
     @property
     def held(self) -> int:

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from komo_braze.topology import Names
-from worker.dlq.actions import ImportReport
+from worker.dlq.actions import MAX_NAMED_FAILURES, ImportReport
 from worker.dlq.commands import emit_json
 from worker.dlq.move import Action, MoveReport
 
@@ -64,7 +64,9 @@ def print_import(report: ImportReport, *, as_json: bool) -> None:
     console.print(f"imported {report.published:,} letters onto {target} in {report.duration_s:.1f} s")
     if report.failed:
         console.print(f"[red]{report.failed:,} lines failed:[/red]")
-        for line_number, reason in report.failures:
+        for line_number, reason in report.failures[:MAX_NAMED_FAILURES]:
             console.print(f"  line {line_number}: {reason}")
+        if report.failed > MAX_NAMED_FAILURES:
+            console.print(f"  ... and {report.failed - MAX_NAMED_FAILURES:,} more")
     if report.interrupted:
         console.print("[yellow]interrupted: the lines not confirmed were not imported[/yellow]")

@@ -10,7 +10,6 @@ times as ISO-8601 (the ``time`` of each ``x-death`` entry is turned back into a 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -107,7 +106,7 @@ def message_from_line(line: bytes) -> aio_pika.Message:
 
 
 @dataclass(frozen=True, slots=True)
-class Outgoing:
+class Planned:
     """One import line ready to publish: where it goes and from which line it came."""
 
     line_number: int
@@ -116,20 +115,13 @@ class Outgoing:
     kind: str
 
 
-def plan_import(line_number: int, line: bytes, *, to_dlq: bool, replayed_at: datetime) -> Outgoing:
+def plan_import(line_number: int, line: bytes, *, to_dlq: bool, replayed_at: datetime) -> Planned:
     """What to publish for one line: the letter unchanged (``to_dlq``) or its replay; raises BadLine."""
     dead = message_from_line(line)
     letter = DeadLetter.from_message(dead)
     if to_dlq:
-        return Outgoing(line_number, dead, "", letter.kind)
+        return Planned(line_number, dead, "", letter.kind)
     hub = letter.routing_hub
     if hub is None:
         raise BadLine("no hub to route by (the body is not an envelope and there is no x-hub-id)")
-    return Outgoing(line_number, letter.replay_message(replayed_at), routing_key(hub), letter.kind)
-
-
-def numbered_lines(lines: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based line numbers."""
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield number, line
+    return Planned(line_number, letter.replay_message(replayed_at), routing_key(hub), letter.kind)

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from tests.broker import BrokerKit
+from tests.proxy import TcpProxy
 from tests.worker.dlq.letters import fill, message_ids, read_queue
 
 LETTERS = 20_000
@@ -112,3 +113,46 @@ async def test_ctrl_c_stops_a_replay_cleanly_and_a_second_run_finishes_it(broker
     stdout, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
     assert second.returncode == 0, stderr.decode()[-2000:]
     assert message_ids(await broker.drain(broker.names.work_queue())) == everything
+
+
+async def test_a_replay_whose_broker_connection_breaks_loses_nothing_and_can_be_run_again(broker: BrokerKit) -> None:
+    await broker.declare()
+    async with broker.connection() as connection:
+        specs = await fill(connection, broker.prefix, 3000)
+    everything = [s.submission_id for s in specs]
+
+    async with TcpProxy.for_url(broker.amqp_url) as proxy:
+        first = await asyncio.create_subprocess_exec(
+            *KOMO_BRAZE,
+            "dlq",
+            "replay",
+            "--json",
+            "--rate",
+            "1000",
+            "--max-in-flight",
+            str(IN_FLIGHT),
+            env=broker.env(KOMO_BRAZE_AMQP_URL=proxy.url_for(broker.amqp_url)),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        replayed = 0
+        async with asyncio.timeout(30):
+            while replayed < 300:
+                await asyncio.sleep(0.02)
+                replayed = await broker.count(broker.names.work_queue())
+        proxy.cut()  # as a broker restart looks from the client: every connection gone at once
+        stdout, stderr = await asyncio.wait_for(first.communicate(), timeout=60)
+    assert first.returncode == 1, stderr.decode()[-2000:]
+    summary = orjson.loads(stdout)
+    assert summary["failure"] is not None
+    assert "connection" in summary["failure"]
+
+    await asyncio.sleep(0.5)
+    second = await start_replay(broker)
+    stdout, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
+    assert second.returncode == 0, stderr.decode()[-2000:]
+    delivered = Counter(message_ids(await broker.drain(broker.names.work_queue())))
+    assert set(delivered) == set(everything), "a letter was lost"
+    assert sum(delivered.values()) - len(everything) <= IN_FLIGHT  # duplicates only from the cut window
+    assert await broker.count(broker.names.dead_queue) == 0
