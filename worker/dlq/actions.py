@@ -95,6 +95,8 @@ async def move_letters(
                 count_moved = action is not Action.DRY_RUN
 
                 def progress(report: MoveReport) -> None:
+                    if not view.enabled:
+                        return
                     done = report.moved if (count_moved and letter_filter.limit) else report.scanned
                     status = f"matched {report.matched:,} moved {report.moved:,} left {report.left:,}"
                     view.update(done, status)

@@ -23,6 +23,7 @@ from komo_braze import topology
 from komo_braze.settings import Settings
 from worker.dlq.filters import LetterFilter
 from worker.dlq.mask import mask
+from worker.dlq.progress import ProgressView
 from worker.dlq.reader import DeadLetterReader
 from worker.dlq.stats import Stats, list_header, list_line, list_row, render_stats
 from worker.dlq.transfer import export_line
@@ -60,10 +61,12 @@ async def stats(settings: Settings, *, as_json: bool, shutdown: asyncio.Event) -
     """Totals by kind, hub and workspace; the queue is left as it was."""
     async with reading(settings, "stats") as (reader, names):
         totals = Stats(depth=reader.depth)
-        async for held in reader.letters():
-            totals.add(held.letter)
-            if shutdown.is_set():
-                break
+        with ProgressView("reading", reader.depth) as view:
+            async for held in reader.letters():
+                totals.add(held.letter)
+                view.update(held.position)
+                if shutdown.is_set():
+                    break
         totals.complete = totals.total >= reader.depth
     if as_json:
         emit_json(totals.to_dict())
@@ -96,13 +99,15 @@ async def show(settings: Settings, submission_id: str, *, reveal: bool, shutdown
     """Print every letter of ``submission_id`` (headers, properties, envelope); returns how many."""
     found: list[dict[str, Any]] = []
     async with reading(settings, "show") as (reader, _names):
-        async for held in reader.letters():
-            if held.letter.submission_id == submission_id:
-                record = orjson.loads(export_line(held.letter, held.message.timestamp))
-                record["position"] = held.position
-                found.append(record if reveal else mask(record))
-            if shutdown.is_set():
-                break
+        with ProgressView("searching", reader.depth) as view:
+            async for held in reader.letters():
+                if held.letter.submission_id == submission_id:
+                    record = orjson.loads(export_line(held.letter, held.message.timestamp))
+                    record["position"] = held.position
+                    found.append(record if reveal else mask(record))
+                view.update(held.position, f"found {len(found)}")
+                if shutdown.is_set():
+                    break
     for record in found:
         sys.stdout.write(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n")
     return len(found)
@@ -114,12 +119,14 @@ async def export(
     """Write the matching letters to ``target`` as NDJSON; returns (exported, read). Nothing is removed."""
     exported = 0
     async with reading(settings, "export") as (reader, _names):
-        async for held in reader.letters():
-            if letter_filter.matches(held.letter):
-                target.write(export_line(held.letter, held.message.timestamp))
-                exported += 1
-            if shutdown.is_set() or (letter_filter.limit is not None and exported >= letter_filter.limit):
-                break
+        with ProgressView("exporting", reader.depth) as view:
+            async for held in reader.letters():
+                if letter_filter.matches(held.letter):
+                    target.write(export_line(held.letter, held.message.timestamp))
+                    exported += 1
+                view.update(held.position, f"exported {exported:,}")
+                if shutdown.is_set() or (letter_filter.limit is not None and exported >= letter_filter.limit):
+                    break
         read = reader.seen
     target.flush()
     return exported, read

@@ -39,6 +39,10 @@ class ProgressView:
             self._task = self._progress.add_task(self._description, total=self._total, status="")
         return self
 
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
     def update(self, done: int, status: str = "", *, force: bool = False) -> None:
         if self._progress is None or self._task is None:
             return
