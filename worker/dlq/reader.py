@@ -37,6 +37,8 @@ from worker.deadletter import DeadLetter
 MAX_CONSUMERS = 32
 MAX_PREFETCH = 65_535
 MIN_PREFETCH = 1_000
+#: pause before closing after acks, for the broker to pass the last settlements on (see close())
+ACK_SETTLE_S = 0.25
 
 
 class QueueBusy(Exception):
@@ -106,6 +108,7 @@ class DeadLetterReader:
         self.prefetch = MIN_PREFETCH
         self.depth = 0
         self.seen = 0
+        self.acked = 0
         self.capacity_reached = False
 
     async def __aenter__(self) -> DeadLetterReader:
@@ -130,8 +133,19 @@ class DeadLetterReader:
         await self.close()
 
     async def close(self) -> None:
-        """Close the channel: every letter still held goes back to the head of the queue, in order."""
+        """Close the channel: every letter still held goes back to the head of the queue, in order.
+
+        Before that, when letters were acked, one round trip makes sure the channel has taken every
+        ack, and a short pause lets it pass them on to the quorum queue: a quorum queue's client in the
+        broker may hold settlements back while many commands are pending, and a channel closed at that
+        moment would hand the acked letters back (a replayed letter would then be in both queues).
+        """
         channel, self._channel = self._channel, None
+        if channel is not None and not channel.is_closed and self.acked:
+            with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
+                async with asyncio.timeout(10):
+                    await channel.set_qos(prefetch_count=self.prefetch)
+                    await asyncio.sleep(ACK_SETTLE_S)
         if channel is not None and not channel.is_closed:
             # a channel that cannot close cleanly is gone with its connection: the broker returned it all
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
@@ -157,6 +171,7 @@ class DeadLetterReader:
         assert held.message.delivery_tag is not None
         await held.message.channel.basic_ack(held.message.delivery_tag, wait=False)
         held.consumer.acked += 1
+        self.acked += 1
         if claimed:
             held.consumer.claimed -= 1
         self._settled.set()
