@@ -8,6 +8,7 @@ command can be interrupted (Ctrl-C, ``kill``, a broker restart) and run again.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -41,7 +42,11 @@ def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
         def stop() -> None:
             if shutdown.is_set():  # second Ctrl-C: whatever is held goes back by itself
                 raise SystemExit(130)
-            click.echo("stopping: finishing what is in flight (Ctrl-C again to stop now)", err=True)
+            click.echo(
+                "stopping: finishing what is in flight and putting the letters read back in order "
+                "(Ctrl-C again to stop at once: nothing is lost, but their order may change)",
+                err=True,
+            )
             shutdown.set()
 
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -54,6 +59,9 @@ def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
 
     try:
         return asyncio.run(runner())
+    except BrokenPipeError:  # `dlq list | head`: the reader is closed, every letter went back in place
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        raise SystemExit(0) from None
     except QueueBusy as exc:
         raise click.ClickException(str(exc)) from None
     except (ConnectionError, OSError) as exc:

@@ -2,10 +2,16 @@
 reordered for good.
 
 Every letter read stays unacked on this channel until the caller acks it (replay, purge) or the reader
-closes. Closing the channel hands every held letter back, and on RabbitMQ 3.10 quorum queues the
-returned letters go back *ahead* of the rest, in their original order, so a read leaves the queue as it
-found it. The same happens when the process dies (``kill -9``): the broker sees the connection drop and
-returns the letters the same way. Checked on the real broker (``tests/worker/dlq/test_reader.py``).
+closes. What RabbitMQ 3.10 quorum queues do with held messages, checked on the real broker
+(``tests/worker/dlq/test_reader.py``): closing the channel (or the process dying, ``kill -9``) hands
+them back in the order they were delivered, and handed-back messages are delivered again *ahead of*
+messages never delivered, but *behind* messages handed back earlier (the queue keeps returned messages
+in a FIFO of their own, served first). So after any read, the queue is "returned letters, then fresh
+letters"; a reader that held only the first part of the returned ones would put them behind the rest
+and change the order for good. Hence a reader that stops early reads on, holding, to the end of the
+returned letters (the first delivery without the ``redelivered`` flag, or the depth) before it closes;
+then everything it held goes back exactly where it was. A read that is killed before that point can
+move the letters it held behind the other returned ones (nothing is lost or duplicated).
 
 Memory: a consumer's prefetch is the only way to bound what the broker pushes to us, but held letters
 count against it, so one consumer can hold at most 65,535. When the current consumer is full of held
@@ -32,13 +38,20 @@ from types import TracebackType
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
+from komo_braze.logs import get_logger
 from worker.deadletter import DeadLetter
+
+log = get_logger(__name__)
 
 MAX_CONSUMERS = 32
 MAX_PREFETCH = 65_535
 MIN_PREFETCH = 1_000
 #: pause before closing after acks, for the broker to pass the last settlements on (see close())
 ACK_SETTLE_S = 0.25
+#: longest wait for the broker to put held letters back after the close
+RETURN_WAIT_S = 10.0
+#: longest read-on to the end of the returned letters (about 10,000 letters a second)
+RESTORE_TIMEOUT_S = 600.0
 
 
 class QueueBusy(Exception):
@@ -109,6 +122,7 @@ class DeadLetterReader:
         self.depth = 0
         self.seen = 0
         self.acked = 0
+        self.fresh_reached = False  # a letter delivered for the first time: no returned ones after it
         self.capacity_reached = False
 
     async def __aenter__(self) -> DeadLetterReader:
@@ -140,6 +154,9 @@ class DeadLetterReader:
         broker may hold settlements back while many commands are pending, and a channel closed at that
         moment would hand the acked letters back (a replayed letter would then be in both queues).
         """
+        if self._channel is not None and not self._channel.is_closed:
+            with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
+                await self._read_to_end_of_returned()
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed and self.acked:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
@@ -151,6 +168,23 @@ class DeadLetterReader:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
                 async with asyncio.timeout(30):
                     await channel.close()
+                await self._wait_returned()
+
+    async def _wait_returned(self) -> None:
+        """Wait until the broker has put the held letters back (it does so a moment after the close).
+
+        A command that starts reading before that would take the returned letters in a different order
+        and hand them back that way: the order would change for good. So a command ends only once the
+        queue has at least as many ready letters as it had at the start, less those acked.
+        """
+        if not self.seen:
+            return
+        expected = self.depth - self.acked
+        async with asyncio.timeout(RETURN_WAIT_S):
+            ready = await self._ready_count()
+            while ready < expected:
+                await asyncio.sleep(0.05)
+                ready = await self._ready_count()
 
     @property
     def held(self) -> int:
@@ -182,7 +216,8 @@ class DeadLetterReader:
             raise RuntimeError("DeadLetterReader used outside `async with`")
         if self.depth == 0:
             return
-        await self._next_consumer()
+        if self._current is None:
+            await self._next_consumer()
         while self.seen < self.depth:
             message = await self._next_message()
             if message is None:
@@ -190,7 +225,19 @@ class DeadLetterReader:
             consumer = self._consumers[message.consumer_tag or ""]
             consumer.delivered += 1
             self.seen += 1
+            if not message.redelivered:
+                self.fresh_reached = True
             yield Held(message, DeadLetter.from_message(message), self.seen, consumer)
+
+    async def _read_to_end_of_returned(self) -> None:
+        """Hold on reading until the letters held are all the returned ones there were (see the module)."""
+        if self.fresh_reached or self._current is None or self.seen >= self.depth or self.capacity_reached:
+            return
+        log.info("dlq_restoring_order", read=self.seen, depth=self.depth)
+        async with asyncio.timeout(RESTORE_TIMEOUT_S):
+            async for held in self.letters():
+                if not held.message.redelivered:
+                    return
 
     async def _next_message(self) -> AbstractIncomingMessage | None:
         """The next delivery, opening consumers as needed; ``None`` when there is nothing more to read."""
