@@ -1,0 +1,122 @@
+"""``komo-braze braze-sim``: the local stand-in for Braze ``/users/track``, for people and tools.
+
+The first line on stdout is ``braze-sim listening on http://HOST:PORT`` (with the real port when
+``--bind`` names port 0), then one line per request, then a summary when SIGINT or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any, TextIO
+
+import click
+
+from braze_sim.app import create_app
+from braze_sim.config import DEFAULT_RATE_LIMIT, FaultSpec, ObjectLimitMode, OutageMode, SimConfig
+from braze_sim.requestlog import RequestLineLog
+from braze_sim.simulator import SIM_KEY, Simulator
+from komo_braze.http import start_site
+from komo_braze.settings import HostPort
+
+DEFAULT_BIND = "127.0.0.1:9911"
+DEFAULT_KEY = "test-key"
+
+
+def summary(simulator: Simulator) -> str:
+    """A few lines on what the simulator saw, for the end of a run."""
+    stats = simulator.state.stats()
+    by_status = ", ".join(f"{status}: {count}" for status, count in stats["by_status"].items()) or "none"
+    objects, rejected = stats["objects"], stats["rejected_objects"]
+    return "\n".join(
+        [
+            f"braze-sim summary: {stats['requests']} requests in {stats['uptime_s']:.1f} s ({by_status})",
+            "  objects: " + ", ".join(f"{name} {objects[name]} ({rejected[name]} rejected)" for name in objects),
+            f"  rate limited (429): {stats['rate_limited']}",
+            "  profiles: " + ", ".join(f"{name} {count}" for name, count in stats["profiles"].items()),
+            f"  events kept: {len(simulator.state.events)}, purchases kept: {len(simulator.state.purchases)}",
+        ]
+    )
+
+
+async def serve(config: SimConfig, bind: HostPort, shutdown: asyncio.Event, out: TextIO, *, log: bool) -> Simulator:
+    """Serve until ``shutdown`` is set; returns the simulator for the summary."""
+    app = create_app(config)
+    simulator = app[SIM_KEY]
+    line_log = RequestLineLog(out)
+    if log:
+        simulator.listeners.append(line_log)
+    runner, port = await start_site(app, bind.host, bind.port)
+    shown = HostPort(bind.host, port)
+    out.write(f"braze-sim listening on http://{shown}\n")
+    out.flush()
+    flusher = asyncio.create_task(line_log.run())
+    try:
+        await shutdown.wait()
+    finally:
+        await asyncio.shield(runner.cleanup())
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+    return simulator
+
+
+async def _main(config: SimConfig, bind: HostPort, *, log: bool) -> None:
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, shutdown.set)
+    simulator = await serve(config, bind, shutdown, sys.stdout, log=log)
+    sys.stdout.write(summary(simulator) + "\n")
+    sys.stdout.flush()
+
+
+def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter("expected codes like 500,502,503") from None
+
+
+@click.command("braze-sim")
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on (port 0: any free)")
+@click.option(
+    "--api-key", "api_keys", multiple=True, help=f"accepted key, one per workspace: KEY or NAME=KEY [{DEFAULT_KEY}]"
+)
+@click.option("--rate-limit", default=DEFAULT_RATE_LIMIT, show_default=True, help="requests per window, per key")
+@click.option("--mode", type=click.Choice([m.value for m in ObjectLimitMode]), default="combined", show_default=True,
+              help="75 objects in all, or 75 per array (legacy accounts)")  # fmt: skip
+@click.option("--error-rate", type=float, default=0.0, help="share of answers that are 5xx (0..1)")
+@click.option("--error-statuses", default="500,502,503", show_default=True, callback=_statuses)
+@click.option("--latency-ms", type=float, default=0.0, help="latency added to every answer")
+@click.option("--latency-jitter-ms", type=float, default=0.0, help="random latency added, up to this")
+@click.option("--hang-rate", type=float, default=0.0, help="share of requests never answered")
+@click.option("--unauthorized-for", "unauthorized_for_s", type=float, default=0.0, help="answer 401 for N s")
+@click.option("--outage-for", "outage_for_s", type=float, default=0.0, help="be down for N s from start")
+@click.option("--outage-mode", type=click.Choice([m.value for m in OutageMode]), default="503", show_default=True,
+              help="503 answers (as behind a load balancer) or dropped connections")  # fmt: skip
+@click.option(
+    "--storm-429-for", "storm_429_for_s", type=float, default=0.0, help="answer 429 for N s, whatever the window"
+)
+@click.option("--seed", type=int, default=None, help="seed of the random faults, for repeatable runs")
+@click.option("--quiet", is_flag=True, help="no line per request")
+def braze_sim_command(
+    bind: str, api_keys: tuple[str, ...], rate_limit: str, mode: str, seed: int | None, quiet: bool, **faults: Any
+) -> None:
+    """Run a local stand-in for Braze POST /users/track: Braze's checks, limits and failures, no real workspace.
+
+    Point the worker at it with KOMO_BRAZE_BRAZE_URL=http://127.0.0.1:9911 and KOMO_BRAZE_BRAZE_API_KEY set to
+    one of the --api-key values; read what it holds at /_sim/profiles, /_sim/events and /_sim/stats.
+    """
+    try:
+        host_port = HostPort.parse(bind)
+        config = SimConfig.from_keys(
+            api_keys or (DEFAULT_KEY,),
+            rate_limit=rate_limit,
+            mode=ObjectLimitMode(mode),
+            faults=FaultSpec.from_mapping(faults),
+            seed=seed,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    asyncio.run(_main(config, host_port, log=not quiet))
