@@ -80,7 +80,7 @@ def _profile_matches(profile: Profile, query: Any) -> bool:
         return False
     if "alias_label" in query and profile.aliases.get(query["alias_label"]) != query.get("alias_name"):
         return False
-    return "has" not in query or query["has"] in profile.custom_attributes
+    return "has" not in query or query["has"] in profile.values
 
 
 async def profiles(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from braze_sim.formats import country_code, e164, is_time_zone
-from braze_sim.validation import CONTROL_KEYS, STANDARD_ATTRIBUTES
+from braze_sim.validation import STANDARD_ATTRIBUTES, scan_attribute_object
 
 
 @dataclass(slots=True, eq=False)
@@ -25,14 +25,22 @@ class Profile:
     aliases: dict[str, str] = field(default_factory=dict)  # alias_label -> alias_name
     email: str | None = None
     phone: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)  # standard profile attributes
-    custom_attributes: dict[str, Any] = field(default_factory=dict)
+    #: standard and custom attributes together (one dict: one update per object); split when read
+    values: dict[str, Any] = field(default_factory=dict)
     subscription_groups: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     updated_at: float = 0.0
     updated_seq: int = 0
     event_count: int = 0
     purchase_count: int = 0
+
+    @property
+    def standard_attributes(self) -> dict[str, Any]:
+        return {key: value for key, value in self.values.items() if key in STANDARD_ATTRIBUTES}
+
+    @property
+    def custom_attributes(self) -> dict[str, Any]:
+        return {key: value for key, value in self.values.items() if key not in STANDARD_ATTRIBUTES}
 
     def to_json(self, workspace: str) -> dict[str, Any]:
         return {
@@ -42,8 +50,8 @@ class Profile:
             "user_aliases": [{"alias_label": label, "alias_name": name} for label, name in self.aliases.items()],
             "email": self.email,
             "phone": self.phone,
-            "attributes": dict(self.attributes),
-            "custom_attributes": dict(self.custom_attributes),
+            "attributes": self.standard_attributes,
+            "custom_attributes": self.custom_attributes,
             "subscription_groups": dict(self.subscription_groups),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -153,6 +161,8 @@ class ProfileStore:
         return profile
 
     def _set_email(self, profile: Profile, email: str | None) -> None:
+        if email == profile.email:
+            return
         if profile.email is not None:
             self._by_email.get(profile.email.lower(), set()).discard(profile.braze_id)
         profile.email = email
@@ -160,6 +170,8 @@ class ProfileStore:
             self._by_email.setdefault(email.lower(), set()).add(profile.braze_id)
 
     def _set_phone(self, profile: Profile, phone: str | None) -> None:
+        if phone == profile.phone:
+            return
         if profile.phone is not None:
             self._by_phone.get(e164(profile.phone) or profile.phone, set()).discard(profile.braze_id)
         profile.phone = phone
@@ -168,24 +180,31 @@ class ProfileStore:
 
     # --- updates ----------------------------------------------------------------------------------
 
-    def touch(self, profile: Profile) -> None:
+    def touch(self, profile: Profile, now: float | None = None) -> None:
         profile.updated_seq = next(self._sequence)
-        profile.updated_at = time.time()
+        profile.updated_at = time.time() if now is None else now
 
-    def apply_attributes(self, profile: Profile, obj: dict[str, Any]) -> None:
-        """Merge one validated attribute object into ``profile``."""
-        merge_objects = obj.get("_merge_objects") is True
-        custom = profile.custom_attributes
-        for key, value in obj.items():
-            if key in CONTROL_KEYS:
-                continue
+    def apply_attributes(self, profile: Profile, obj: dict[str, Any], now: float | None = None) -> None:
+        """Merge one valid attribute object into ``profile``."""
+        _errors, plain, special = scan_attribute_object(obj)
+        self.apply_scanned(profile, obj, plain, special, now)
+
+    def apply_scanned(
+        self, profile: Profile, obj: dict[str, Any], plain: dict[str, Any], special: list[str], now: float | None
+    ) -> None:
+        """Merge an attribute object already split by :func:`scan_attribute_object`."""
+        values = profile.values
+        values.update(plain)
+        for key in special:
+            value = obj[key]
             if key in STANDARD_ATTRIBUTES:
                 self._apply_standard(profile, key, value)
             elif value is None:
-                custom.pop(key, None)
+                values.pop(key, None)
             else:
-                custom[key] = merge_custom(custom.get(key), value, merge_objects=merge_objects)
-        self.touch(profile)
+                merge_objects = obj.get("_merge_objects") is True
+                values[key] = merge_custom(values.get(key), value, merge_objects=merge_objects)
+        self.touch(profile, now)
 
     def _apply_standard(self, profile: Profile, key: str, value: Any) -> None:
         if key == "email":
@@ -208,9 +227,9 @@ class ProfileStore:
             elif key == "time_zone" and not is_time_zone(value):
                 return  # only valid time zones are set
         if value is None:
-            profile.attributes.pop(key, None)
+            profile.values.pop(key, None)
         else:
-            profile.attributes[key] = value
+            profile.values[key] = value
 
     def all(self) -> list[Profile]:
         return list(self.by_braze_id.values())

@@ -11,7 +11,7 @@ from typing import Any
 from braze_sim.config import SimConfig, Workspace
 from braze_sim.profiles import Profile, ProfileStore
 from braze_sim.ratelimit import WindowLimiter
-from braze_sim.validation import validate_attribute_object, validate_event_object, validate_purchase_object
+from braze_sim.validation import NOT_AN_OBJECT, scan_attribute_object, validate_event_object, validate_purchase_object
 
 
 @dataclass(slots=True)
@@ -126,7 +126,10 @@ class SimState:
         if attributes:
             count = 0
             for index, obj in enumerate(attributes):
-                problems = validate_attribute_object(obj)
+                if type(obj) is not dict:
+                    errors.append({"type": NOT_AN_OBJECT, "input_array": "attributes", "index": index})
+                    continue
+                problems, plain, special = scan_attribute_object(obj)
                 if problems:
                     errors.append({"type": problems[0], "input_array": "attributes", "index": index})
                     continue
@@ -135,7 +138,7 @@ class SimState:
                 if profile is None:
                     self.skipped_objects["attributes"] += 1
                 else:
-                    store.apply_attributes(profile, obj)
+                    store.apply_scanned(profile, obj, plain, special, now)
             processed["attributes_processed"] = count
         for array, items, validate, kept in (
             ("events", events, validate_event_object, self.events),
@@ -158,7 +161,7 @@ class SimState:
                     profile.event_count += 1
                 else:
                     profile.purchase_count += 1
-                store.touch(profile)
+                store.touch(profile, now)
                 kept.append(Tracked(name, profile, obj, now))
             processed[f"{array}_processed"] = count
         for array, items in zip(("attributes", "events", "purchases"), arrays, strict=True):

@@ -45,7 +45,7 @@ ID_KEYS = ("external_id", "braze_id", "user_alias")
 
 def _string_field(name: str) -> Any:
     text = f"'{name}' must be a string of at most {MAX_STRING_CHARS} characters"
-    return lambda value: None if value is None or is_short_string(value) else text
+    return lambda value: None if value is None or (type(value) is str and len(value) <= MAX_STRING_CHARS) else text
 
 
 def _choice(name: str, allowed: frozenset[str]) -> Any:
@@ -113,6 +113,9 @@ STANDARD_ATTRIBUTES: dict[str, Any] = {
 
 def identifier_problem(obj: dict[str, Any], *, check_contact: bool) -> str | None:
     """Exactly one of external_id, braze_id, user_alias; else email (which wins over phone), else phone."""
+    if "external_id" in obj and "braze_id" not in obj and "user_alias" not in obj:  # the common case
+        value = obj["external_id"]
+        return None if type(value) is str and value else "'external_id' must be a non-empty string"
     present = [key for key in ID_KEYS if key in obj]
     if len(present) > 1:
         return SEVERAL_IDENTIFIERS
@@ -141,7 +144,10 @@ def identifier_problem(obj: dict[str, Any], *, check_contact: bool) -> str | Non
 
 def _common_problems(obj: dict[str, Any], *, check_contact: bool) -> list[str]:
     errors: list[str] = []
-    problem = identifier_problem(obj, check_contact=check_contact)
+    if "external_id" in obj and type(obj["external_id"]) is str and obj["external_id"]:
+        problem = SEVERAL_IDENTIFIERS if "braze_id" in obj or "user_alias" in obj else None
+    else:
+        problem = identifier_problem(obj, check_contact=check_contact)
     if problem is not None:
         errors.append(problem)
     if "_update_existing_only" in obj and type(obj["_update_existing_only"]) is not bool:
@@ -151,20 +157,72 @@ def _common_problems(obj: dict[str, Any], *, check_contact: bool) -> list[str]:
     return errors
 
 
+#: standard attributes stored as sent once their check passed
+PLAIN_STANDARD = frozenset({"first_name", "last_name", "home_city", "dob", "email_subscribe", "push_subscribe"})
+
+
+_CUSTOM, _CONTROL, _PLAIN_STANDARD, _STANDARD = range(4)
+#: per key order of an attribute object, what each key is: attribute objects of one sender share a
+#: few shapes, so the per-key look-ups are done once per shape
+_SHAPES: dict[tuple[str, ...], tuple[tuple[str, int, Any], ...]] = {}
+_MAX_SHAPES = 10_000
+
+
+def _shape(keys: tuple[str, ...]) -> tuple[tuple[str, int, Any], ...]:
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        shape = tuple(
+            (key, _CONTROL, None)
+            if key in CONTROL_KEYS
+            else (key, _PLAIN_STANDARD if key in PLAIN_STANDARD else _STANDARD, STANDARD_ATTRIBUTES[key])
+            if key in STANDARD_ATTRIBUTES
+            else (key, _CUSTOM, None)
+            for key in keys
+        )
+        if len(_SHAPES) < _MAX_SHAPES:
+            _SHAPES[keys] = shape
+    return shape
+
+
+def scan_attribute_object(obj: dict[str, Any]) -> tuple[list[str], dict[str, Any], list[str]]:
+    """One pass over an attribute object: its errors, the values to set as sent (``plain``), and the
+    keys whose update needs more than a set (contact fields, null, arrays, ``inc``, nested objects).
+
+    This runs for every attribute object of every request: the common case is kept inline.
+    """
+    errors = _common_problems(obj, check_contact=False)
+    plain: dict[str, Any] = {}
+    special: list[str] = []
+    for (key, code, check), value in zip(_shape(tuple(obj)), obj.values(), strict=True):
+        if code == _CUSTOM:
+            kind = type(value)
+            if (
+                ((kind is str and len(value) <= MAX_STRING_CHARS) or kind is int or kind is float or kind is bool)
+                and len(key) <= MAX_STRING_CHARS
+                and key[:1] != "$"
+            ):
+                plain[key] = value
+                continue
+            problem = custom_attribute_problem(key, value)
+        elif code == _CONTROL:
+            continue
+        else:
+            problem = check(value)
+            if problem is None and code == _PLAIN_STANDARD and value is not None:
+                plain[key] = value
+                continue
+        if problem is None:
+            special.append(key)
+        else:
+            errors.append(problem)
+    return errors, plain, special
+
+
 def validate_attribute_object(obj: dict[str, Any]) -> list[str]:
     """Braze's error texts for one attribute object (empty list: valid)."""
     if type(obj) is not dict:
         return [NOT_AN_OBJECT]
-    errors = _common_problems(obj, check_contact=False)
-    standard = STANDARD_ATTRIBUTES
-    for key, value in obj.items():
-        if key in CONTROL_KEYS:
-            continue
-        check = standard.get(key)
-        problem = check(value) if check is not None else custom_attribute_problem(key, value)
-        if problem is not None:
-            errors.append(problem)
-    return errors
+    return scan_attribute_object(obj)[0]
 
 
 def _time_problem(obj: dict[str, Any]) -> str | None:
