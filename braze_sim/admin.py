@@ -32,7 +32,7 @@ def _json(body: object, status: int = 200) -> web.Response:
 
 def _fail(status: int, message: str) -> web.HTTPException:
     cls = web.HTTPNotFound if status == 404 else web.HTTPBadRequest
-    return cls(body=orjson.dumps({"message": message}), content_type="application/json")
+    return cls(text=orjson.dumps({"message": message}).decode(), content_type="application/json")
 
 
 def _sim(request: web.Request) -> Simulator:
