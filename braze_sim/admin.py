@@ -107,16 +107,19 @@ async def profile(request: web.Request) -> web.Response:
 
 def _tracked(request: web.Request, records: Iterable[Tracked], field: str, answer_key: str) -> web.Response:
     sim = _sim(request)
-    names = {state.workspace.name for state in _workspaces(sim, request)}
+    stores = {state.workspace.name: state.profiles for state in _workspaces(sim, request)}
     query = request.query
-    found = [
-        record.to_json()
-        for record in records
-        if record.workspace in names
-        and ("external_id" not in query or record.profile.external_id == query["external_id"])
-        and ("braze_id" not in query or record.profile.braze_id == query["braze_id"])
-        and (field not in query or record.obj.get(field) == query[field])
-    ]
+    found = []
+    for record in records:
+        store = stores.get(record.workspace)
+        if store is None or ("braze_id" in query and record.braze_id != query["braze_id"]):
+            continue
+        answer = record.to_json(store.by_braze_id.get(record.braze_id))
+        if "external_id" in query and answer["external_id"] != query["external_id"]:
+            continue
+        if field in query and answer.get(field) != query[field]:
+            continue
+        found.append(answer)
     limit = _limit(request)
     return _json({answer_key: found if limit is None else found[:limit]})
 

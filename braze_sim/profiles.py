@@ -60,6 +60,11 @@ class Profile:
         }
 
 
+_ARRAY_OPERATIONS = frozenset({"add", "remove"})
+_INC = frozenset({"inc"})
+_TIME = frozenset({"$time"})
+
+
 def _add_unique(values: list[Any], additions: list[Any]) -> list[Any]:
     """Braze arrays are sets: an element added again moves to the end."""
     for value in additions:
@@ -85,15 +90,18 @@ def merge_custom(current: Any, value: Any, *, merge_objects: bool) -> Any:
         return _add_unique([], value)
     if not isinstance(value, dict):
         return value
-    if value.keys() <= {"add", "remove"} and value:
+    if value and value.keys() <= _ARRAY_OPERATIONS:
         values = list(current) if isinstance(current, list) else []
-        _add_unique(values, value.get("add", []))
-        removed = value.get("remove", [])
-        return [v for v in values if v not in removed]
-    if value.keys() == {"inc"}:
+        if "add" in value:
+            _add_unique(values, value["add"])
+        if "remove" in value:
+            removed = value["remove"]
+            values = [v for v in values if v not in removed]
+        return values
+    if value.keys() == _INC:
         base = current if isinstance(current, int | float) and not isinstance(current, bool) else 0
         return base + value["inc"]
-    if value.keys() == {"$time"}:
+    if value.keys() == _TIME:
         return value["$time"]
     if merge_objects and isinstance(current, dict):
         return _deep_merge(current, value)

@@ -50,7 +50,7 @@ def _string_field(name: str) -> Any:
 
 def _choice(name: str, allowed: frozenset[str]) -> Any:
     text = f"'{name}' must be one of {', '.join(sorted(allowed))} or null"
-    return lambda value: None if value is None or value in allowed else text
+    return lambda value: None if value is None or (type(value) is str and value in allowed) else text
 
 
 def _email_field(value: object) -> str | None:
