@@ -205,14 +205,16 @@ class ProfileStore:
         values.update(plain)
         for key in special:
             value = obj[key]
-            if key in STANDARD_ATTRIBUTES:
+            if key == "email":
+                self._set_email(profile, value)
+            elif key in STANDARD_ATTRIBUTES:
                 self._apply_standard(profile, key, value)
             elif value is None:
                 values.pop(key, None)
             else:
-                merge_objects = obj.get("_merge_objects") is True
-                values[key] = merge_custom(values.get(key), value, merge_objects=merge_objects)
-        self.touch(profile, now)
+                values[key] = merge_custom(values.get(key), value, merge_objects=obj.get("_merge_objects") is True)
+        profile.updated_seq = next(self._sequence)
+        profile.updated_at = time.time() if now is None else now
 
     def _apply_standard(self, profile: Profile, key: str, value: Any) -> None:
         if key == "email":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from braze_sim.formats import MAX_STRING_CHARS, SUBSCRIBE_STATES, is_dob, is_email
+from braze_sim.formats import MAX_STRING_CHARS, SUBSCRIBE_STATES, country_code, is_dob, is_email
 from braze_sim.properties import custom_attribute_problem
 from braze_sim.validation import (
     CONTROL_KEYS,
@@ -66,7 +66,17 @@ def _key_lines(index: int, key: str) -> list[str]:
         test = "is_dob(v)"
     elif key in ("email_subscribe", "push_subscribe"):
         test = "type(v) is str and v in SUBSCRIBE"
-    elif key in ("email", "country", "time_zone"):  # set through the profile's indexes or readings
+    elif key == "country":
+        return [
+            get,
+            "if type(v) is str and (c := country_code(v)) is not None:",
+            f"    plain[{k}] = c",
+            "elif v is None or type(v) is str:",
+            f"    special.append({k})",
+            "else:",
+            f"    errors.append(CHECKS[{index}](v))",
+        ]
+    elif key in ("email", "time_zone"):  # set through the profile's index, or only when valid
         fits = "is_email(v)" if key == "email" else "True"
         return [
             get,
@@ -130,6 +140,7 @@ def compile_scanner(keys: tuple[str, ...]) -> Scan:
         "SUBSCRIBE": SUBSCRIBE_STATES,
         "is_dob": is_dob,
         "is_email": is_email,
+        "country_code": country_code,
         "all_short_strings": _all_short_strings,
         "custom_problem": custom_attribute_problem,
         "identifier_problem": identifier_problem,

@@ -17,6 +17,7 @@ from braze_sim.formats import (
     GENDERS,
     MAX_STRING_CHARS,
     SUBSCRIBE_STATES,
+    country_code,
     e164,
     is_currency,
     is_dob,
@@ -161,60 +162,32 @@ def _common_problems(obj: dict[str, Any], *, check_contact: bool) -> list[str]:
 PLAIN_STANDARD = frozenset({"first_name", "last_name", "home_city", "dob", "email_subscribe", "push_subscribe"})
 
 
-_CUSTOM, _CONTROL, _PLAIN_STANDARD, _STANDARD = range(4)
-#: per key order of an attribute object, what each key is: attribute objects of one sender share a
-#: few shapes, so the per-key look-ups are done once per shape
-_SHAPES: dict[tuple[str, ...], tuple[tuple[str, int, Any], ...]] = {}
-_MAX_SHAPES = 10_000
-
-
-def _shape(keys: tuple[str, ...]) -> tuple[tuple[str, int, Any], ...]:
-    shape = _SHAPES.get(keys)
-    if shape is None:
-        shape = tuple(
-            (key, _CONTROL, None)
-            if key in CONTROL_KEYS
-            else (key, _PLAIN_STANDARD if key in PLAIN_STANDARD else _STANDARD, STANDARD_ATTRIBUTES[key])
-            if key in STANDARD_ATTRIBUTES
-            else (key, _CUSTOM, None)
-            for key in keys
-        )
-        if len(_SHAPES) < _MAX_SHAPES:
-            _SHAPES[keys] = shape
-    return shape
+_PLAIN_TYPES = (str, int, float, bool)
 
 
 def scan_attribute_object(obj: dict[str, Any]) -> tuple[list[str], dict[str, Any], list[str]]:
-    """One pass over an attribute object: its errors, the values to set as sent (``plain``), and the
-    keys whose update needs more than a set (contact fields, null, arrays, ``inc``, nested objects).
-
-    This runs for every attribute object of every request: the common case is kept inline.
+    """One pass over an attribute object: its errors, the values to set as sent (``plain``; a country
+    as Braze reads it), and the keys whose update needs more than a set (contact fields, null, arrays,
+    ``inc``, nested objects). :func:`braze_sim.scan.fast_scan` is the same, compiled per shape.
     """
     errors = _common_problems(obj, check_contact=False)
     plain: dict[str, Any] = {}
     special: list[str] = []
-    for (key, code, check), value in zip(_shape(tuple(obj)), obj.values(), strict=True):
-        if code == _CUSTOM:
-            kind = type(value)
-            if (
-                ((kind is str and len(value) <= MAX_STRING_CHARS) or kind is int or kind is float or kind is bool)
-                and len(key) <= MAX_STRING_CHARS
-                and key[:1] != "$"
-            ):
-                plain[key] = value
-                continue
-            problem = custom_attribute_problem(key, value)
-        elif code == _CONTROL:
+    for key, value in obj.items():
+        if key in CONTROL_KEYS:
             continue
-        else:
-            problem = check(value)
-            if problem is None and code == _PLAIN_STANDARD and value is not None:
-                plain[key] = value
-                continue
-        if problem is None:
-            special.append(key)
-        else:
+        check = STANDARD_ATTRIBUTES.get(key)
+        problem = check(value) if check is not None else custom_attribute_problem(key, value)
+        if problem is not None:
             errors.append(problem)
+        elif value is None:
+            special.append(key)
+        elif key in PLAIN_STANDARD or (check is None and isinstance(value, _PLAIN_TYPES)):
+            plain[key] = value
+        elif key == "country" and (code := country_code(value)) is not None:
+            plain[key] = code  # other spellings guessed; unknown ones go to null through ``special``
+        else:
+            special.append(key)
     return errors, plain, special
 
 
