@@ -211,6 +211,9 @@ class ProfileStore:
                 self._apply_standard(profile, key, value)
             elif value is None:
                 values.pop(key, None)
+            elif type(value) is dict and len(value) == 1 and "add" in value:  # the common array edit, inline
+                current = values.get(key)
+                values[key] = _add_unique(list(current) if type(current) is list else [], value["add"])
             else:
                 values[key] = merge_custom(values.get(key), value, merge_objects=obj.get("_merge_objects") is True)
         profile.updated_seq = next(self._sequence)

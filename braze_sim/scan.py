@@ -32,7 +32,10 @@ _STRING_FIELDS = frozenset({"first_name", "last_name", "home_city"})
 
 
 def _all_short_strings(values: list[Any]) -> bool:
-    return all(type(value) is str and len(value) <= MAX_STRING_CHARS for value in values)
+    for value in values:  # noqa: SIM110  (a loop is faster than all() over a generator, and this is hot)
+        if type(value) is not str or len(value) > MAX_STRING_CHARS:
+            return False
+    return True
 
 
 def _identifier_lines(keys: tuple[str, ...]) -> list[str]:
@@ -43,7 +46,7 @@ def _identifier_lines(keys: tuple[str, ...]) -> list[str]:
     elif present == ["external_id"]:
         index = keys.index("external_id")
         lines += [
-            f"v = obj[K[{index}]]",
+            f"v = obj[k{index}]",
             "if not (type(v) is str and v):",
             "    errors.append(EXTERNAL_ID_MESSAGE)",
         ]
@@ -51,12 +54,12 @@ def _identifier_lines(keys: tuple[str, ...]) -> list[str]:
         lines += ["p = identifier_problem(obj, check_contact=False)", "if p is not None:", "    errors.append(p)"]
     for flag, message in (("_update_existing_only", "UPDATE_ONLY_MESSAGE"), ("_merge_objects", "MERGE_MESSAGE")):
         if flag in keys:
-            lines += [f"if type(obj[K[{keys.index(flag)}]]) is not bool:", f"    errors.append({message})"]
+            lines += [f"if type(obj[k{keys.index(flag)}]) is not bool:", f"    errors.append({message})"]
     return lines
 
 
 def _key_lines(index: int, key: str) -> list[str]:
-    k = f"K[{index}]"
+    k = f"k{index}"
     get = f"v = obj[{k}]"
     if key in CONTROL_KEYS:
         return []
@@ -74,7 +77,7 @@ def _key_lines(index: int, key: str) -> list[str]:
             "elif v is None or type(v) is str:",
             f"    special.append({k})",
             "else:",
-            f"    errors.append(CHECKS[{index}](v))",
+            f"    errors.append(c{index}(v))",
         ]
     elif key in ("email", "time_zone"):  # set through the profile's index, or only when valid
         fits = "is_email(v)" if key == "email" else "True"
@@ -83,12 +86,12 @@ def _key_lines(index: int, key: str) -> list[str]:
             f"if v is None or (type(v) is str and {fits}):",
             f"    special.append({k})",
             "else:",
-            f"    errors.append(CHECKS[{index}](v))",
+            f"    errors.append(c{index}(v))",
         ]
     elif key in STANDARD_ATTRIBUTES:
         return [
             get,
-            f"p = CHECKS[{index}](v)",
+            f"p = c{index}(v)",
             "if p is None:",
             f"    special.append({k})",
             "else:",
@@ -119,7 +122,7 @@ def _key_lines(index: int, key: str) -> list[str]:
         "elif v is None:",
         f"    special.append({k})",
         "else:",
-        f"    errors.append(CHECKS[{index}](v))",
+        f"    errors.append(c{index}(v))",
     ]
 
 
@@ -129,7 +132,8 @@ def compile_scanner(keys: tuple[str, ...]) -> Scan:
     for index, key in enumerate(keys):
         body += _key_lines(index, key)
     body.append("return errors, plain, special")
-    source = "def scan(obj):\n" + "\n".join(f"    {line}" for line in body) + "\n"
+    constants = "".join(f", k{i}=K[{i}], c{i}=CHECKS[{i}]" for i in range(len(keys)))
+    source = f"def scan(obj{constants}):\n" + "\n".join(f"    {line}" for line in body) + "\n"
     namespace: dict[str, Any] = {
         "K": keys,
         "CHECKS": tuple(STANDARD_ATTRIBUTES.get(key) for key in keys),

@@ -216,10 +216,31 @@ def _tail_problems(obj: dict[str, Any], errors: list[str]) -> list[str]:
     return errors
 
 
+def _plain_event(obj: dict[str, Any]) -> bool:
+    """An event keyed by a valid external_id with a valid name and time, and nothing unusual."""
+    external_id = obj.get("external_id")
+    name = obj.get("name")
+    return (
+        type(external_id) is str
+        and external_id != ""
+        and type(name) is str
+        and 0 < len(name) <= MAX_STRING_CHARS
+        and is_iso_datetime(obj.get("time"))
+        and "braze_id" not in obj
+        and "user_alias" not in obj
+        and "_update_existing_only" not in obj
+        and "_merge_objects" not in obj
+        and ("app_id" not in obj or type(obj["app_id"]) is str)
+    )
+
+
 def validate_event_object(obj: dict[str, Any]) -> list[str]:
     """Braze's error texts for one event object (empty list: valid)."""
     if type(obj) is not dict:
         return [NOT_AN_OBJECT]
+    if _plain_event(obj):  # the common shape, checked in one expression (this runs for every event)
+        properties = obj.get("properties")
+        return [] if properties is None else properties_problems(properties)
     errors = _common_problems(obj, check_contact=True)
     if "name" not in obj:
         errors.append("'name' is required")
