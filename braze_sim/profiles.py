@@ -113,11 +113,11 @@ class ProfileStore:
 
     def __init__(self) -> None:
         self.by_braze_id: dict[str, Profile] = {}
-        self._by_external_id: dict[str, Profile] = {}
+        self.by_external_id: dict[str, Profile] = {}
         self._by_alias: dict[tuple[str, str], Profile] = {}
         self._by_email: dict[str, set[str]] = {}
         self._by_phone: dict[str, set[str]] = {}
-        self._sequence = itertools.count(1)
+        self.sequence = itertools.count(1)
 
     def __len__(self) -> int:
         return len(self.by_braze_id)
@@ -133,7 +133,7 @@ class ProfileStore:
     def find(self, obj: dict[str, Any]) -> Profile | None:
         """The profile an (already validated) object names, if it exists."""
         if "external_id" in obj:
-            return self._by_external_id.get(obj["external_id"])
+            return self.by_external_id.get(obj["external_id"])
         if "braze_id" in obj:
             return self.by_braze_id.get(obj["braze_id"])
         if "user_alias" in obj:
@@ -157,7 +157,7 @@ class ProfileStore:
         self.by_braze_id[profile.braze_id] = profile
         if "external_id" in obj:
             profile.external_id = obj["external_id"]
-            self._by_external_id[profile.external_id] = profile
+            self.by_external_id[profile.external_id] = profile
         elif by_alias:
             alias = obj["user_alias"]
             profile.aliases[alias["alias_label"]] = alias["alias_name"]
@@ -189,7 +189,7 @@ class ProfileStore:
     # --- updates ----------------------------------------------------------------------------------
 
     def touch(self, profile: Profile, now: float | None = None) -> None:
-        profile.updated_seq = next(self._sequence)
+        profile.updated_seq = next(self.sequence)
         profile.updated_at = time.time() if now is None else now
 
     def apply_attributes(self, profile: Profile, obj: dict[str, Any], now: float | None = None) -> None:
@@ -216,7 +216,7 @@ class ProfileStore:
                 values[key] = _add_unique(list(current) if type(current) is list else [], value["add"])
             else:
                 values[key] = merge_custom(values.get(key), value, merge_objects=obj.get("_merge_objects") is True)
-        profile.updated_seq = next(self._sequence)
+        profile.updated_seq = next(self.sequence)
         profile.updated_at = time.time() if now is None else now
 
     def _apply_standard(self, profile: Profile, key: str, value: Any) -> None:

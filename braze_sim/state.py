@@ -130,6 +130,9 @@ class SimState:
         dumps = orjson.dumps
         name = state.workspace.name
         now = time.time()
+        # the loops below run for every object of every request: look-ups are bound to locals and the
+        # usual identifier (a known external_id) is resolved inline
+        by_external_id = store.by_external_id
         if attributes:
             count = 0
             for index, obj in enumerate(attributes):
@@ -141,12 +144,15 @@ class SimState:
                     errors.append({"type": problems[0], "input_array": "attributes", "index": index})
                     continue
                 count += 1
-                profile = store.find_or_create(obj, attributes=True)
+                profile = by_external_id.get(obj["external_id"]) if "external_id" in obj else None
+                if profile is None:
+                    profile = store.find_or_create(obj, attributes=True)
                 if profile is None:
                     self.skipped_objects["attributes"] += 1
                 else:
                     store.apply_scanned(profile, obj, plain, special, now)
             processed["attributes_processed"] = count
+        sequence = store.sequence
         for array, items, validate, kept in (
             ("events", events, validate_event_object, self.events),
             ("purchases", purchases, validate_purchase_object, self.purchases),
@@ -154,21 +160,25 @@ class SimState:
             if not items:
                 continue
             count = 0
+            is_event = array == "events"
             for index, obj in enumerate(items):
                 problems = validate(obj)
                 if problems:
                     errors.append({"type": problems[0], "input_array": array, "index": index})
                     continue
                 count += 1
-                profile = store.find_or_create(obj, attributes=False)
+                profile = by_external_id.get(obj["external_id"]) if "external_id" in obj else None
                 if profile is None:
-                    self.skipped_objects[array] += 1
-                    continue
-                if array == "events":
+                    profile = store.find_or_create(obj, attributes=False)
+                    if profile is None:
+                        self.skipped_objects[array] += 1
+                        continue
+                if is_event:
                     profile.event_count += 1
                 else:
                     profile.purchase_count += 1
-                store.touch(profile, now)
+                profile.updated_seq = next(sequence)
+                profile.updated_at = now
                 kept.append(Tracked(name, profile.braze_id, dumps(obj), now))
             processed[f"{array}_processed"] = count
         for array, items in zip(("attributes", "events", "purchases"), arrays, strict=True):
