@@ -99,6 +99,7 @@ def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple
 @click.option("--latency-jitter-ms", type=float, default=0.0, help="random latency added, up to this")
 @click.option("--hang-rate", type=float, default=0.0, help="share of requests never answered")
 @click.option("--unauthorized-for", "unauthorized_for_s", type=float, default=0.0, help="answer 401 for N s")
+@click.option("--forbidden-for", "forbidden_for_s", type=float, default=0.0, help="answer 403 for N s")
 @click.option("--outage-for", "outage_for_s", type=float, default=0.0, help="be down for N s from start")
 @click.option("--outage-mode", type=click.Choice([m.value for m in OutageMode]), default="503", show_default=True,
               help="503 answers (as behind a load balancer) or dropped connections")  # fmt: skip

@@ -49,6 +49,7 @@ class FaultSpec:
     hang_rate: float = 0.0
     hang_s: float = 3600.0
     unauthorized_for_s: float = 0.0
+    forbidden_for_s: float = 0.0
     outage_for_s: float = 0.0
     outage_mode: OutageMode = OutageMode.ANSWER_503
     storm_429_for_s: float = 0.0
@@ -58,7 +59,14 @@ class FaultSpec:
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")
-        for name in ("latency_ms", "latency_jitter_ms", "unauthorized_for_s", "outage_for_s", "storm_429_for_s"):
+        for name in (
+            "latency_ms",
+            "latency_jitter_ms",
+            "unauthorized_for_s",
+            "forbidden_for_s",
+            "outage_for_s",
+            "storm_429_for_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.hang_s <= 0:

@@ -1,5 +1,6 @@
-"""Faults on demand: a share of 5xx, added latency, hanging requests, a window of 401, an outage, a
-storm of 429. Set at start (flags) or at run time (``POST /_sim/faults``); windows count from then.
+"""Faults on demand: a share of 5xx, added latency, hanging requests, a window of 401 (or of 403: a key
+without the ``users.track`` permission), an outage, a storm of 429. Set at start (flags) or at run
+time (``POST /_sim/faults``); windows count from then.
 
 An outage answers 503 by default: Braze sits behind load balancers that keep answering while the
 service behind them is down. ``outage_mode="drop"`` closes connections without an answer instead.
@@ -21,6 +22,7 @@ class Action(StrEnum):
     OUTAGE_503 = "outage_503"
     OUTAGE_DROP = "outage_drop"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     STORM_429 = "storm_429"
     HANG = "hang"
     ERROR = "error"
@@ -31,7 +33,7 @@ class Plan:
     """What the faults make of one request: a delay first, then the checks that apply."""
 
     delay_s: float
-    before_auth: Action  # outage, window of 401
+    before_auth: Action  # outage, window of 401 or 403
     after_auth: Action  # 429 storm, hang, 5xx share
     error_status: int = 0
 
@@ -55,6 +57,7 @@ class Faults:
         self.spec = spec
         self._until = {
             "unauthorized": now + spec.unauthorized_for_s,
+            "forbidden": now + spec.forbidden_for_s,
             "outage": now + spec.outage_for_s,
             "storm_429": now + spec.storm_429_for_s,
         }
@@ -89,6 +92,8 @@ class Faults:
             before = Action.OUTAGE_DROP if spec.outage_mode is OutageMode.DROP else Action.OUTAGE_503
         elif now < self._until["unauthorized"]:
             before = Action.UNAUTHORIZED
+        elif now < self._until["forbidden"]:
+            before = Action.FORBIDDEN
         after = Action.NONE
         status = 0
         if now < self._until["storm_429"]:

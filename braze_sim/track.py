@@ -1,9 +1,10 @@
 """``POST /users/track``: the checks in Braze's order, then the objects applied.
 
 Order: faults at the edge (latency, outage, 401 window) → the API key (401, without rate-limit
-headers: the request never reached a workspace) → the workspace's rate limit (429; every later answer
-carries ``X-RateLimit-*``) → faults behind the edge (429 storm, hang, 5xx) → size (413) → a JSON
-object (400) → object counts (400) → each object (201 with ``errors[]`` for the rejected ones).
+headers: the request never reached a workspace) → the 403 window (a key without the permission) →
+the workspace's rate limit (429; every later answer carries ``X-RateLimit-*``) → faults behind the
+edge (429 storm, hang, 5xx) → size (413) → a JSON object (400) → object counts (400) → each object
+(201 with ``errors[]`` for the rejected ones).
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ async def _track(sim: Simulator, request: web.Request, record: RequestRecord) ->
         record.note = "401 window" if plan.before_auth is Action.UNAUTHORIZED else ""
         return _answer(401, {"message": "Invalid API key"})
     record.workspace = state.workspace.name
+    if plan.before_auth is Action.FORBIDDEN:
+        # a known key without the users.track permission: refused before the endpoint's limiter
+        record.status, record.note = 403, "403 window"
+        return _answer(403, {"message": "Forbidden: the API key lacks the users.track permission"})
 
     if plan.after_auth is Action.STORM_429:
         verdict = _storm_verdict(state.limiter.peek())

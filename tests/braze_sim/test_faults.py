@@ -79,6 +79,18 @@ async def test_a_window_of_401(session: aiohttp.ClientSession) -> None:
         assert (await sim.client.requests(status=401))[0]["note"] == "401 window"
 
 
+async def test_a_window_of_403_for_known_keys_only(session: aiohttp.ClientSession) -> None:
+    async with running_sim(forbidden_for_s=0.4) as sim:
+        braze = BrazeCaller(session, sim.url)
+        answer = await braze.track(ONE)
+        assert answer.status == 403
+        assert "users.track" in answer.body["message"]
+        assert not RATE_HEADERS & set(answer.headers)
+        assert (await braze.track(ONE, key="unknown")).status == 401
+        await asyncio.sleep(0.45)
+        assert (await braze.track(ONE)).status == 201
+
+
 async def test_an_outage_answers_503_to_everyone_then_recovers(session: aiohttp.ClientSession) -> None:
     async with running_sim(outage_for_s=0.4) as sim:
         braze = BrazeCaller(session, sim.url)
@@ -125,7 +137,7 @@ async def test_faults_change_at_run_time(braze: BrazeCaller, sim: RunningSim) ->
     assert described["error_rate"] == 1.0  # a change keeps the other faults
     assert (await braze.track(ONE)).status == 503
     cleared = await sim.client.set_faults(clear=True)
-    assert cleared["remaining_s"] == {"unauthorized": 0.0, "outage": 0.0, "storm_429": 0.0}
+    assert cleared["remaining_s"] == {"unauthorized": 0.0, "forbidden": 0.0, "outage": 0.0, "storm_429": 0.0}
     assert cleared["error_rate"] == 0.0
     assert (await braze.track(ONE)).status == 201
     assert (await sim.client.stats())["faults_active"] is False
