@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from braze_sim.formats import country_code, e164, is_time_zone
-from braze_sim.validation import STANDARD_ATTRIBUTES, scan_attribute_object
+from braze_sim.standard import STANDARD_ATTRIBUTES
+from braze_sim.validation import scan_attribute_object
 
 
 @dataclass(slots=True, eq=False)

@@ -14,12 +14,11 @@ from typing import Any
 
 from braze_sim.formats import MAX_STRING_CHARS, SUBSCRIBE_STATES, country_code, is_dob, is_email
 from braze_sim.properties import custom_attribute_problem
+from braze_sim.standard import PLAIN_STANDARD, STANDARD_ATTRIBUTES
 from braze_sim.validation import (
     CONTROL_KEYS,
     ID_KEYS,
-    PLAIN_STANDARD,
     SEVERAL_IDENTIFIERS,
-    STANDARD_ATTRIBUTES,
     identifier_problem,
     scan_attribute_object,
 )

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from braze_sim.scan import compile_scanner, fast_scan
-from braze_sim.validation import STANDARD_ATTRIBUTES, scan_attribute_object
+from braze_sim.standard import STANDARD_ATTRIBUTES
+from braze_sim.validation import scan_attribute_object
 from tests.braze_sim import examples
 
 KEYS = st.sampled_from(
