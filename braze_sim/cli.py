@@ -18,6 +18,7 @@ from braze_sim.app import create_app
 from braze_sim.config import DEFAULT_RATE_LIMIT, FaultSpec, ObjectLimitMode, OutageMode, SimConfig
 from braze_sim.requestlog import RequestLineLog
 from braze_sim.simulator import SIM_KEY, Simulator
+from komo_braze.cli import settings_from
 from komo_braze.http import start_site
 from komo_braze.settings import HostPort
 
@@ -78,6 +79,12 @@ async def _main(config: SimConfig, bind: HostPort, *, log: bool) -> None:
     sys.stdout.flush()
 
 
+def _default_key() -> str:
+    """The worker's own key (``KOMO_BRAZE_BRAZE_API_KEY``) when set, so that both agree out of the box."""
+    key = settings_from().braze_api_key
+    return key.get_secret_value() if key is not None else DEFAULT_KEY
+
+
 def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in value.split(",") if part.strip())
@@ -88,7 +95,10 @@ def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple
 @click.command("braze-sim")
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on (port 0: any free)")
 @click.option(
-    "--api-key", "api_keys", multiple=True, help=f"accepted key, one per workspace: KEY or NAME=KEY [{DEFAULT_KEY}]"
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    help=f"accepted key, one per workspace: KEY or NAME=KEY [KOMO_BRAZE_BRAZE_API_KEY, else {DEFAULT_KEY}]",
 )
 @click.option("--rate-limit", default=DEFAULT_RATE_LIMIT, show_default=True, help="requests per window, per key")
 @click.option("--mode", type=click.Choice([m.value for m in ObjectLimitMode]), default="combined", show_default=True,
@@ -119,7 +129,7 @@ def braze_sim_command(
     try:
         host_port = HostPort.parse(bind)
         config = SimConfig.from_keys(
-            api_keys or (DEFAULT_KEY,),
+            api_keys or (_default_key(),),
             rate_limit=rate_limit,
             mode=ObjectLimitMode(mode),
             faults=FaultSpec.from_mapping(faults),

@@ -4,6 +4,7 @@ one line per request, and a summary when it is stopped."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -17,10 +18,15 @@ from tests.braze_sim.helpers import BrazeCaller, attrs
 PREFIX = b"braze-sim listening on http://"
 
 
-async def _start(*flags: str) -> tuple[asyncio.subprocess.Process, str]:
+def _environment(**extra: str) -> dict[str, str]:
+    """This environment without KOMO_BRAZE_* settings (they would change the defaults under test)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KOMO_BRAZE_")} | extra
+
+
+async def _start(*flags: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "komo_braze.cli", "braze-sim", "--bind", "127.0.0.1:0", *flags,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env or _environment(),
     )  # fmt: skip
     assert process.stdout is not None
     first = await asyncio.wait_for(process.stdout.readline(), timeout=30)
@@ -70,10 +76,20 @@ async def test_fault_flags_and_mode(session: aiohttp.ClientSession) -> None:
     assert "(503: 1)" in out
 
 
+async def test_the_default_key_is_the_workers_own(session: aiohttp.ClientSession) -> None:
+    process, url = await _start("--quiet", env=_environment(KOMO_BRAZE_BRAZE_API_KEY="worker-key"))
+    try:
+        braze = BrazeCaller(session, url)
+        assert (await braze.track(attrs({"external_id": "u1"}), key="worker-key")).status == 201
+        assert (await braze.track(attrs({"external_id": "u1"}), key="test-key")).status == 401
+    finally:
+        await _stop(process)
+
+
 async def test_bad_flags_are_usage_errors() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "komo_braze.cli", "braze-sim", "--rate-limit", "lots",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment(),
     )  # fmt: skip
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2
