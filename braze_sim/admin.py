@@ -23,7 +23,7 @@ from aiohttp import web
 from braze_sim.config import FaultSpec
 from braze_sim.profiles import Profile
 from braze_sim.simulator import SIM_KEY, Simulator
-from braze_sim.state import Tracked, WorkspaceState
+from braze_sim.state import Tracked, WorkspaceState, tracked_json
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -111,10 +111,11 @@ def _tracked(request: web.Request, records: Iterable[Tracked], field: str, answe
     query = request.query
     found = []
     for record in records:
-        store = stores.get(record.workspace)
-        if store is None or ("braze_id" in query and record.braze_id != query["braze_id"]):
+        workspace, braze_id = record[0], record[1]
+        store = stores.get(workspace)
+        if store is None or ("braze_id" in query and braze_id != query["braze_id"]):
             continue
-        answer = record.to_json(store.by_braze_id.get(record.braze_id))
+        answer = tracked_json(record, store.by_braze_id.get(braze_id))
         if "external_id" in query and answer["external_id"] != query["external_id"]:
             continue
         if field in query and answer.get(field) != query[field]:

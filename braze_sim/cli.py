@@ -116,10 +116,19 @@ def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple
 @click.option(
     "--storm-429-for", "storm_429_for_s", type=float, default=0.0, help="answer 429 for N s, whatever the window"
 )
+@click.option("--keep", "max_kept_records", type=click.IntRange(min=1), default=200_000, show_default=True,
+              help="events, purchases and request-log entries kept (oldest dropped; stats count all)")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="seed of the random faults, for repeatable runs")
 @click.option("--quiet", is_flag=True, help="no line per request")
 def braze_sim_command(
-    bind: str, api_keys: tuple[str, ...], rate_limit: str, mode: str, seed: int | None, quiet: bool, **faults: Any
+    bind: str,
+    api_keys: tuple[str, ...],
+    rate_limit: str,
+    mode: str,
+    max_kept_records: int,
+    seed: int | None,
+    quiet: bool,
+    **faults: Any,
 ) -> None:
     """Run a local stand-in for Braze POST /users/track: Braze's checks, limits and failures, no real workspace.
 
@@ -134,6 +143,7 @@ def braze_sim_command(
             mode=ObjectLimitMode(mode),
             faults=FaultSpec.from_mapping(faults),
             seed=seed,
+            max_kept_records=max_kept_records,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

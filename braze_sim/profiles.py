@@ -207,7 +207,8 @@ class ProfileStore:
         for key in special:
             value = obj[key]
             if key == "email":
-                self._set_email(profile, value)
+                if value != profile.email:
+                    self._set_email(profile, value)
             elif key in STANDARD_ATTRIBUTES:
                 self._apply_standard(profile, key, value)
             elif value is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -24,21 +24,17 @@ class WorkspaceState:
     profiles: ProfileStore = field(default_factory=ProfileStore)
 
 
-class Tracked(NamedTuple):
-    """One accepted event or purchase and the profile it was recorded on.
+#: one accepted event or purchase: ``(workspace, braze_id, JSON bytes, received_at)``. A plain tuple of
+#: plain values: the garbage collector need not walk a hundred thousand retained objects, and a tuple
+#: is the cheapest record to build on the request path (see bench/bench_sim.py)
+Tracked = tuple[str, str, bytes, float]
 
-    Kept as JSON bytes in a tuple of plain values: the garbage collector need not walk a hundred
-    thousand retained objects (that walk cost more than the requests, see bench/bench_sim.py).
-    """
 
-    workspace: str
-    braze_id: str
-    payload: bytes
-    received_at: float
-
-    def to_json(self, profile: Profile | None) -> dict[str, Any]:
-        user = {"braze_id": self.braze_id, "external_id": profile.external_id if profile else None}
-        return {"workspace": self.workspace, **user, **orjson.loads(self.payload), "received_at": self.received_at}
+def tracked_json(record: Tracked, profile: Profile | None) -> dict[str, Any]:
+    """What the admin endpoints show of a kept event or purchase."""
+    workspace, braze_id, payload, received_at = record
+    user = {"braze_id": braze_id, "external_id": profile.external_id if profile else None}
+    return {"workspace": workspace, **user, **orjson.loads(payload), "received_at": received_at}
 
 
 @dataclass(slots=True)
@@ -179,7 +175,7 @@ class SimState:
                     profile.purchase_count += 1
                 profile.updated_seq = next(sequence)
                 profile.updated_at = now
-                kept.append(Tracked(name, profile.braze_id, dumps(obj), now))
+                kept.append((name, profile.braze_id, dumps(obj), now))
             processed[f"{array}_processed"] = count
         for array, items in zip(("attributes", "events", "purchases"), arrays, strict=True):
             self.objects[array] += len(items)
