@@ -103,19 +103,41 @@ def custom_attribute_problem(key: str, value: object) -> str | None:
     return f"custom attribute '{_shown(key)}' has an unsupported value"
 
 
+#: property key sets already found valid: events of one sender repeat a few (bounded, like the scans)
+_GOOD_PROPERTY_KEYS: set[tuple[str, ...]] = set()
+_MAX_GOOD_PROPERTY_KEYS = 2_000
+
+
+def _plain_properties(properties: dict[str, Any]) -> bool:
+    """Keys seen valid before and only short scalar values: nothing to report (the common case)."""
+    if tuple(properties) not in _GOOD_PROPERTY_KEYS:
+        return False
+    for value in properties.values():
+        kind = type(value)
+        if (kind is str and len(value) > MAX_STRING_CHARS) or kind is list or kind is dict:
+            return False
+    return True
+
+
 def properties_problems(properties: object) -> list[str]:
     """The problems of an event or purchase ``properties`` object."""
     if type(properties) is not dict:
         return ["'properties' must be an object"]
+    if _plain_properties(properties):
+        return []
     errors: list[str] = []
     structured = False
+    keys_valid = True
     for key, value in properties.items():
         if not key or len(key) > MAX_STRING_CHARS:
             errors.append(f"property keys must be non-empty strings of at most {MAX_STRING_CHARS} characters")
+            keys_valid = False
         elif key[0] == "$":
             errors.append(f"property key '{_shown(key)}' must not start with '$'")
+            keys_valid = False
         elif key in RESERVED_PROPERTY_KEYS:
             errors.append(f"property key '{key}' is reserved")
+            keys_valid = False
         if isinstance(value, str):
             if len(value) > MAX_STRING_CHARS:
                 errors.append(f"property '{_shown(key)}' is longer than {MAX_STRING_CHARS} characters")
@@ -123,4 +145,6 @@ def properties_problems(properties: object) -> list[str]:
             structured = True
     if structured and len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
         errors.append("properties with arrays or objects must be at most 100 KB")
+    if keys_valid and len(_GOOD_PROPERTY_KEYS) < _MAX_GOOD_PROPERTY_KEYS:
+        _GOOD_PROPERTY_KEYS.add(tuple(properties))
     return errors

@@ -248,3 +248,13 @@ def test_request_level_checks() -> None:
     ] == [75, 75, 0]
     with pytest.raises(RequestRejected, match="too many objects"):
         object_arrays({"purchases": [{}] * 76}, ObjectLimitMode.PER_ARRAY, 75)
+
+
+def test_known_property_keys_still_have_their_values_checked() -> None:
+    event = {"external_id": "u1", "name": "e", "time": "2024-01-01", "properties": {"card": "c1", "score": 3}}
+    assert validate_event_object(event) == []
+    assert validate_event_object(event) == []  # the key set is known now
+    long_value = {**event, "properties": {"card": "x" * 256, "score": 3}}
+    assert validate_event_object(long_value) == ["property 'card' is longer than 255 characters"]
+    too_big = {**event, "properties": {"card": ["x" * 200] * 600, "score": 3}}
+    assert validate_event_object(too_big) == ["properties with arrays or objects must be at most 100 KB"]
