@@ -33,36 +33,46 @@ API_KEY = "bench-key"
 
 
 def make_bodies(count: int, users: int, seed: int = 7) -> list[bytes]:
-    """Request bodies like the worker's batches: 50 attribute objects and 25 events, 75 objects in all."""
+    """Request bodies as the worker sends them: per submission one attribute object (the mapping of
+    DESIGN.md: eleven keys with the identifier) and its event, 38 submissions less one event: 75 objects.
+
+    Values differ from object to object (a pool of ``users``), so that caches meet what they would meet.
+    """
     rng = random.Random(seed)
     bodies = []
     for _ in range(count):
         attributes, events = [], []
-        for _ in range(50):
+        for submission in range(38):
             user = rng.randrange(users)
             attributes.append(
                 {
                     "external_id": f"user-{user}",
                     "first_name": rng.choice(["Ada", "Grace", "Linus", "Barbara"]),
+                    "last_name": rng.choice(["Lovelace", "Hopper", "Torvalds", "Liskov"]),
                     "email": f"user{user}@example.com",
                     "dob": f"19{rng.randrange(50, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(0, 9)}",
                     "country": rng.choice(["AU", "NZ", "GB"]),
                     "email_subscribe": "opted_in",
-                    "komo_source": "komo",
-                    "komo_last_score": rng.randrange(100),
                     "komo_interests": {"add": [rng.choice(["footy", "cricket", "netball"])]},
+                    "favourite_team": rng.choice(["Swans", "Magpies", "Lions"]),
+                    "komo_last_score": rng.randrange(100),
+                    "komo_source": "komo",
                 }
             )
-        for _ in range(25):
-            user = rng.randrange(users)
-            events.append(
-                {
-                    "external_id": f"user-{user}",
-                    "name": "komo_form_submitted",
-                    "time": "2026-11-29T04:30:00Z",
-                    "properties": {"site_id": "hub-1", "card_id": "card-9", "card_type": "form", "submission_id": "s"},
-                }
-            )
+            if submission < 37:
+                events.append(
+                    {
+                        "external_id": f"user-{user}",
+                        "name": "komo_form_submitted",
+                        "time": "2026-11-29T04:30:00Z",
+                        "properties": {
+                            "site_id": "hub-1",
+                            "card_id": f"card-{rng.randrange(20)}",
+                            "card_type": "form",
+                            "submission_id": f"s-{rng.randrange(10**9)}",
+                        },
+                    }
+                )
         bodies.append(orjson.dumps({"attributes": attributes, "events": events}))
     return bodies
 
