@@ -5,7 +5,8 @@
 ``GET /_sim/profile``   the one profile Braze would pick for one identifier (404 when none)
 ``GET /_sim/events``    accepted events (``workspace``, ``external_id``, ``braze_id``, ``name``, ``limit``)
 ``GET /_sim/purchases`` accepted purchases (``workspace``, ``external_id``, ``braze_id``, ``product_id``)
-``GET /_sim/requests``  the request log (``status``, ``limit``: the latest first)
+``GET /_sim/requests``  the request log (``status``, ``limit``: the latest first); status 0 is a
+                        connection closed without an answer (an outage in drop mode, a hang)
 ``GET /_sim/stats``     requests by status, objects, 429s, profiles per workspace
 ``POST /_sim/reset``    forget profiles, events, purchases, the log, counters and rate-limit windows
 ``GET|POST /_sim/faults``      the faults in force; POST changes some (``{"clear": true}`` removes all)
