@@ -1,5 +1,5 @@
 """The simulator's aiohttp application: ``POST /users/track``, the admin endpoints under ``/_sim/``,
-and ``GET /healthz``."""
+and ``/healthz``, ``/readyz``, ``/metrics``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from braze_sim.admin import add_admin_routes
 from braze_sim.config import SimConfig
 from braze_sim.simulator import SIM_KEY, Simulator
 from braze_sim.track import handle_track
-
-
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+from komo_braze.http import add_health_routes
 
 
 def create_app(config: SimConfig) -> web.Application:
@@ -24,6 +21,6 @@ def create_app(config: SimConfig) -> web.Application:
     app[SIM_KEY] = simulator
     app.on_shutdown.append(simulator.on_shutdown)
     app.router.add_post("/users/track", handle_track)
-    app.router.add_get("/healthz", _healthz)
+    add_health_routes(app, ready=lambda: True)  # /healthz, /readyz, /metrics like every component
     add_admin_routes(app)
     return app

@@ -2,6 +2,8 @@
 
 The first line on stdout is ``braze-sim listening on http://HOST:PORT`` (with the real port when
 ``--bind`` names port 0), then one line per request, then a summary when SIGINT or SIGTERM stops it.
+Like every component it also logs a ``listening`` event with its ``port`` (structlog, on stderr) and
+serves ``/healthz``, ``/readyz`` and ``/metrics``, so :mod:`komo_braze.components` can run it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from braze_sim.app import create_app
 from braze_sim.config import DEFAULT_RATE_LIMIT, FaultSpec, ObjectLimitMode, OutageMode, SimConfig
 from braze_sim.requestlog import RequestLineLog
 from braze_sim.simulator import SIM_KEY, Simulator
+from komo_braze import logs
 from komo_braze.cli import settings_from
 from komo_braze.http import start_site
-from komo_braze.settings import HostPort
+from komo_braze.logs import get_logger
+from komo_braze.settings import HostPort, Settings
+
+log = get_logger(__name__)
 
 DEFAULT_BIND = "127.0.0.1:9911"
+#: hanging requests are released at shutdown; others finish well within this
+SHUTDOWN_TIMEOUT_S = 5.0
 DEFAULT_KEY = "test-key"
 
 
@@ -42,18 +50,30 @@ def summary(simulator: Simulator) -> str:
     )
 
 
-async def serve(config: SimConfig, bind: HostPort, shutdown: asyncio.Event, out: TextIO, *, log: bool) -> Simulator:
+async def serve(
+    config: SimConfig, bind: HostPort, shutdown: asyncio.Event, out: TextIO, *, request_lines: bool
+) -> Simulator:
     """Serve until ``shutdown`` is set; returns the simulator for the summary."""
     app = create_app(config)
     simulator = app[SIM_KEY]
-    line_log = RequestLineLog(out)
-    if log:
-        simulator.listeners.append(line_log)
-    runner, port = await start_site(app, bind.host, bind.port)
+    lines = RequestLineLog(out)
+    if request_lines:
+        simulator.listeners.append(lines)
+    runner, port = await start_site(app, bind.host, bind.port, shutdown_timeout_s=SHUTDOWN_TIMEOUT_S)
     shown = HostPort(bind.host, port)
     out.write(f"braze-sim listening on http://{shown}\n")
     out.flush()
-    flusher = asyncio.create_task(line_log.run())
+    log.info(
+        "listening",
+        component="braze-sim",
+        host=bind.host,
+        port=port,
+        workspaces=[w.name for w in config.workspaces],
+        rate_limit=config.rate_limit,
+        mode=config.mode.value,
+        faults=simulator.faults.active,
+    )
+    flusher = asyncio.create_task(lines.run())
     try:
         await shutdown.wait()
     finally:
@@ -68,20 +88,31 @@ async def serve(config: SimConfig, bind: HostPort, shutdown: asyncio.Event, out:
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-async def _main(config: SimConfig, bind: HostPort, *, log: bool) -> None:
+async def _main(config: SimConfig, bind: HostPort, *, line_log: bool) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        shutdown.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, shutdown.set)
-    simulator = await serve(config, bind, shutdown, sys.stdout, log=log)
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        simulator = await serve(config, bind, shutdown, sys.stdout, request_lines=line_log)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    stats = simulator.state.stats()
+    log.info("stopped", component="braze-sim", requests=stats["requests"], by_status=stats["by_status"])
     sys.stdout.write(summary(simulator) + "\n")
     sys.stdout.flush()
 
 
-def _default_key() -> str:
+def _default_key(settings: Settings) -> str:
     """The worker's own key (``KOMO_BRAZE_BRAZE_API_KEY``) when set, so that both agree out of the box."""
-    key = settings_from().braze_api_key
+    key = settings.braze_api_key
     return key.get_secret_value() if key is not None else DEFAULT_KEY
 
 
@@ -135,10 +166,12 @@ def braze_sim_command(
     Point the worker at it with KOMO_BRAZE_BRAZE_URL=http://127.0.0.1:9911 and KOMO_BRAZE_BRAZE_API_KEY set to
     one of the --api-key values; read what it holds at /_sim/profiles, /_sim/events and /_sim/stats.
     """
+    settings = settings_from()
+    logs.configure(settings.log_level, settings.log_format)
     try:
         host_port = HostPort.parse(bind)
         config = SimConfig.from_keys(
-            api_keys or (_default_key(),),
+            api_keys or (_default_key(settings),),
             rate_limit=rate_limit,
             mode=ObjectLimitMode(mode),
             faults=FaultSpec.from_mapping(faults),
@@ -147,4 +180,4 @@ def braze_sim_command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    asyncio.run(_main(config, host_port, log=not quiet))
+    asyncio.run(_main(config, host_port, line_log=not quiet))

@@ -7,12 +7,14 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from braze_sim.requestlog import format_record
 from braze_sim.state import RequestRecord
+from komo_braze.components import component_env, start_component
 from tests.braze_sim.helpers import BrazeCaller, attrs
 
 PREFIX = b"braze-sim listening on http://"
@@ -102,3 +104,17 @@ def test_a_log_line_names_no_key_and_no_value() -> None:
         "00:00:00.500Z status=429 workspace=ws1 attributes=3 events=0 purchases=0 errors=0 latency_ms=1.2 "
         'note="429 storm"'
     )
+
+
+async def test_it_runs_as_a_component(session: aiohttp.ClientSession, tmp_path: Path) -> None:
+    env = component_env(braze_api_key="component-key")
+    simulator = await start_component("braze-sim", ["braze-sim", "--bind", "127.0.0.1:0"], env, tmp_path)
+    try:
+        answer = await BrazeCaller(session, simulator.url).track(attrs({"external_id": "u1"}), key="component-key")
+        assert answer.status == 201
+        listening = [e for e in simulator.log_events() if e.get("event") == "listening"]
+        assert listening[0]["component"] == "braze-sim"
+        assert listening[0]["port"] == simulator.port
+    finally:
+        assert await simulator.stop() == 0
+    assert "component-key" not in simulator.log_path.read_text()
