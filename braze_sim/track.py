@@ -111,14 +111,17 @@ async def _track(sim: Simulator, request: web.Request, record: RequestRecord) ->
     return _answer(201, body, headers)
 
 
+def _too_large(max_bytes: int) -> RequestRejected:
+    return RequestRejected(413, f"Payload Too Large: at most {max_bytes} bytes")
+
+
 async def _read_body(request: web.Request, max_bytes: int) -> bytes:
-    too_large = RequestRejected(413, f"Payload Too Large: at most {max_bytes} bytes")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
+        raise _too_large(max_bytes)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise too_large from None
+        raise _too_large(max_bytes) from None
     if len(raw) > max_bytes:
-        raise too_large
+        raise _too_large(max_bytes)
     return raw
