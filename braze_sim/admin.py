@@ -22,9 +22,10 @@ import orjson
 from aiohttp import web
 
 from braze_sim.config import FaultSpec
+from braze_sim.kept import Kept
 from braze_sim.profiles import Profile
 from braze_sim.simulator import SIM_KEY, Simulator
-from braze_sim.state import Tracked, WorkspaceState, tracked_json
+from braze_sim.state import WorkspaceState, kept_json
 
 
 def _json(body: object, status: int = 200) -> web.Response:
@@ -106,17 +107,16 @@ async def profile(request: web.Request) -> web.Response:
     raise _fail(404, "no such profile")
 
 
-def _tracked(request: web.Request, records: Iterable[Tracked], field: str, answer_key: str) -> web.Response:
+def _kept(request: web.Request, records: Iterable[Kept], field: str, answer_key: str) -> web.Response:
     sim = _sim(request)
     stores = {state.workspace.name: state.profiles for state in _workspaces(sim, request)}
     query = request.query
     found = []
     for record in records:
-        workspace, braze_id = record[0], record[1]
-        store = stores.get(workspace)
-        if store is None or ("braze_id" in query and braze_id != query["braze_id"]):
+        store = stores.get(record.workspace)
+        if store is None or ("braze_id" in query and record.braze_id != query["braze_id"]):
             continue
-        answer = tracked_json(record, store.by_braze_id.get(braze_id))
+        answer = kept_json(record, store.by_braze_id.get(record.braze_id))
         if "external_id" in query and answer["external_id"] != query["external_id"]:
             continue
         if field in query and answer.get(field) != query[field]:
@@ -127,11 +127,11 @@ def _tracked(request: web.Request, records: Iterable[Tracked], field: str, answe
 
 
 async def events(request: web.Request) -> web.Response:
-    return _tracked(request, _sim(request).state.events, "name", "events")
+    return _kept(request, _sim(request).state.events, "name", "events")
 
 
 async def purchases(request: web.Request) -> web.Response:
-    return _tracked(request, _sim(request).state.purchases, "product_id", "purchases")
+    return _kept(request, _sim(request).state.purchases, "product_id", "purchases")
 
 
 async def requests_log(request: web.Request) -> web.Response:

@@ -8,9 +8,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from braze_sim.config import SimConfig, Workspace
+from braze_sim.kept import Kept, KeptLog
 from braze_sim.profiles import Profile, ProfileStore
 from braze_sim.ratelimit import WindowLimiter
 from braze_sim.scan import fast_scan
@@ -24,17 +23,10 @@ class WorkspaceState:
     profiles: ProfileStore = field(default_factory=ProfileStore)
 
 
-#: one accepted event or purchase: ``(workspace, braze_id, JSON bytes, received_at)``. A plain tuple of
-#: plain values: the garbage collector need not walk a hundred thousand retained objects, and a tuple
-#: is the cheapest record to build on the request path (see bench/bench_sim.py)
-Tracked = tuple[str, str, bytes, float]
-
-
-def tracked_json(record: Tracked, profile: Profile | None) -> dict[str, Any]:
+def kept_json(kept: Kept, profile: Profile | None) -> dict[str, Any]:
     """What the admin endpoints show of a kept event or purchase."""
-    workspace, braze_id, payload, received_at = record
-    user = {"braze_id": braze_id, "external_id": profile.external_id if profile else None}
-    return {"workspace": workspace, **user, **orjson.loads(payload), "received_at": received_at}
+    user = {"braze_id": kept.braze_id, "external_id": profile.external_id if profile else None}
+    return {"workspace": kept.workspace, **user, **kept.obj, "received_at": kept.received_at}
 
 
 @dataclass(slots=True)
@@ -88,8 +80,8 @@ class SimState:
             w.name: WorkspaceState(workspace=w, limiter=WindowLimiter(self.rate_limit)) for w in self.config.workspaces
         }
         self.by_key = {state.workspace.api_key: state for state in self.workspaces.values()}
-        self.events: deque[Tracked] = deque(maxlen=keep)
-        self.purchases: deque[Tracked] = deque(maxlen=keep)
+        self.events = KeptLog(keep)
+        self.purchases = KeptLog(keep)
         self.requests: deque[RequestRecord] = deque(maxlen=keep)
         self.by_status: Counter[int] = Counter()
         self.objects: Counter[str] = Counter()
@@ -123,7 +115,6 @@ class SimState:
         errors: list[dict[str, Any]] = []
         processed: dict[str, int] = {}
         store = state.profiles
-        dumps = orjson.dumps
         name = state.workspace.name
         now = time.time()
         # the loops below run for every object of every request: look-ups are bound to locals and the
@@ -157,6 +148,8 @@ class SimState:
                 continue
             count = 0
             is_event = array == "events"
+            accepted: list[dict[str, Any]] = []
+            braze_ids: list[str] = []
             for index, obj in enumerate(items):
                 problems = validate(obj)
                 if problems:
@@ -175,7 +168,10 @@ class SimState:
                     profile.purchase_count += 1
                 profile.updated_seq = next(sequence)
                 profile.updated_at = now
-                kept.append((name, profile.braze_id, dumps(obj), now))
+                accepted.append(obj)
+                braze_ids.append(profile.braze_id)
+            if accepted:
+                kept.add(name, braze_ids, accepted, now)
             processed[f"{array}_processed"] = count
         for array, items in zip(("attributes", "events", "purchases"), arrays, strict=True):
             self.objects[array] += len(items)
