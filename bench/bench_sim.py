@@ -28,6 +28,8 @@ from pathlib import Path
 
 import orjson
 
+from braze_sim.client import SimClient
+
 TARGET_RPS = 2000
 API_KEY = "bench-key"
 
@@ -215,6 +217,13 @@ def _report(name: str, result: Result) -> None:
     )
 
 
+async def _rejected_objects(port: int) -> dict[str, int]:
+    """Objects the simulator rejected (none should be: every bench object is valid and fully applied)."""
+    async with SimClient(f"http://127.0.0.1:{port}") as client:
+        stats = await client.stats()
+    return {array: count for array, count in stats["rejected_objects"].items() if count}
+
+
 def _best(results: list[Result]) -> Result:
     return max(results, key=lambda r: r.rps_per_core or r.rps)
 
@@ -238,6 +247,7 @@ def main(argv: list[str]) -> int:
     }  # fmt: skip
     results: dict[str, list[Result]] = {name: [] for name in servers}
     log_lines = 0
+    rejected: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _round in range(args.rounds):
             for name, command in servers.items():
@@ -245,12 +255,17 @@ def main(argv: list[str]) -> int:
                 process, port = _start(command, out)
                 try:
                     result = asyncio.run(load(port, bodies, args.seconds, args.connections, process.pid))
+                    if name == "braze-sim":
+                        rejected = asyncio.run(_rejected_objects(port))
                 finally:
                     _stop(process)
                 _report(name, result)
                 results[name].append(result)
                 if name == "braze-sim":
                     log_lines = out.read_text().count("status=201")
+    if rejected:
+        print(f"FAIL: the simulator rejected bench objects {rejected}: it did less than the real work", file=sys.stderr)
+        return 1
     sim, baseline = _best(results["braze-sim"]), _best(results["baseline"])
     ratio = (sim.rps_per_core or sim.rps) / (baseline.rps_per_core or baseline.rps)
     print(f"best of {args.rounds}: braze-sim {sim.rps:.0f} requests/s, {sim.rps_per_core or 0:.0f} per CPU-second; "
