@@ -144,7 +144,7 @@ class ProfileStore:
             return self._latest(self._by_email.get(obj["email"].lower()))
         return self._latest(self._by_phone.get(e164(obj["phone"]) or obj["phone"]))
 
-    def find_or_create(self, obj: dict[str, Any], *, attributes: bool) -> Profile | None:
+    def find_or_create(self, obj: dict[str, Any], *, attributes: bool, now: float | None = None) -> Profile | None:
         """The profile to update, created when the rules allow; None when the object is skipped."""
         profile = self.find(obj)
         if profile is not None:
@@ -154,7 +154,7 @@ class ProfileStore:
             return None  # events and purchases keyed by an alias never create a profile
         if obj.get("_update_existing_only", by_alias) or "braze_id" in obj:
             return None  # a braze_id is Braze's to assign: an unknown one names nobody
-        profile = Profile(braze_id=secrets.token_hex(12))
+        profile = Profile(braze_id=secrets.token_hex(12), created_at=time.time() if now is None else now)
         self.by_braze_id[profile.braze_id] = profile
         if "external_id" in obj:
             profile.external_id = obj["external_id"]

@@ -133,7 +133,7 @@ class SimState:
                 count += 1
                 profile = by_external_id.get(obj["external_id"]) if "external_id" in obj else None
                 if profile is None:
-                    profile = store.find_or_create(obj, attributes=True)
+                    profile = store.find_or_create(obj, attributes=True, now=now)
                 if profile is None:
                     self.skipped_objects["attributes"] += 1
                 else:
@@ -158,7 +158,7 @@ class SimState:
                 count += 1
                 profile = by_external_id.get(obj["external_id"]) if "external_id" in obj else None
                 if profile is None:
-                    profile = store.find_or_create(obj, attributes=False)
+                    profile = store.find_or_create(obj, attributes=False, now=now)
                     if profile is None:
                         self.skipped_objects[array] += 1
                         continue
