@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aio_pika
 import click
 
 from komo_braze.cli import settings_from
@@ -64,8 +65,10 @@ def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
         raise SystemExit(0) from None
     except QueueBusy as exc:
         raise click.ClickException(str(exc)) from None
-    except (ConnectionError, OSError) as exc:
+    except (ConnectionError, OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
         raise click.ClickException(f"broker unavailable: {type(exc).__name__}: {exc}") from None
+    except aio_pika.exceptions.AMQPError as exc:  # e.g. a queue declared with other arguments
+        raise click.ClickException(f"the broker refused: {exc}") from None
 
 
 def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
