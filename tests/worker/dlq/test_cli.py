@@ -194,3 +194,26 @@ async def test_replay_serves_its_metrics_while_it_runs(broker: BrokerKit) -> Non
     assert 'komo_dlq_replayed_total{kind="braze_rejected"} 3.0' in text
     assert 'komo_dlq_replayed_total{kind="no_identifier"} 0.0' in text
     assert "komo_dlq_purged_total" in text
+
+
+async def test_filters_combine_on_the_command_line(broker: BrokerKit) -> None:
+    everything = await filled(broker, 30)
+    window = ("--since", "2026-11-01T00:10:00Z", "--until", "2026-11-01T00:19:00Z")
+    status, out, err = await komo_braze(broker, "dlq", "list", *window, "--hub", "hub-b", "--json")
+    assert status == 0, err
+    assert [orjson.loads(line)["submission_id"] for line in out.splitlines()] == [
+        "sub-000012",
+        "sub-000013",
+        "sub-000014",
+    ]
+    status, _, err = await komo_braze(broker, "dlq", "purge", "--id", "sub-000002", "--id", "sub-000029", "--yes")
+    assert status == 0, err
+    assert "removed 2 dead letters" in err
+    status, _, err = await komo_braze(broker, "dlq", "list", "--since", "soon")
+    assert status == 2
+    assert "age like 2h" in err
+    status, out, _ = await komo_braze(broker, "dlq", "list", "--since", "3650d", "--json")
+    assert len(out.splitlines()) == 28
+    assert message_ids(await broker.drain(broker.names.dead_queue)) == [
+        i for i in everything if i not in ("sub-000002", "sub-000029")
+    ]
