@@ -53,19 +53,19 @@ def read_field(field: str, node: Node, key_line: int, region: str | None, *, for
     what = f"property {field!r}" if for_event else f"attribute {field!r}"
     if node.kind == "map":
         entries = expect_map(node, what)
+        to_node = entries.get("to")
+        name = expect_text(to_node, "to") if to_node else field
+        line = to_node.line if to_node else node.line
         type_node = entries.get("type")
         type_name = expect_text(type_node, "type") if type_node else None
         if type_name is not None and type_name not in TYPES:
             assert type_node is not None
             raise Problem(type_node.line, f"unknown type {type_name!r} (types: {', '.join(TYPES)})")
-        field_type = TYPES[type_name or "string"]
-        check_keys(node, what, ("to", "type", *field_type.options), field_type.required)
+        implied = type_name or (None if for_event else STANDARD_TYPES.get(name)) or "string"
+        check_keys(node, what, ("to", "type", *TYPES[implied].options), TYPES[implied].required)
         options = {key: value for key, value in entries.items() if key not in ("to", "type")}
-        to_node = entries.get("to")
-        name = expect_text(to_node, "to") if to_node else field
-        line = to_node.line if to_node else node.line
     else:
-        type_name, options, to_node = None, {}, node
+        type_name, options, to_node = None, {}, None
         name, line = expect_text(node, what), node.line
     if for_event:
         return _property(field, name, type_name or "string", options, line, region)
