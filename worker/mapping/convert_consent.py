@@ -29,12 +29,13 @@ def subscription_converter(*, true_means: str, false_means: str) -> Converter:
 
 def subscription_group_converter(*, group_id: str, false_means: str) -> Converter:
     """One entry of ``subscription_groups``; the mapper gathers the entries of all group fields."""
-    subscribed = {"subscription_group_id": group_id, "subscription_state": "subscribed"}
-    unsubscribed: Any = (
-        SKIP if false_means == "nothing" else {"subscription_group_id": group_id, "subscription_state": "unsubscribed"}
-    )
+    send_unticked = false_means == "unsubscribed"
 
     def to_group_entry(value: Any) -> Any:
-        return dict(subscribed) if to_boolean(value) else (dict(unsubscribed) if unsubscribed is not SKIP else SKIP)
+        if to_boolean(value):
+            return {"subscription_group_id": group_id, "subscription_state": "subscribed"}
+        if send_unticked:
+            return {"subscription_group_id": group_id, "subscription_state": "unsubscribed"}
+        return SKIP
 
     return to_group_entry

@@ -131,9 +131,12 @@ def _subscription_group(options: dict[str, Node], context: FieldContext) -> Conv
 
 def _list(options: dict[str, Node], context: FieldContext) -> Converter:
     mode = expect_choice(options["mode"], "mode", ("set", "add")) if "mode" in options else "set"
-    separator = options["separator"].text if "separator" in options else ","
-    if not separator:
-        raise Problem(options["separator"].line, "separator must not be empty")
+    separator = ","
+    if "separator" in options:
+        node = options["separator"]
+        if node.kind != "scalar" or not node.text:
+            raise Problem(node.line, "separator must be one or more characters")
+        separator = node.text
     max_items = (
         expect_int(options["max_items"], "max_items", low=1, high=LIST_MAX_ITEMS_CEILING)
         if "max_items" in options

@@ -32,6 +32,7 @@ HUB_KEYS: Final = (
 )
 _WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ROUTING_UNSAFE = re.compile(r"[*#\s]")  # wildcards and separators of AMQP topic bindings
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,11 @@ def read_mapping(root: Node) -> MappingSpec:
     hubs_node = entries["hubs"]
     hubs: dict[str, HubSpec] = {}
     for hub_id, node in expect_map(hubs_node, "hubs").items():
+        line = hubs_node.key_lines[hub_id]
         if not hub_id.strip():
-            raise Problem(hubs_node.key_lines[hub_id], "a hub id (Komo's site_id) must not be empty")
+            raise Problem(line, "a hub id (Komo's site_id) must not be empty")
+        if hub_id != ANY_HUB and _ROUTING_UNSAFE.search(hub_id):
+            raise Problem(line, f"hub id {hub_id[:40]!r} holds '*', '#' or a space, which broker bindings cannot name")
         hubs[hub_id] = read_hub(hub_id, node, workspaces)
     if not hubs:
         raise Problem(hubs_node.line, 'hubs must name at least one hub (or "*" for any hub)')

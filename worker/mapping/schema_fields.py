@@ -40,6 +40,8 @@ class EventSpec:
 def read_attributes(node: Node, region: str | None) -> tuple[FieldSpec, ...]:
     specs: dict[str, FieldSpec] = {}
     for field, value in expect_map(node, "attributes").items():
+        if not field.strip():
+            raise Problem(node.key_lines[field], "a Komo field name must not be empty")
         spec = read_field(field, value, node.key_lines[field], region, for_event=False)
         if spec.key in specs:
             first = specs[spec.key]

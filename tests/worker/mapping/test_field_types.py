@@ -55,7 +55,7 @@ CASES = [
     (
         ATTRIBUTES + "      l:\n        to: l\n        type: list\n        separator: ''\n",
         8,
-        "separator must not be empty",
+        "separator must be one or more characters",
     ),
     (
         ATTRIBUTES + "      n:\n        to: n\n        type: number\n        day_first: true\n",

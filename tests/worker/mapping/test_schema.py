@@ -16,6 +16,8 @@ CASES = [
     ("hubs: {}\n", 1, "hubs must name at least one hub"),
     ("- just\n- a list\n", 1, "the mapping must be a map"),
     ('hubs:\n  "":\n    identify: {by: email, field: email}\n', 2, "must not be empty"),
+    ('hubs:\n  "site #1":\n    identify: {by: email, field: email}\n', 2, "which broker bindings cannot name"),
+    ('hubs:\n  "*.b":\n    identify: {by: email, field: email}\n', 2, "holds '*', '#' or a space"),
     # workspaces
     (
         "workspaces:\n  default: {url: 'https://x.braze.com', api_key_env: K}\n" + HUB,

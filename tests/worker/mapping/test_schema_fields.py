@@ -24,6 +24,7 @@ CASES = [
     ),
     (ATTRIBUTES + "      a:\n        to: x\n        tpye: number\n", 7, "unknown key 'tpye'"),
     (ATTRIBUTES + "      a: [x, y]\n", 5, "attribute 'a' must be text"),
+    (ATTRIBUTES + "      '': x\n", 5, "a Komo field name must not be empty"),
     (ATTRIBUTES + "      id: external_id\n", 5, "'external_id' is not an attribute a field may set"),
     (ATTRIBUTES + "      groups: subscription_groups\n", 5, "is not an attribute a field may set"),
     (ATTRIBUTES + "      born: {to: dob, type: string}\n", 5, "Braze's 'dob' takes type date, not string"),
