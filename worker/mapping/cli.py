@@ -38,7 +38,10 @@ def mapping_group() -> None:
     help="a Komo webhook body (JSON object, JSON list of objects, or NDJSON); repeatable",
 )
 def check_command(mapping_file: Path, samples: tuple[Path, ...]) -> None:
-    """Validate FILE and show the /users/track objects each --sample body would produce."""
+    """Validate FILE and show the /users/track objects each --sample body would produce.
+
+    Exit status: 0 all well; 1 a sample could not be mapped or had a field rejected; 2 FILE is wrong.
+    """
     try:
         mapping = load_mapping(mapping_file)
     except MappingFileError as exc:
