@@ -66,6 +66,15 @@ def entry_form(number: int) -> dict[str, Any]:
     }
 
 
+def documented_body(number: int) -> dict[str, Any]:
+    """The reference file's example body (email, names, consent) from a different person each time."""
+    body = entry_form(number)
+    body["site_id"] = "2d5776b8-8f1e-4c1a-9d57-1e3f0a9b2c11"
+    for field in ("mobile", "date_of_birth", "country", "gender", "sms_optin", "interests", "favourite_team"):
+        del body[field]
+    return body
+
+
 def without_phone(path: Path) -> MappingConfig:
     """The example mapping with every phone field taken out."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -144,10 +153,12 @@ def main(argv: list[str]) -> int:
         print("the benchmark bodies do not map cleanly: fix bench_mapping.entry_form")
         return 2
     returning = [envelopes[n % RETURNING_USERS] for n in range(len(envelopes))]  # each enters several times
+    documented = [Envelope.from_komo(documented_body(n), received_at=received_at) for n in range(args.submissions)]
     variants: dict[str, Callable[[], float]] = {
         "with phone parsing": lambda: mapping_rate(config, envelopes, args.rounds, fresh_users=True),
         "without phone parsing": lambda: mapping_rate(without_phone(EXAMPLE), envelopes, args.rounds, fresh_users=True),
         "with phone, returning users": lambda: mapping_rate(config, returning, args.rounds, fresh_users=False),
+        "documented body, Summer Hub": lambda: mapping_rate(config, documented, args.rounds, fresh_users=True),
     }
     rates = {name: measure() for name, measure in variants.items()}
 
