@@ -1,4 +1,6 @@
-"""Whatever JSON a payload holds, the mapper answers with Braze objects or a mapping error, never an exception."""
+"""Whatever JSON a payload holds, the mapper answers with Braze objects or a mapping error, never an exception;
+and every object it answers with passes Braze's rules as ``braze_sim``'s validator (written apart) reads them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from braze_sim.validation import validate_attribute_object, validate_event_object
 from komo_braze.envelope import Envelope
 from tests.worker.mapping.samples import EXAMPLE_MAPPING, mapping
 from tests.worker.mapping.strategies import envelopes
@@ -73,8 +76,10 @@ def check(configs: list[MappingConfig], envelope: Envelope) -> int:
             continue
         produced += 1
         orjson.dumps(result.attributes)  # plain JSON all the way down
+        assert validate_attribute_object(result.attributes) == [], result.attributes
         if result.event is not None:
             orjson.dumps(result.event)
+            assert validate_event_object(result.event) == [], result.event
     return produced
 
 
