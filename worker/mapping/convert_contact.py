@@ -90,7 +90,10 @@ def _e164(text: str, region: str | None) -> str | None:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    # Most numbers belong to the hub's own region: checking that region first is half the cost of asking
+    # every region that shares the country code (AU, CX and CC share +61), which remains the fallback.
+    in_region = region is not None and phonenumbers.is_valid_number_for_region(number, region)
+    if not in_region and not phonenumbers.is_valid_number(number):
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
@@ -165,11 +168,16 @@ def _country_index() -> dict[str, str]:
 _COUNTRIES: Final = _country_index()
 
 
+@lru_cache(maxsize=1024)  # a hub sees a few dozen spellings, over and over
+def _country_code(text: str) -> str | None:
+    return _COUNTRIES.get(country_key(text))
+
+
 def to_country(value: Any) -> str:
     """A country name, alpha-3 or alpha-2 code as ISO 3166-1 alpha-2 (``Australia``, ``AUS`` → ``AU``)."""
     if type(value) is not str or len(value) > 100:
         raise Rejected("not a country")
-    code = _COUNTRIES.get(country_key(value))
+    code = _country_code(value)
     if code is None:
         raise Rejected("not a known country")
     return code

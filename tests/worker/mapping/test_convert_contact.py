@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from worker.mapping.convert_contact import _normal_email, phone_converter, to_country, to_email
+from worker.mapping.convert_contact import _e164, _normal_email, phone_converter, to_country, to_email
 from worker.mapping.convert_text import Rejected
 
 
@@ -75,6 +76,29 @@ def test_the_cached_domain_path_agrees_with_email_validator(local: str, domain: 
 @given(st.emails())
 def test_generated_addresses_agree_with_email_validator(text: str) -> None:
     assert _normal_email.__wrapped__(text) == _validator_says(text)
+
+
+def _phonenumbers_says(text: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.from_regex(
+        r"(\+6[14] ?|\+44 ?|\+1 ?|0011 ?|00 ?|0)?[0-9]{1,3}[ -]?[0-9]{3,4}[ -]?[0-9]{3,4}", fullmatch=True
+    ),
+    region=st.sampled_from(["AU", "CX", "NZ", "GB", "US", None]),
+)
+@example(text="+61 8 9164 1234", region="AU")  # Christmas Island, which shares +61 with Australia
+@example(text="08 9162 1234", region="CX")
+def test_the_own_region_first_check_agrees_with_phonenumbers(text: str, region: str | None) -> None:
+    assert _e164.__wrapped__(text, region) == _phonenumbers_says(text, region)
 
 
 @pytest.mark.parametrize(
