@@ -53,7 +53,7 @@ def text_of(value: Any) -> str:
 
 
 def to_string(value: Any) -> str:
-    text = text_of(value)
+    text = value if type(value) is str else text_of(value)
     if len(text) > MAX_TEXT:
         raise Rejected(f"longer than {MAX_TEXT} characters")
     return text

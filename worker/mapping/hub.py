@@ -6,7 +6,9 @@ made at load time, so mapping one envelope is a few dictionary look-ups and one 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from komo_braze.envelope import Envelope, format_time
@@ -24,6 +26,7 @@ from worker.mapping.model import (
 from worker.mapping.schema import HubSpec, IdentifyRule
 
 Identifier = Callable[[], dict[str, Any]]
+_KOMO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")  # 2026-01-01T09:30:00.000Z
 
 
 def _present(value: Any) -> Any:
@@ -79,9 +82,13 @@ class HubMapper:
         for name, value in self._constants:
             attributes[name] = list(value) if type(value) is list else value
         for field, name, convert in self._fields:
-            value = _present(payload.get(field))
+            value = payload.get(field)  # _present(), inlined: this runs for every field of every submission
             if value is None:
                 continue
+            if type(value) is str:
+                value = value.strip()
+                if not value:
+                    continue
             try:
                 converted = convert(value)
             except Rejected as problem:
@@ -98,7 +105,7 @@ class HubMapper:
         if self._event_name is not None:
             event = identifier()
             event["name"] = self._event_name
-            event["time"] = format_time(timestamp)
+            event["time"] = _event_time(payload.get("timestamp"), timestamp, envelope)
             properties = self._event_properties(envelope, rejected)
             if properties:
                 event["properties"] = properties
@@ -160,6 +167,15 @@ class HubMapper:
             if converted is not SKIP:
                 properties[name] = converted
         return properties
+
+
+def _event_time(stamp: Any, timestamp: datetime, envelope: Envelope) -> str:
+    """The event's ``time``: Komo's own text when it already is Braze's form (formatting costs more than
+    the rest of the event), else ``timestamp`` formatted. Komo's text counts only if it was read as a time,
+    that is if ``timestamp`` is not the fallback ``received_at``."""
+    if type(stamp) is str and timestamp is not envelope.received_at and _KOMO_TIME.fullmatch(stamp):
+        return stamp
+    return format_time(timestamp)
 
 
 def _identity(rule: IdentifyRule, normal: str) -> tuple[UserKey, Identifier]:

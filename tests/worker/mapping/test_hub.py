@@ -260,11 +260,18 @@ def test_update_existing_only_is_explicit_where_braze_needs_it() -> None:
 
 
 def test_the_time_is_komos_timestamp_else_when_it_was_received(example: MappingConfig) -> None:
-    for stamp in (None, "", "not a time", 1767259800):
+    for stamp in (None, "", "not a time", 1767259800, "2026-02-30T09:30:00.000Z"):
         result = mapped(example, body(timestamp=stamp))
         assert result.timestamp == RECEIVED_AT
         assert result.event is not None
         assert result.event["time"] == "2026-01-01T09:30:05.000Z"
+
+
+def test_a_time_with_an_offset_is_sent_in_utc(example: MappingConfig) -> None:
+    result = mapped(example, body(timestamp="2026-01-01T20:30:00.5+11:00"))
+    assert result.timestamp == datetime(2026, 1, 1, 9, 30, 0, 500_000, tzinfo=UTC)
+    assert result.event is not None
+    assert result.event["time"] == "2026-01-01T09:30:00.500Z"
 
 
 def test_the_submission_id_property_falls_back_to_komos_id(example: MappingConfig) -> None:
