@@ -124,20 +124,9 @@ def read_hub(hub_id: str, node: Node, workspaces: dict[str, WorkspaceSpec]) -> H
             raise Problem(entries["workspace"].line, f"workspace {workspace!r} is not declared (declared: {declared})")
     attributes = read_attributes(entries["attributes"], region) if "attributes" in entries else ()
     constants = read_constants(entries["constants"], region) if "constants" in entries else {}
-    for name, (_, line) in constants.items():
-        clash = next((spec for spec in attributes if spec.name == name), None)
-        if clash is not None:
-            raise Problem(line, f"constant {name!r} is also set by field {clash.field!r} (line {clash.line})")
+    _check_constants(constants, attributes)
     identify = read_identify(entries["identify"], attributes, region)
-    for rule in identify:
-        if rule.kind in (IdentifierKind.EMAIL, IdentifierKind.PHONE):
-            for spec in attributes:
-                if spec.name == rule.kind.value and spec.field != rule.field:
-                    raise Problem(
-                        spec.line,
-                        f"attribute {spec.name!r} comes from field {spec.field!r}, but line {rule.line} identifies "
-                        f"users by the {spec.name} in field {rule.field!r}: Braze would read both as the identifier",
-                    )
+    _check_contact_identifiers(identify, attributes)
     update_existing_only = (
         expect_bool(entries["update_existing_only"], "update_existing_only")
         if "update_existing_only" in entries
@@ -153,6 +142,27 @@ def read_hub(hub_id: str, node: Node, workspaces: dict[str, WorkspaceSpec]) -> H
         constants={name: value for name, (value, _) in constants.items()},
         event=event,
     )
+
+
+def _check_constants(constants: dict[str, tuple[Any, int]], attributes: tuple[FieldSpec, ...]) -> None:
+    for name, (_, line) in constants.items():
+        clash = next((spec for spec in attributes if spec.name == name), None)
+        if clash is not None:
+            raise Problem(line, f"constant {name!r} is also set by field {clash.field!r} (line {clash.line})")
+
+
+def _check_contact_identifiers(identify: tuple[IdentifyRule, ...], attributes: tuple[FieldSpec, ...]) -> None:
+    """An ``email``/``phone`` attribute identifies the user too, so it must come from the rule's own field."""
+    for rule in identify:
+        if rule.kind not in (IdentifierKind.EMAIL, IdentifierKind.PHONE):
+            continue
+        for spec in attributes:
+            if spec.name == rule.kind.value and spec.field != rule.field:
+                raise Problem(
+                    spec.line,
+                    f"attribute {spec.name!r} comes from field {spec.field!r}, but line {rule.line} identifies "
+                    f"users by the {spec.name} in field {rule.field!r}: Braze would read both as the identifier",
+                )
 
 
 def read_identify(node: Node, attributes: tuple[FieldSpec, ...], region: str | None) -> tuple[IdentifyRule, ...]:
