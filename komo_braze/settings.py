@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     braze_static_rate_limit: str | None = Field(
         None, description="optional fixed ceiling per workspace, e.g. `3000/3s`, on top of header pacing"
     )
+    braze_retry_base_s: float = Field(0.5, gt=0, description="first backoff step after a 5xx/timeout (full jitter)")
+    braze_retry_max_s: float = Field(30.0, gt=0, description="longest backoff step, also between breaker probes")
+    braze_breaker_failures: int = Field(
+        5, ge=1, description="consecutive 5xx/timeouts/connection errors that open a workspace's breaker"
+    )
     mapping: Path | None = Field(None, description="path of the mapping file; required by `worker`")
 
     # --- batching -----------------------------------------------------------------------------
@@ -136,6 +141,12 @@ class Settings(BaseSettings):
         HostPort("127.0.0.1", 9108), description="worker `/metrics` and health host:port"
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="time to finish in-flight batches on SIGTERM")
+    hold_limit_s: float = Field(
+        1500.0,
+        gt=0,
+        description="longest a message is held unacked (Braze down) before it is handed back to the broker; "
+        "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
+    )
 
     # --- logging ------------------------------------------------------------------------------
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")

@@ -1,0 +1,205 @@
+"""Consuming one work queue on its own channel, and the hold limit that outlives ``consumer_timeout``.
+
+What RabbitMQ 3.10 does (checked on a node of our own, see ``tests/worker/test_consumer_timeout.py``):
+a delivery left unacked longer than ``consumer_timeout`` (checked on each channel tick) closes its
+channel; the quorum queue puts every unacked message of that channel back, in their original order and
+ahead of newer ones, and counts the return in ``x-delivery-count``, so ``x-delivery-limit`` would
+dead-letter a message held through ten such timeouts. (An explicit ``nack(requeue)`` of many messages,
+one by one or ``multiple``, does *not* keep their order; closing the channel does.)
+
+So a consumer never holds a message longer than ``hold_limit_s`` (set below ``consumer_timeout``): when
+the oldest unsettled delivery is that old (Braze down, or a long 429 pause), it cancels the consumer and
+closes its channel itself, which hands every held message back in order at the cost of one count, and it
+does not consume again until the workspaces it feeds can send (the breaker closed by a probe, the pause
+over). One outage costs a message one delivery count however long it lasts, per-user order holds, and
+nothing is dead-lettered for Braze being down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+
+from komo_braze.logs import get_logger
+from worker.metrics import WorkerMetrics
+from worker.settle import Delivery
+
+log = get_logger(__name__)
+
+_TICK_S = 0.5
+#: a consumer missing this long from an open channel is re-established by us (aio-pika usually does it)
+_MISSING_CONSUMER_S = 5.0
+
+
+class QueueConsumer:
+    """Consume ``queue_name`` with ``prefetch``; hand each delivery to ``on_delivery`` synchronously."""
+
+    def __init__(
+        self,
+        connection: AbstractConnection,
+        queue_name: str,
+        workspace: str,
+        *,
+        prefetch: int,
+        hold_limit_s: float,
+        on_delivery: Callable[[Delivery], None],
+        can_resume: Callable[[], bool],
+        on_returned: Callable[[], None],
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.queue_name = queue_name
+        self.workspace = workspace
+        self._connection = connection
+        self._prefetch = prefetch
+        self._hold_limit_s = hold_limit_s
+        self._on_delivery = on_delivery
+        self._can_resume = can_resume
+        self._on_returned = on_returned
+        self._metrics = metrics
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._unsettled: dict[int, Delivery] = {}
+        self._missing_since: float | None = None
+        self._consumer_present = False
+        self._stopping = False
+
+    # --- state ----------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Consuming right now: connection and channel open, the broker knows our consumer."""
+        if self._stopping or self._channel is None or self._consumer_tag is None or self._connection.is_closed:
+            return False
+        return not self._channel.is_closed and self._consumer_present
+
+    async def _look(self) -> None:
+        """Is our consumer on the channel's underlying AMQP channel right now? (cached for ``ready``)"""
+        present = False
+        if self._channel is not None and not self._channel.is_closed and not self._connection.is_closed:
+            try:
+                underlay = await asyncio.wait_for(self._channel.get_underlay_channel(), _TICK_S)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # aio-pika raises while the channel is being re-opened
+                underlay = None
+            consumers = getattr(underlay, "consumers", {})  # aiormq.Channel keeps the broker's view of them
+            present = underlay is not None and not underlay.is_closed and self._consumer_tag in consumers
+        self._consumer_present = present
+        if present:
+            self._missing_since = None
+
+    def oldest_age_s(self) -> float:
+        now = time.monotonic()
+        ages = [now - d.received_monotonic_s for d in self._unsettled.values() if not d.stale]
+        return max(ages, default=0.0)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        queue = await channel.get_queue(self.queue_name, ensure=True)
+        self._channel, self._queue = channel, queue
+        self._consumer_tag = await queue.consume(self._on_message)  # type: ignore[arg-type]  # sync on purpose
+        self._missing_since = None
+        await self._look()
+        log.info("consuming", queue=self.queue_name, prefetch=self._prefetch)
+
+    def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # synchronous on purpose: aio-pika calls it in delivery order, and arrival order is user order
+        delivery = Delivery(message, self.workspace, on_settled=self._settled)
+        if message.delivery_tag is not None:
+            self._unsettled[id(delivery)] = delivery
+        self._metrics.consumed.labels(self.workspace).inc()
+        self._on_delivery(delivery)
+
+    def _settled(self, delivery: Delivery) -> None:
+        self._unsettled.pop(id(delivery), None)
+
+    async def stop_consuming(self) -> None:
+        """Stop taking new messages; what was delivered can still be acked on the open channel."""
+        self._stopping = True
+        if self._queue is not None and self._consumer_tag is not None and not self._connection.is_closed:
+            try:
+                await asyncio.wait_for(self._queue.cancel(self._consumer_tag), 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cancel_consumer_failed", queue=self.queue_name, error=type(exc).__name__)
+
+    async def close(self) -> None:
+        """Close the channel: the broker puts every unsettled delivery back, in order."""
+        channel, self._channel, self._queue, self._consumer_tag = self._channel, None, None, None
+        returned = [d for d in self._unsettled.values() if not d.settled]
+        self._unsettled.clear()
+        if channel is not None and not channel.is_closed:
+            try:
+                await asyncio.wait_for(channel.close(), 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("close_channel_failed", queue=self.queue_name, error=type(exc).__name__)
+        if returned:
+            self._metrics.returned.labels(self.workspace).inc(len(returned))
+            log.info("returned_to_queue", queue=self.queue_name, messages=len(returned))
+
+    # --- the watchdog ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop``; enforce the hold limit; re-establish a consumer that vanished."""
+        await self.start()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _TICK_S)
+            if stop.is_set():
+                break
+            await self._look()
+            if self.oldest_age_s() > self._hold_limit_s:
+                await self._hand_back(stop)
+            elif not self.ready and not self._connection.is_closed:
+                await self._check_consumer()
+
+    async def _hand_back(self, stop: asyncio.Event) -> None:
+        log.warning(
+            "hold_limit_reached",
+            queue=self.queue_name,
+            hold_limit_s=self._hold_limit_s,
+            hint="handing held messages back to the broker until Braze takes requests again",
+        )
+        await self.stop_consuming()
+        await self.close()
+        self._on_returned()
+        while not stop.is_set() and not self._can_resume():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _TICK_S)
+        if not stop.is_set():
+            self._stopping = False
+            await self.start()
+            self._metrics.consumer_restarts.labels(self.workspace).inc()
+            log.info("consumer_resumed", queue=self.queue_name)
+
+    async def _check_consumer(self) -> None:
+        now = time.monotonic()
+        if self._missing_since is None:
+            self._missing_since = now
+            return
+        if now - self._missing_since < _MISSING_CONSUMER_S:
+            return
+        log.warning("consumer_missing", queue=self.queue_name, missing_s=round(now - self._missing_since, 1))
+        try:
+            await self.close()
+            self._on_returned()
+            await self.start()
+        except asyncio.CancelledError:
+            raise
+        except (aio_pika.exceptions.AMQPException, ConnectionError, TimeoutError) as exc:
+            log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
+            self._missing_since = now
+            return
+        self._metrics.consumer_restarts.labels(self.workspace).inc()

@@ -1,0 +1,315 @@
+"""One workspace's way to Braze: coalesce, pace, send, and settle every message by the outcome.
+
+A :class:`WorkspacePipeline` owns the workspace's coalescer, pacer, breaker and client. Its loop hands
+sealed batches to sender tasks (at most ``max_in_flight`` at once); each sender applies
+:func:`worker.outcome.decide` to every answer and acts on the value. While the breaker is open, a prober
+sends a harmless request after each backoff step; the first success closes it. Batches wait at the
+breaker, holding their messages unacked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+import orjson
+
+from komo_braze.logs import get_logger
+from worker.batch import Batch, IndexMap, Submission
+from worker.braze_client import PROBE_BODY, BrazeAnswer, BrazeClient
+from worker.breaker import Breaker
+from worker.coalesce import BatchLimits, Coalescer
+from worker.deadletter import ErrorKind
+from worker.metrics import WorkerMetrics
+from worker.outcome import Accepted, ConfigFault, ObjectError, RateLimited, Retry, Split, decide
+from worker.pacer import Pacer
+from worker.settle import Delivery, Settler
+
+log = get_logger(__name__)
+
+#: submission ids Braze accepted lately: a redelivered copy is acked without a second send
+RECENT_IDS = 100_000
+#: how often waiting loops look up (shutdown, breaker), so no wait is without a limit
+_TICK_S = 0.5
+
+
+class RecentIds:
+    def __init__(self, capacity: int = RECENT_IDS) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def add(self, submission_id: str) -> None:
+        self._ids[submission_id] = None
+        self._ids.move_to_end(submission_id)
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, submission_id: object) -> bool:
+        return submission_id in self._ids
+
+
+class WorkspacePipeline:
+    def __init__(
+        self,
+        workspace: str,
+        client: BrazeClient,
+        settler: Settler,
+        metrics: WorkerMetrics,
+        *,
+        limits: BatchLimits,
+        pacer: Pacer,
+        breaker: Breaker,
+        max_in_flight: int,
+    ) -> None:
+        self.workspace = workspace
+        self.client = client
+        self.settler = settler
+        self.metrics = metrics
+        self.coalescer: Coalescer[Delivery] = Coalescer(workspace, limits)
+        self.pacer = pacer
+        self.breaker = breaker
+        self.delivered = RecentIds()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight_count = 0
+        metrics.breaker_state.labels(workspace).set(breaker.state)
+
+    # --- intake ---------------------------------------------------------------------------------
+
+    def add(self, submission: Submission[Delivery]) -> None:
+        """Take a mapped delivery in (synchronously: arrival order is per-user order)."""
+        self.coalescer.add(submission, time.monotonic())
+        self._update_held()
+        self._wake.set()
+
+    def discard_stale(self) -> int:
+        dropped = self.coalescer.discard(lambda s: s.handle.stale)
+        self._update_held()
+        return len(dropped)
+
+    @property
+    def sendable(self) -> bool:
+        return self.breaker.is_closed and self.pacer.paused_until <= time.time()
+
+    @property
+    def busy(self) -> bool:
+        return self.coalescer.held > 0 or self._in_flight_count > 0
+
+    def close(self) -> None:
+        """Stop waiting for linger: send whatever is held, then let :meth:`run` return."""
+        self._closing = True
+        self._wake.set()
+
+    def _update_held(self) -> None:
+        self.metrics.held.labels(self.workspace).set(self.coalescer.held + self._in_flight_count)
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Hand batches to senders until closed and everything is settled."""
+        async with asyncio.TaskGroup() as group:
+            prober = group.create_task(self._probe_loop())
+            try:
+                await self._dispatch(group)
+            finally:
+                prober.cancel()
+
+    async def _dispatch(self, group: asyncio.TaskGroup) -> None:
+        while True:
+            if self._closing and self.coalescer.held == 0 and self._in_flight_count == 0:
+                return
+            try:
+                await asyncio.wait_for(self._slots.acquire(), _TICK_S)
+            except TimeoutError:
+                continue
+            batch = self.coalescer.take(time.monotonic(), force=self._closing)
+            if batch is None:
+                self._slots.release()
+                due = self.coalescer.due_in(time.monotonic())
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), min(due if due is not None else _TICK_S, _TICK_S))
+                continue
+            self._in_flight_count += len(batch.submissions)
+            group.create_task(self._deliver(batch))
+
+    async def _deliver(self, batch: Batch[Delivery]) -> None:
+        count = len(batch.submissions)
+        try:
+            self.metrics.coalesced.labels(self.workspace).inc(batch.coalesced_count())
+            await self._send(batch, attempts=0)
+        finally:
+            self._in_flight_count -= count
+            self.coalescer.release(batch, time.monotonic())
+            self._slots.release()
+            self._update_held()
+            self._wake.set()
+
+    async def _prune(self, batch: Batch[Delivery]) -> Batch[Delivery]:
+        """Drop what can no longer be acked (its channel closed: it is back on the queue) and ack
+        redelivered copies of submissions Braze already accepted."""
+        duplicates = [s for s in batch.submissions if not s.handle.stale and s.submission_id in self.delivered]
+        for submission in duplicates:
+            if await self.settler.ack(submission.handle):
+                self.metrics.duplicates.labels(self.workspace).inc()
+        return batch.without(lambda s: s.handle.stale or s.handle.settled or s.submission_id in self.delivered)
+
+    async def _send(self, batch: Batch[Delivery], attempts: int) -> None:
+        while True:
+            batch = await self._prune(batch)
+            if not batch.units:
+                return
+            if not self.breaker.is_closed:
+                await self.breaker.wait_closed(_TICK_S)
+                continue
+            body, index = batch.body()
+            data = orjson.dumps(body)
+            if len(data) > self.coalescer.limits.max_bytes and len(batch.units) > 1:
+                for half in batch.halves():
+                    await self._send(half, attempts)
+                return
+            answer = await self._request(data, objects=batch.object_count())
+            attempts += 1
+            outcome = decide(answer.status, answer.body, failure=answer.failure)
+            match outcome:
+                case Accepted(errors=errors):
+                    self._closed_by(answer)
+                    await self._accept(batch, index, errors, attempts)
+                    return
+                case RateLimited():
+                    paused_s = self.pacer.pause_for_429(answer.rate_limit)
+                    self.metrics.pauses.labels(self.workspace).inc()
+                    self.metrics.paused_seconds.labels(self.workspace).inc(paused_s)
+                    log.info("rate_limited", workspace=self.workspace, paused_s=round(paused_s, 3))
+                case Retry(reason=reason):
+                    self.metrics.retries.labels(self.workspace, reason).inc()
+                    opened = self.breaker.failure()
+                    self._breaker_changed(opened, reason=reason)
+                    if self.breaker.is_closed:
+                        await asyncio.sleep(self.breaker.retry_delay_s(attempts))
+                case ConfigFault(status=status, reason=reason):
+                    self._config_fault(status, reason)
+                case Split(status=status, reason=reason):
+                    await self._split(batch, status, reason, attempts)
+                    return
+
+    async def _split(self, batch: Batch[Delivery], status: int, reason: str, attempts: int) -> None:
+        self.metrics.splits.labels(self.workspace).inc()
+        if len(batch.units) > 1:
+            for half in batch.halves():
+                await self._send(half, attempts)
+            return
+        alone = batch.units[0].alone()
+        if len(alone) > 1:  # one user's merged submissions: try each on its own, oldest first
+            for unit in alone:
+                await self._send(Batch(self.workspace, [unit]), attempts)
+            return
+        for submission in batch.submissions:
+            await self.settler.dead_letter(
+                submission.handle,
+                ErrorKind.BRAZE_REJECTED,
+                f"HTTP {status}: {reason}",
+                workspace=self.workspace,
+                attempts=attempts,
+            )
+
+    async def _accept(
+        self, batch: Batch[Delivery], index: IndexMap[Delivery], errors: tuple[ObjectError, ...], attempts: int
+    ) -> None:
+        rejected: dict[int, str] = {}
+        for error in errors:
+            behind = index.behind(error.input_array, error.index)
+            if not behind:
+                log.warning("braze_error_unmatched", workspace=self.workspace, input_array=error.input_array)
+            for submission in behind:
+                rejected.setdefault(id(submission), f"{error.input_array}[{error.index}]: {error.reason}")
+        now = datetime.now(UTC)
+        for submission in batch.submissions:
+            reason = rejected.get(id(submission))
+            if reason is not None:
+                await self.settler.dead_letter(
+                    submission.handle, ErrorKind.BRAZE_REJECTED, reason, workspace=self.workspace, attempts=attempts
+                )
+                continue
+            self.delivered.add(submission.submission_id)
+            if await self.settler.ack(submission.handle):
+                self.metrics.latency.labels(self.workspace).observe(
+                    max(0.0, (now - submission.received_at).total_seconds())
+                )
+
+    # --- requests, breaker ----------------------------------------------------------------------
+
+    async def _request(self, data: bytes, *, objects: int) -> BrazeAnswer:
+        await self.pacer.acquire()
+        try:
+            answer = await self.client.track(data)
+        finally:
+            self.pacer.done()
+        self.pacer.observe(answer.rate_limit)
+        if self.pacer.remaining is not None:
+            self.metrics.rate_limit_remaining.labels(self.workspace).set(self.pacer.remaining)
+        if objects:
+            self.metrics.batch_objects.labels(self.workspace).observe(objects)
+        self.metrics.requests.labels(self.workspace, answer.status_label).inc()
+        self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
+        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        return answer
+
+    def _closed_by(self, answer: BrazeAnswer) -> None:
+        was_closed = self.breaker.is_closed
+        self.breaker.success()
+        if not was_closed:
+            log.info("breaker_closed", workspace=self.workspace, status=answer.status_label)
+        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+
+    def _breaker_changed(self, opened: bool, *, reason: str) -> None:
+        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+        if opened:
+            log.error(
+                "breaker_opened",
+                workspace=self.workspace,
+                reason=reason,
+                consecutive_failures=self.breaker.consecutive_failures,
+            )
+
+    def _config_fault(self, status: int, reason: str) -> None:
+        self.metrics.config_faults.labels(self.workspace, str(status)).inc()
+        opened = self.breaker.fault(status)
+        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+        if opened:
+            log.critical(
+                "braze_configuration_fault",
+                workspace=self.workspace,
+                status=status,
+                detail=reason[:200],
+                hint="check this workspace's REST endpoint and API key (users.track permission); "
+                "nothing is dead-lettered, delivery resumes once a probe succeeds",
+            )
+
+    async def _probe_loop(self) -> None:
+        while True:
+            if not await self.breaker.wait_opened(_TICK_S * 2):
+                continue
+            await asyncio.sleep(self.breaker.probe_delay_s())
+            if self.breaker.is_closed:
+                continue
+            self.breaker.begin_probe()
+            self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+            answer = await self._request(PROBE_BODY, objects=0)
+            outcome = decide(answer.status, answer.body, failure=answer.failure)
+            match outcome:
+                case Retry(reason=reason):
+                    self.breaker.failure()
+                    self._breaker_changed(False, reason=reason)
+                case ConfigFault(status=status, reason=reason):
+                    self._config_fault(status, reason)
+                case RateLimited():
+                    self.pacer.pause_for_429(answer.rate_limit)
+                    self._closed_by(answer)
+                case _:  # an answer about the (empty) request itself: Braze is there and takes our key
+                    self._closed_by(answer)

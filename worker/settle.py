@@ -1,0 +1,123 @@
+"""Settling a delivery: ack it, or dead-letter it (publish with confirm, then ack).
+
+The one place the worker acks. A delivery whose channel has closed since it arrived (connection loss,
+``consumer_timeout``, a hold-limit hand-back) cannot be acked any more: the broker has already put it
+back on the queue, and it will be delivered again; :attr:`Delivery.stale` says so, and nothing here
+pretends otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aio_pika.exceptions
+import aiormq.exceptions
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+
+from komo_braze.envelope import Envelope
+from komo_braze.logs import get_logger
+from worker.deadletter import ErrorKind, build_dead_letter, publish_dead_letter
+from worker.metrics import WorkerMetrics
+
+log = get_logger(__name__)
+
+_CHANNEL_GONE = (
+    aio_pika.exceptions.ChannelInvalidStateError,
+    aio_pika.exceptions.ChannelClosed,
+    aiormq.exceptions.AMQPError,
+    ConnectionError,
+)
+
+
+@dataclass(eq=False)
+class Delivery:
+    """One message as consumed from a work queue, until it is settled."""
+
+    message: AbstractIncomingMessage
+    queue_workspace: str  # the workspace whose queue it came from
+    received_monotonic_s: float = field(default_factory=time.monotonic)
+    envelope: Envelope | None = None
+    on_settled: Callable[[Delivery], None] | None = None
+    settled: bool = False
+
+    @property
+    def stale(self) -> bool:
+        """Its channel is gone: the broker has requeued it, acking is impossible."""
+        return bool(self.message.channel.is_closed)
+
+    @property
+    def attempts(self) -> int:
+        count = (self.message.headers or {}).get("x-delivery-count")
+        return (count if isinstance(count, int) else 0) + 1
+
+    def mark_settled(self) -> None:
+        self.settled = True
+        if self.on_settled is not None:
+            self.on_settled(self)
+
+
+class Settler:
+    def __init__(self, dead_exchange: AbstractExchange, publish_timeout_s: float, metrics: WorkerMetrics) -> None:
+        self._dead_exchange = dead_exchange
+        self._publish_timeout_s = publish_timeout_s
+        self._metrics = metrics
+
+    async def ack(self, delivery: Delivery) -> bool:
+        """Ack; False when the channel is gone (the broker redelivers it)."""
+        if delivery.settled:
+            return True
+        try:
+            await delivery.message.ack()
+        except asyncio.CancelledError:
+            raise
+        except _CHANNEL_GONE:
+            log.warning("ack_lost", workspace=delivery.queue_workspace, reason="channel closed, will be redelivered")
+            delivery.mark_settled()
+            return False
+        delivery.mark_settled()
+        self._metrics.acked.labels(delivery.queue_workspace).inc()
+        return True
+
+    async def dead_letter(
+        self, delivery: Delivery, kind: ErrorKind, detail: str, *, workspace: str, attempts: int | None = None
+    ) -> bool:
+        """Publish the original envelope to the dead-letter exchange with confirm, then ack it.
+
+        If the publish fails the message is not acked: it goes back to the queue (nack) and its delivery
+        count grows, so the broker's own ``x-delivery-limit`` remains the backstop.
+        """
+        if delivery.settled or delivery.stale:
+            return False
+        message = delivery.message
+        letter = build_dead_letter(
+            message.body,
+            message,
+            kind=kind,
+            detail=detail,
+            attempts=attempts if attempts is not None else delivery.attempts,
+            hub_id=delivery.envelope.hub_id if delivery.envelope else None,
+            workspace=workspace,
+        )
+        try:
+            await publish_dead_letter(self._dead_exchange, letter, self._publish_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("dead_letter_publish_failed", workspace=workspace, kind=kind.value, error=type(exc).__name__)
+            with contextlib.suppress(*_CHANNEL_GONE):
+                await message.nack(requeue=True)
+            delivery.mark_settled()
+            return False
+        log.warning(
+            "dead_lettered",
+            workspace=workspace,
+            kind=kind.value,
+            detail=detail[:200],
+            submission_id=delivery.envelope.submission_id if delivery.envelope else message.message_id,
+        )
+        self._metrics.dead_lettered.labels(workspace, kind.value).inc()
+        return await self.ack(delivery)
