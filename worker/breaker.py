@@ -94,7 +94,8 @@ class Breaker:
         if self._closed.is_set():
             return True
         try:
-            await asyncio.wait_for(self._closed.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._closed.wait()
         except TimeoutError:
             return False
         return True
@@ -103,7 +104,8 @@ class Breaker:
         if self._opened.is_set():
             return True
         try:
-            await asyncio.wait_for(self._opened.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._opened.wait()
         except TimeoutError:
             return False
         return True

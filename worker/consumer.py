@@ -83,7 +83,8 @@ class QueueConsumer:
         present = False
         if self._channel is not None and not self._channel.is_closed and not self._connection.is_closed:
             try:
-                underlay = await asyncio.wait_for(self._channel.get_underlay_channel(), _TICK_S)
+                async with asyncio.timeout(_TICK_S):
+                    underlay = await self._channel.get_underlay_channel()
             except asyncio.CancelledError:
                 raise
             except Exception:  # aio-pika raises while the channel is being re-opened
@@ -106,13 +107,14 @@ class QueueConsumer:
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await channel.get_queue(self.queue_name, ensure=True)
         self._channel, self._queue = channel, queue
-        self._consumer_tag = await queue.consume(self._on_message)  # type: ignore[arg-type]  # sync on purpose
+        self._consumer_tag = await queue.consume(self._on_message)
         self._missing_since = None
         await self._look()
         log.info("consuming", queue=self.queue_name, prefetch=self._prefetch)
 
-    def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # synchronous on purpose: aio-pika calls it in delivery order, and arrival order is user order
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # no await in here, on purpose: aio-pika starts one task per delivery in delivery order, and
+        # a task without an await runs to its end in that order, so arrival order stays user order
         delivery = Delivery(message, self.workspace, on_settled=self._settled)
         if message.delivery_tag is not None:
             self._unsettled[id(delivery)] = delivery
@@ -127,7 +129,8 @@ class QueueConsumer:
         self._stopping = True
         if self._queue is not None and self._consumer_tag is not None and not self._connection.is_closed:
             try:
-                await asyncio.wait_for(self._queue.cancel(self._consumer_tag), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._queue.cancel(self._consumer_tag)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -140,7 +143,8 @@ class QueueConsumer:
         self._unsettled.clear()
         if channel is not None and not channel.is_closed:
             try:
-                await asyncio.wait_for(channel.close(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await channel.close()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -156,7 +160,8 @@ class QueueConsumer:
         await self.start()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), _TICK_S)
+                async with asyncio.timeout(_TICK_S):
+                    await stop.wait()
             if stop.is_set():
                 break
             await self._look()
@@ -177,7 +182,8 @@ class QueueConsumer:
         self._on_returned()
         while not stop.is_set() and not self._can_resume():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), _TICK_S)
+                async with asyncio.timeout(_TICK_S):
+                    await stop.wait()
         if not stop.is_set():
             self._stopping = False
             await self.start()

@@ -124,7 +124,8 @@ class WorkspacePipeline:
             if self._closing and self.coalescer.held == 0 and self._in_flight_count == 0:
                 return
             try:
-                await asyncio.wait_for(self._slots.acquire(), _TICK_S)
+                async with asyncio.timeout(_TICK_S):
+                    await self._slots.acquire()
             except TimeoutError:
                 continue
             batch = self.coalescer.take(time.monotonic(), force=self._closing)
@@ -133,7 +134,8 @@ class WorkspacePipeline:
                 due = self.coalescer.due_in(time.monotonic())
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(due if due is not None else _TICK_S, _TICK_S))
+                    async with asyncio.timeout(min(due if due is not None else _TICK_S, _TICK_S)):
+                        await self._wake.wait()
                 continue
             self._in_flight_count += len(batch.submissions)
             group.create_task(self._deliver(batch))

@@ -47,7 +47,10 @@ class Delivery:
     @property
     def stale(self) -> bool:
         """Its channel is gone: the broker has requeued it, acking is impossible."""
-        return bool(self.message.channel.is_closed)
+        try:
+            return bool(self.message.channel.is_closed)
+        except _CHANNEL_GONE:  # aio-pika raises once the channel is closed
+            return True
 
     @property
     def attempts(self) -> int:
