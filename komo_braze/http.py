@@ -33,9 +33,15 @@ def add_health_routes(app: web.Application, ready: ReadyCheck, registry: Collect
     app.router.add_get("/metrics", metrics)
 
 
-async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving ``app``; returns the runner and the bound port (``port=0`` picks a free one)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def start_site(
+    app: web.Application, host: str, port: int, *, shutdown_timeout_s: float = 60.0
+) -> tuple[web.AppRunner, int]:
+    """Start serving ``app``; returns the runner and the bound port (``port=0`` picks a free one).
+
+    ``runner.cleanup()`` stops accepting at once, then gives requests in progress up to
+    ``shutdown_timeout_s`` to finish.
+    """
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

@@ -162,6 +162,14 @@ class Settings(BaseSettings):
     def _parse_tokens(cls, value: Any) -> Any:
         return _split_secrets(value)
 
+    @field_validator("webhook_hmac_secret", "braze_api_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        # an empty HMAC key would turn authentication "on" while anyone can compute the signature
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("braze_static_rate_limit")
     @classmethod
     def _check_rate(cls, value: str | None) -> str | None:

@@ -44,7 +44,7 @@ class BrokerKit:
     workspaces: set[str] = field(default_factory=set)
 
     def settings(self, **overrides: Any) -> Settings:
-        return load_settings(amqp_url=self.amqp_url, prefix=self.prefix, **overrides)
+        return load_settings(**{"amqp_url": self.amqp_url, "prefix": self.prefix, **overrides})
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a subprocess of ours (`komo-braze ...`) that uses this prefix."""

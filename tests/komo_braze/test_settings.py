@@ -75,3 +75,13 @@ def test_the_settings_table_lists_every_variable_once() -> None:
     assert len(names) == len(set(names))
     assert {"KOMO_BRAZE_AMQP_URL", "KOMO_BRAZE_MAPPING", "KOMO_BRAZE_BATCH_MODE"} <= set(names)
     assert all(row[1] for row in settings_table()), "every setting has a description"
+
+
+def test_blank_secrets_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOMO_BRAZE_WEBHOOK_HMAC_SECRET", " ")
+    monkeypatch.setenv("KOMO_BRAZE_WEBHOOK_TOKEN", " , ")
+    monkeypatch.setenv("KOMO_BRAZE_BRAZE_API_KEY", "")
+    settings = load_settings()
+    assert settings.webhook_hmac_secret is None
+    assert settings.webhook_token == []
+    assert settings.braze_api_key is None

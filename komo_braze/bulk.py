@@ -1,0 +1,132 @@
+"""Publish many messages with confirms, many in flight at once, and account for every one of them.
+
+The caller turns its input (NDJSON Komo bodies for ``publish``, exported dead letters for
+``dlq import``) into :class:`Outgoing` items, or :class:`Unusable` ones for input that cannot become a
+message; :func:`publish_all` publishes them through a :class:`ConfirmPublisher` with at most
+``max_in_flight`` unconfirmed, retries what the broker could not take for a passing reason, and returns
+a :class:`BulkReport` naming the position (line number) and reason of everything that failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass, field
+
+import aio_pika
+
+from komo_braze.logs import get_logger
+from komo_braze.publishing import ConfirmPublisher, PublishFailed
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to publish; ``position`` is where it came from (a line number)."""
+
+    position: int
+    message: aio_pika.Message
+    routing_key: str
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """Input that cannot become a message; reported and skipped."""
+
+    position: int
+    reason: str
+    size_bytes: int = 0
+
+
+Item = Outgoing | Unusable
+
+
+@dataclass
+class BulkReport:
+    published: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def rate_per_s(self) -> float:
+        return self.published / self.duration_s if self.duration_s > 0 else 0.0
+
+
+#: called once per item when its fate is known: the item, and the reason it failed (``None``: published)
+Outcome = Callable[[Item, str | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try one message: ``attempts`` in all, waiting up to ``ready_wait_s`` for the broker
+    to come back between attempts, and ``backoff_s`` (doubling) after a refusal."""
+
+    attempts: int = 5
+    ready_wait_s: float = 30.0
+    backoff_s: float = 0.5
+
+
+async def publish_with_retry(publisher: ConfirmPublisher, item: Outgoing, policy: RetryPolicy) -> str | None:
+    """Publish one item; returns ``None`` once confirmed, else the reason it finally failed."""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            await publisher.publish(item.message, item.routing_key)
+        except PublishFailed as exc:
+            if not exc.retryable or attempt == policy.attempts:
+                return exc.reason
+            log.info("publish_retry", position=item.position, attempt=attempt, reason=exc.reason)
+            if not await publisher.wait_ready(policy.ready_wait_s):
+                return exc.reason
+            await asyncio.sleep(policy.backoff_s * 2 ** (attempt - 1))
+        else:
+            return None
+    return "no attempt made"  # pragma: no cover - attempts >= 1
+
+
+async def publish_all(
+    publisher: ConfirmPublisher,
+    items: AsyncIterable[Item],
+    *,
+    max_in_flight: int = 256,
+    policy: RetryPolicy | None = None,
+    on_outcome: Outcome | None = None,
+) -> BulkReport:
+    """Publish every :class:`Outgoing` item, at most ``max_in_flight`` unconfirmed at a time."""
+    if max_in_flight < 1:
+        raise ValueError("max_in_flight must be at least 1")
+    policy = policy or RetryPolicy()
+    report = BulkReport()
+    slots = asyncio.Semaphore(max_in_flight)
+    started = time.perf_counter()
+
+    def settle(item: Item, reason: str | None) -> None:
+        if reason is None:
+            report.published += 1
+        else:
+            report.failures.append((item.position, reason))
+        if on_outcome is not None:
+            on_outcome(item, reason)
+
+    async def publish_one(item: Outgoing) -> None:
+        try:
+            settle(item, await publish_with_retry(publisher, item, policy))
+        finally:
+            slots.release()
+
+    async with asyncio.TaskGroup() as tasks:
+        async for item in items:
+            if isinstance(item, Unusable):
+                settle(item, item.reason)
+                continue
+            await slots.acquire()  # bounded: each publish below holds one slot until it is settled
+            tasks.create_task(publish_one(item))
+    report.failures.sort()
+    report.duration_s = time.perf_counter() - started
+    return report

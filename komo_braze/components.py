@@ -1,0 +1,127 @@
+"""Run the project's own servers as subprocesses (the demo, benchmarks, end-to-end tests).
+
+A component is ``komo-braze <subcommand>`` started with its settings in the environment and its port
+set to 0; it announces where it listens with a ``listening`` log event (JSON lines, ``port`` field),
+which :func:`start_component` reads from the component's log file before waiting for ``/readyz``.
+Going through subprocesses keeps ``komo_braze`` free of imports of ``producer`` and ``worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+LISTENING_EVENT = "listening"
+
+
+class ComponentFailed(Exception):
+    """A component exited or did not become ready; the message carries the end of its log."""
+
+
+@dataclass
+class Component:
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_events(self) -> list[dict[str, Any]]:
+        """Every JSON log line the component has written so far."""
+        events = []
+        for line in self.log_path.read_bytes().splitlines():
+            with contextlib.suppress(orjson.JSONDecodeError):
+                event = orjson.loads(line)
+                if isinstance(event, dict):
+                    events.append(event)
+        return events
+
+    def log_tail(self, lines: int = 15) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    async def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM, then wait up to ``timeout_s`` (SIGKILL after that); returns the exit status."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return self.process.returncode if self.process.returncode is not None else -1
+
+
+def component_env(**settings: str) -> dict[str, str]:
+    """This process's environment for a child, with ``KOMO_BRAZE_<NAME>`` set from ``settings``."""
+    env = dict(os.environ)  # noqa: TID251 - handing the environment on to a child, not reading a setting
+    env.update({f"KOMO_BRAZE_{name.upper()}": value for name, value in settings.items()})
+    # the listening event is read from JSON lines, and it is an info event
+    env["KOMO_BRAZE_LOG_FORMAT"] = "json"
+    if env.get("KOMO_BRAZE_LOG_LEVEL", "info").lower() != "debug":
+        env["KOMO_BRAZE_LOG_LEVEL"] = "info"
+    return env
+
+
+async def start_component(
+    name: str,
+    args: list[str],
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    ready_timeout_s: float = 30.0,
+) -> Component:
+    """Start ``komo-braze <args>``, learn its port from its log, and wait until ``/readyz`` says ready."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "komo_braze.cli", *args, env=dict(env), stdout=log_file, stderr=log_file
+        )
+    component = Component(name, process, log_path)
+    try:
+        async with asyncio.timeout(ready_timeout_s):
+            component.port = await _wait_for_port(component)
+            await _wait_for_ready(component)
+    except (TimeoutError, ComponentFailed) as exc:
+        status = await component.stop(timeout_s=5)
+        raise ComponentFailed(
+            f"{name} did not become ready ({type(exc).__name__}, exit status {status}); "
+            f"last lines of {log_path}:\n{component.log_tail()}"
+        ) from None
+    return component
+
+
+async def _wait_for_port(component: Component) -> int:
+    while True:
+        for event in component.log_events():
+            if event.get("event") == LISTENING_EVENT and isinstance(event.get("port"), int):
+                return int(event["port"])
+        if component.process.returncode is not None:
+            raise ComponentFailed(f"{component.name} exited")
+        await asyncio.sleep(0.05)
+
+
+async def _wait_for_ready(component: Component) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(f"{component.url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            if component.process.returncode is not None:
+                raise ComponentFailed(f"{component.name} exited")
+            await asyncio.sleep(0.1)

@@ -1,0 +1,194 @@
+"""Publishing with confirms over one shared robust connection.
+
+One :class:`ConfirmPublisher` owns one robust connection and one confirm channel. Any number of
+coroutines publish through it at once: aiormq pipelines confirms by delivery tag, so nothing here
+serialises publishes. Every publish is ``mandatory`` (an unroutable message is an error, not a silent
+drop) and bounded by ``publish_timeout_s``. While the broker is away, :meth:`ConfirmPublisher.publish`
+fails at once with :class:`BrokerUnavailable` instead of waiting for the reconnection.
+
+Used by the HTTP intake, by ``komo-braze publish`` and by anything else that must know a message is
+on the broker before it answers (``dlq import``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, DeliveryMode
+
+from komo_braze import topology
+from komo_braze.amqp import connect, redact_url
+from komo_braze.envelope import Envelope
+from komo_braze.logs import get_logger
+from komo_braze.settings import Settings
+
+log = get_logger(__name__)
+
+CONTENT_TYPE = "application/json"
+
+
+class PublishFailed(Exception):
+    """The broker did not take a message; ``reason`` is one line safe to show to a sender.
+
+    ``kind`` is a bounded word for metrics and logs; ``retryable`` says whether trying again may help.
+    """
+
+    kind = "failed"
+    retryable = True
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BrokerUnavailable(PublishFailed):
+    """Not connected, the connection broke mid-publish, or the confirm did not come in time."""
+
+    kind = "unavailable"
+
+
+class PublishRejected(PublishFailed):
+    """The broker answered no: a nack (e.g. a full queue with ``reject-publish``)."""
+
+    kind = "rejected"
+
+
+class Unroutable(PublishRejected):
+    """The broker returned the message: no queue is bound for its routing key."""
+
+    kind = "unroutable"
+    retryable = False
+
+
+def envelope_message(envelope: Envelope, *, timestamp: datetime | None = None) -> aio_pika.Message:
+    """The AMQP message for an envelope, with the properties DESIGN.md names."""
+    return aio_pika.Message(
+        envelope.encode(),
+        message_id=envelope.submission_id,
+        content_type=CONTENT_TYPE,
+        delivery_mode=DeliveryMode.PERSISTENT,
+        timestamp=timestamp or envelope.received_at,
+    )
+
+
+class ConfirmPublisher:
+    """A shared publisher with confirms; :meth:`start` it once, :meth:`close` it at the end.
+
+    ``exchange_name`` defaults to the submissions exchange of the settings' prefix. The topology is
+    declared on every (re)connection, so the first publish after a broker restart finds it.
+    """
+
+    def __init__(self, settings: Settings, name: str, *, exchange_name: str | None = None) -> None:
+        self._settings = settings
+        self._name = name
+        self._exchange_name = exchange_name or topology.Names(settings.prefix).exchange
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        """True while a publish can reach the broker now."""
+        connection, channel = self._connection, self._channel
+        if connection is None or channel is None or self._exchange is None:
+            return False
+        return connection.connected.is_set() and not connection.is_closed and not channel.is_closed
+
+    def start(self) -> None:
+        """Start connecting in the background; the first attempts may fail, later ones keep trying."""
+        if self._connector is None:
+            self._connector = asyncio.create_task(self._connect_until_done(), name=f"{self._name}-connect")
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` until a publish can reach the broker; returns whether it can."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._connected.wait()
+                while not self.ready and self._channel is not None:
+                    await self._channel.ready()  # the robust channel: reconnected and restored
+                    await asyncio.sleep(0.05)
+        return self.ready
+
+    async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
+        """Publish and wait for the broker's confirm; raises a :class:`PublishFailed`."""
+        exchange = self._exchange
+        if exchange is None or not self.ready:
+            raise BrokerUnavailable("broker unavailable")
+        try:
+            async with asyncio.timeout(self._settings.publish_timeout_s):
+                await exchange.publish(message, routing_key=routing_key, mandatory=True)
+        except aio_pika.exceptions.PublishError:
+            raise Unroutable(f"no queue is bound for routing key {routing_key}") from None
+        except aio_pika.exceptions.DeliveryError:
+            raise PublishRejected("broker refused the message") from None
+        except TimeoutError:
+            raise BrokerUnavailable("broker did not confirm in time") from None
+        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+            # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
+            log.warning("publish_interrupted", error=type(exc).__name__)
+            raise BrokerUnavailable("broker connection lost") from None
+
+    async def publish_envelope(self, envelope: Envelope) -> None:
+        await self.publish(envelope_message(envelope), envelope.routing_key)
+
+    async def close(self) -> None:
+        """Stop connecting and close the connection (publishes still in flight fail)."""
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+            self._connector = None
+        connection, self._connection = self._connection, None
+        self._channel = self._exchange = None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await connection.close()
+
+    async def _connect_until_done(self) -> None:
+        """Retry the first connection until it works; the robust connection handles later losses."""
+        url = redact_url(self._settings.amqp_url_str)
+        while True:
+            try:
+                await self._connect_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "broker_connect_failed",
+                    broker=url,
+                    error=type(exc).__name__,
+                    detail=self._safe_detail(exc),
+                    retry_in_s=self._settings.reconnect_interval_s,
+                )
+                await asyncio.sleep(self._settings.reconnect_interval_s)
+                continue
+            log.info("broker_connected", broker=url, exchange=self._exchange_name)
+            self._connected.set()
+            return
+
+    def _safe_detail(self, exc: Exception) -> str:
+        """The exception's text, cut short and with the broker password blanked out."""
+        detail = str(exc)[:300]
+        password = urlsplit(self._settings.amqp_url_str).password
+        return detail.replace(password, "***") if password else detail
+
+    async def _connect_once(self) -> None:
+        async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):
+            connection = await connect(self._settings, self._name)
+        try:
+            async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                await topology.declare(channel, self._settings.prefix, delivery_limit=self._settings.delivery_limit)
+                exchange = await channel.get_exchange(self._exchange_name)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.close()
+            raise
+        self._connection, self._channel, self._exchange = connection, channel, exchange

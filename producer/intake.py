@@ -1,0 +1,148 @@
+"""``POST /v1/submissions``: one Komo body in, one confirmed message on the broker, then ``202``.
+
+Checks run cheapest first and nothing is published unless all pass:
+``413`` from ``Content-Length`` before reading, ``415`` not JSON, ``413`` again while reading a chunked
+body, ``401`` credentials, ``400`` not a JSON object or no id / ``site_id``, ``503`` broker away.
+Every answer but ``202`` carries ``{"error": "<one line>"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import orjson
+from aiohttp import web
+
+from komo_braze.envelope import Envelope, EnvelopeError
+from komo_braze.logs import get_logger
+from komo_braze.publishing import ConfirmPublisher, PublishFailed
+from producer.auth import Authenticator
+from producer.metrics import ProducerMetrics
+
+log = get_logger(__name__)
+
+SUBMISSIONS_PATH = "/v1/submissions"
+BODY_READ_TIMEOUT_S = 30.0
+JSON_TYPES = frozenset({"application/json", "text/json"})
+
+
+class Rejected(Exception):
+    """A request answered with an error status; ``reason`` is its one-line JSON body."""
+
+    def __init__(self, status: int, reason: str, *, close: bool = False) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.close = close
+
+
+def is_json(content_type: str) -> bool:
+    return content_type in JSON_TYPES or (content_type.startswith("application/") and content_type.endswith("+json"))
+
+
+def check_declared_length(request: web.Request, max_body_bytes: int) -> None:
+    """Refuse a body whose ``Content-Length`` is over the limit, before reading any of it."""
+    declared = request.content_length
+    if declared is not None and declared > max_body_bytes:
+        # answer without reading the rest, and close: the connection still holds the unread body
+        raise Rejected(413, f"body of {declared} bytes is over the limit of {max_body_bytes}", close=True)
+
+
+async def read_body(request: web.Request, max_body_bytes: int) -> bytes:
+    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > max_body_bytes:
+                    raise Rejected(413, f"body is over the limit of {max_body_bytes} bytes", close=True)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Rejected(408, "body not received in time", close=True) from None
+    return b"".join(chunks)
+
+
+class SubmissionHandler:
+    """The request handler; one per intake, shared by every request."""
+
+    def __init__(
+        self,
+        publisher: ConfirmPublisher,
+        authenticator: Authenticator,
+        metrics: ProducerMetrics,
+        *,
+        max_body_bytes: int,
+        retry_after_s: float,
+    ) -> None:
+        self._publisher = publisher
+        self._authenticator = authenticator
+        self._metrics = metrics
+        self._max_body_bytes = max_body_bytes
+        self._retry_after = str(max(1, math.ceil(retry_after_s)))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            submission_id = await self._accept(request)
+        except Rejected as rejected:
+            response = self._answer_error(rejected)
+            if rejected.close:
+                # the rest of the body is never read: send the answer, then close without lingering
+                await response.prepare(request)
+                await response.write_eof()
+                request.protocol.force_close()
+            return response
+        self._metrics.requests.labels(status="202").inc()
+        return web.json_response({"submission_id": submission_id}, status=202)
+
+    async def _accept(self, request: web.Request) -> str:
+        received_at = datetime.now(UTC)
+        check_declared_length(request, self._max_body_bytes)
+        if not is_json(request.content_type):
+            raise Rejected(415, f"content type {request.content_type} is not JSON; send application/json")
+        body = await read_body(request, self._max_body_bytes)
+        if not self._authenticator.allows(request.headers, body):
+            raise Rejected(401, "missing or invalid credentials")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise Rejected(400, "body is not valid JSON") from None
+        try:
+            envelope = Envelope.from_komo(payload, received_at=received_at)
+        except EnvelopeError as exc:
+            raise Rejected(400, exc.reason) from None
+        await self._publish(envelope)
+        return envelope.submission_id
+
+    async def _publish(self, envelope: Envelope) -> None:
+        started = time.perf_counter()
+        outcome = "confirmed"
+        try:
+            with self._metrics.publishes_in_flight.track_inprogress():
+                await self._publisher.publish_envelope(envelope)
+        except PublishFailed as exc:
+            outcome = exc.kind
+            log.warning("publish_failed", outcome=outcome, reason=exc.reason, hub_id=envelope.hub_id)
+            raise Rejected(503, f"{exc.reason}; retry later") from None
+        finally:
+            self._metrics.publish_seconds.labels(outcome=outcome).observe(time.perf_counter() - started)
+        log.debug("submission_accepted", submission_id=envelope.submission_id, hub_id=envelope.hub_id)
+
+    def _answer_error(self, rejected: Rejected) -> web.Response:
+        self._metrics.requests.labels(status=str(rejected.status)).inc()
+        headers = {"Retry-After": self._retry_after} if rejected.status == 503 else None
+        response = web.json_response({"error": rejected.reason}, status=rejected.status, headers=headers)
+        if rejected.close:
+            response.force_close()
+        if rejected.status != 503:
+            log.info("submission_refused", status=rejected.status, reason=rejected.reason)
+        return response
+
+
+def add_intake_routes(app: web.Application, handler: Callable[[web.Request], Awaitable[web.Response]]) -> None:
+    app.router.add_post(SUBMISSIONS_PATH, handler)
