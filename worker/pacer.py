@@ -24,6 +24,8 @@ from dataclasses import dataclass
 _SLEEP_SLICE_S = 1.0
 #: a Reset further away than this is treated as bogus (clock skew, or an hourly contract) for spacing
 _MAX_WINDOW_S = 3600.0
+#: how often a request waiting for the very first answer looks again
+_COLD_POLL_S = 0.01
 #: the share of a window's limit left unspent for other processes' requests we cannot see yet
 _RESERVE_SHARE = 0.03
 
@@ -70,6 +72,7 @@ class Pacer:
         self._next_at = 0.0
         self._paused_until = 0.0
         self.in_flight = 0
+        self._cold = True  # no answer yet
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_epoch_s: float | None = None
@@ -88,6 +91,10 @@ class Pacer:
                 interval = max(interval, time_left / budget if budget > 0 else time_left)
         return interval
 
+    def _window_unknown(self, now: float) -> bool:
+        """No answer yet, or the window we know has reset and no answer of the new one has come."""
+        return self._cold or (self.reset_epoch_s is not None and now >= self.reset_epoch_s)
+
     def _reserve(self) -> int:
         return max(2, math.ceil((self.limit or 0) * _RESERVE_SHARE))
 
@@ -97,6 +104,8 @@ class Pacer:
             while True:
                 now = self._clock()
                 start_at = max(self._next_at, self._paused_until)
+                if self._window_unknown(now) and self.in_flight > 0:  # a burst could overrun it: one at a time
+                    start_at = max(start_at, now + _COLD_POLL_S)
                 if start_at <= now:
                     break
                 await asyncio.sleep(min(start_at - now, _SLEEP_SLICE_S))
@@ -109,6 +118,7 @@ class Pacer:
 
     def observe(self, headers: RateLimitHeaders) -> None:
         """Take in the rate-limit headers of an answer (any status)."""
+        self._cold = False
         if headers.remaining is None:
             return
         new_window = headers.reset_epoch_s is not None and headers.reset_epoch_s != self.reset_epoch_s

@@ -168,7 +168,8 @@ async def serve(
         bind = settings.worker_metrics_bind
         runner, port = await start_site(app, bind.host, port=bind.port)
         stack.push_async_callback(runner.cleanup)
-        log.info("worker_started", metrics_port=port, workspaces=sorted(pipelines), prefix=settings.prefix)
+        log.info("listening", port=port, host=bind.host)  # komo_braze.components reads the port from this
+        log.info("worker_started", workspaces=sorted(pipelines), prefix=settings.prefix)
         if on_listening is not None:
             on_listening(port)
         await _run(settings, shutdown, consumers, pipelines, router)
