@@ -22,7 +22,6 @@ import contextlib
 import time
 from collections.abc import Callable
 
-import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from komo_braze.logs import get_logger
@@ -74,7 +73,7 @@ class QueueConsumer:
     @property
     def ready(self) -> bool:
         """Consuming right now: connection and channel open, the broker knows our consumer."""
-        if self._stopping or self._channel is None or self._consumer_tag is None or self._connection.is_closed:
+        if self._stopping or self._channel is None or self._consumer_tag is None or not self._connected:
             return False
         return not self._channel.is_closed and self._consumer_present
 
@@ -94,6 +93,12 @@ class QueueConsumer:
         self._consumer_present = present
         if present:
             self._missing_since = None
+
+    @property
+    def _connected(self) -> bool:
+        connected = getattr(self._connection, "connected", None)  # a robust connection's "up now" event
+        up = connected.is_set() if isinstance(connected, asyncio.Event) else True
+        return up and not self._connection.is_closed
 
     def oldest_age_s(self) -> float:
         now = time.monotonic()
@@ -167,7 +172,7 @@ class QueueConsumer:
             await self._look()
             if self.oldest_age_s() > self._hold_limit_s:
                 await self._hand_back(stop)
-            elif not self.ready and not self._connection.is_closed:
+            elif not self.ready and self._connected:
                 await self._check_consumer()
 
     async def _hand_back(self, stop: asyncio.Event) -> None:
@@ -184,11 +189,22 @@ class QueueConsumer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_TICK_S):
                     await stop.wait()
-        if not stop.is_set():
+        while not stop.is_set():
             self._stopping = False
-            await self.start()
+            try:
+                await self.start()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker may be away right now: try again on the next tick
+                log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
+                await self.close()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_TICK_S):
+                        await stop.wait()
+                continue
             self._metrics.consumer_restarts.labels(self.workspace).inc()
             log.info("consumer_resumed", queue=self.queue_name)
+            return
 
     async def _check_consumer(self) -> None:
         now = time.monotonic()
@@ -204,7 +220,7 @@ class QueueConsumer:
             await self.start()
         except asyncio.CancelledError:
             raise
-        except (aio_pika.exceptions.AMQPException, ConnectionError, TimeoutError) as exc:
+        except Exception as exc:  # the broker may be going away again: try on the next tick
             log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
             self._missing_since = now
             return
