@@ -47,11 +47,13 @@ class Coalescer(Generic[H]):
         self._busy: Counter[UserKey] = Counter()
         self._deferred: list[Submission[H]] = []
         self._seq = 0
+        self._held = 0
 
     # --- taking submissions in ------------------------------------------------------------------
 
     def add(self, submission: Submission[H], now: float) -> None:
         self._seq += 1
+        self._held += 1
         submission.seq = self._seq
         if self._busy[submission.user]:
             self._deferred.append(submission)
@@ -119,7 +121,11 @@ class Coalescer(Generic[H]):
         """The next batch to send: a sealed one, else the open one if its linger passed (or ``force``)."""
         if not self._ready and self._open and (force or (self.due_in(now) or 0.0) <= 0.0):
             self._seal()
-        return self._ready.popleft() if self._ready else None
+        if not self._ready:
+            return None
+        batch = self._ready.popleft()
+        self._held -= len(batch.submissions)
+        return batch
 
     def release(self, batch: Batch[H], now: float) -> None:
         """``batch`` has been dealt with (acked, dead-lettered or returned): its users are free again."""
@@ -147,6 +153,7 @@ class Coalescer(Generic[H]):
             for submission in kept:
                 if not drop(submission):
                     self._place(submission, since or 0.0)
+        self._held -= len(dropped)
         return dropped
 
     # --- what it holds --------------------------------------------------------------------------
@@ -154,11 +161,7 @@ class Coalescer(Generic[H]):
     @property
     def held(self) -> int:
         """Submissions not yet handed out (open batch, sealed batches waiting, deferred)."""
-        return (
-            sum(len(unit.submissions) for unit in self._open.values())
-            + sum(len(batch.submissions) for batch in self._ready)
-            + len(self._deferred)
-        )
+        return self._held
 
     def held_submissions(self) -> list[Submission[H]]:
         return [

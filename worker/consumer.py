@@ -26,7 +26,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from komo_braze.logs import get_logger
 from worker.metrics import WorkerMetrics
-from worker.settle import Delivery
+from worker.settle import AckTracker, Delivery
 
 log = get_logger(__name__)
 
@@ -63,7 +63,8 @@ class QueueConsumer:
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
-        self._unsettled: dict[int, Delivery] = {}
+        self._tracker = AckTracker()
+        self._consumed = metrics.consumed.labels(workspace)
         self._missing_since: float | None = None
         self._consumer_present = False
         self._stopping = False
@@ -101,9 +102,7 @@ class QueueConsumer:
         return up and not self._connection.is_closed
 
     def oldest_age_s(self) -> float:
-        now = time.monotonic()
-        ages = [now - d.received_monotonic_s for d in self._unsettled.values() if not d.stale]
-        return max(ages, default=0.0)
+        return self._tracker.oldest_age_s()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -120,14 +119,10 @@ class QueueConsumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         # no await in here, on purpose: aio-pika starts one task per delivery in delivery order, and
         # a task without an await runs to its end in that order, so arrival order stays user order
-        delivery = Delivery(message, self.workspace, on_settled=self._settled)
-        if message.delivery_tag is not None:
-            self._unsettled[id(delivery)] = delivery
-        self._metrics.consumed.labels(self.workspace).inc()
+        delivery = Delivery(message, self.workspace)
+        self._tracker.track(delivery)
+        self._consumed.inc()
         self._on_delivery(delivery)
-
-    def _settled(self, delivery: Delivery) -> None:
-        self._unsettled.pop(id(delivery), None)
 
     async def stop_consuming(self) -> None:
         """Stop taking new messages; what was delivered can still be acked on the open channel."""
@@ -144,8 +139,7 @@ class QueueConsumer:
     async def close(self) -> None:
         """Close the channel: the broker puts every unsettled delivery back, in order."""
         channel, self._channel, self._queue, self._consumer_tag = self._channel, None, None, None
-        returned = [d for d in self._unsettled.values() if not d.settled]
-        self._unsettled.clear()
+        returned = self._tracker.clear()
         if channel is not None and not channel.is_closed:
             try:
                 async with asyncio.timeout(5.0):

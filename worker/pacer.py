@@ -121,6 +121,12 @@ class Pacer:
         self._cold = False
         if headers.remaining is None:
             return
+        if (
+            headers.reset_epoch_s is not None
+            and self.reset_epoch_s is not None
+            and headers.reset_epoch_s < self.reset_epoch_s
+        ):
+            return  # a late answer from a window that has already reset: nothing to learn from it
         new_window = headers.reset_epoch_s is not None and headers.reset_epoch_s != self.reset_epoch_s
         if new_window or self.remaining is None:
             self.reset_epoch_s = headers.reset_epoch_s

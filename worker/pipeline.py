@@ -78,6 +78,8 @@ class WorkspacePipeline:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._in_flight_count = 0
         metrics.breaker_state.labels(workspace).set(breaker.state)
+        self._latency = metrics.latency.labels(workspace)
+        self._held = metrics.held.labels(workspace)
 
     # --- intake ---------------------------------------------------------------------------------
 
@@ -89,6 +91,8 @@ class WorkspacePipeline:
 
     def discard_stale(self) -> int:
         dropped = self.coalescer.discard(lambda s: s.handle.stale)
+        for submission in dropped:
+            submission.handle.mark_settled()
         self._update_held()
         return len(dropped)
 
@@ -106,7 +110,7 @@ class WorkspacePipeline:
         self._wake.set()
 
     def _update_held(self) -> None:
-        self.metrics.held.labels(self.workspace).set(self.coalescer.held + self._in_flight_count)
+        self._held.set(self.coalescer.held + self._in_flight_count)
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -155,11 +159,13 @@ class WorkspacePipeline:
     async def _prune(self, batch: Batch[Delivery]) -> Batch[Delivery]:
         """Drop what can no longer be acked (its channel closed: it is back on the queue) and ack
         redelivered copies of submissions Braze already accepted."""
-        duplicates = [s for s in batch.submissions if not s.handle.stale and s.submission_id in self.delivered]
-        for submission in duplicates:
-            if await self.settler.ack(submission.handle):
-                self.metrics.duplicates.labels(self.workspace).inc()
-        return batch.without(lambda s: s.handle.stale or s.handle.settled or s.submission_id in self.delivered)
+        duplicates = [s.handle for s in batch.submissions if not s.handle.stale and s.submission_id in self.delivered]
+        if duplicates:
+            self.metrics.duplicates.labels(self.workspace).inc(len(await self.settler.ack_many(duplicates)))
+        for submission in batch.submissions:
+            if submission.handle.stale:
+                submission.handle.mark_settled()  # back on the queue already: nothing left to do here
+        return batch.without(lambda s: s.handle.settled)
 
     async def _send(self, batch: Batch[Delivery], attempts: int) -> None:
         while True:
@@ -230,19 +236,21 @@ class WorkspacePipeline:
                 log.warning("braze_error_unmatched", workspace=self.workspace, input_array=error.input_array)
             for submission in behind:
                 rejected.setdefault(id(submission), f"{error.input_array}[{error.index}]: {error.reason}")
-        now = datetime.now(UTC)
+        accepted = []
         for submission in batch.submissions:
             reason = rejected.get(id(submission))
             if reason is not None:
                 await self.settler.dead_letter(
                     submission.handle, ErrorKind.BRAZE_REJECTED, reason, workspace=self.workspace, attempts=attempts
                 )
-                continue
-            self.delivered.add(submission.submission_id)
-            if await self.settler.ack(submission.handle):
-                self.metrics.latency.labels(self.workspace).observe(
-                    max(0.0, (now - submission.received_at).total_seconds())
-                )
+            else:
+                self.delivered.add(submission.submission_id)
+                accepted.append(submission)
+        acked = {id(d) for d in await self.settler.ack_many([s.handle for s in accepted])}
+        now = datetime.now(UTC)
+        for submission in accepted:
+            if id(submission.handle) in acked:
+                self._latency.observe(max(0.0, (now - submission.received_at).total_seconds()))
 
     # --- requests, breaker ----------------------------------------------------------------------
 

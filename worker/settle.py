@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aio_pika.exceptions
@@ -41,7 +40,7 @@ class Delivery:
     queue_workspace: str  # the workspace whose queue it came from
     received_monotonic_s: float = field(default_factory=time.monotonic)
     envelope: Envelope | None = None
-    on_settled: Callable[[Delivery], None] | None = None
+    tracker: AckTracker | None = None
     settled: bool = False
 
     @property
@@ -59,8 +58,71 @@ class Delivery:
 
     def mark_settled(self) -> None:
         self.settled = True
-        if self.on_settled is not None:
-            self.on_settled(self)
+        if self.tracker is not None:
+            self.tracker.forget(self)
+
+
+class AckTracker:
+    """The unsettled deliveries of one consumer, in delivery order.
+
+    Acking a batch of deliveries that are the oldest unsettled ones takes a single ``basic.ack`` with
+    ``multiple``; the others are acked one by one, at once (never held back behind an older message).
+    """
+
+    def __init__(self) -> None:
+        self._unsettled: dict[int, Delivery] = {}
+
+    def track(self, delivery: Delivery) -> None:
+        delivery.tracker = self
+        self._unsettled[id(delivery)] = delivery
+
+    def forget(self, delivery: Delivery) -> None:
+        self._unsettled.pop(id(delivery), None)
+
+    def clear(self) -> list[Delivery]:
+        """Forget everything (the channel is closing); returns what was unsettled."""
+        left = [d for d in self._unsettled.values() if not d.settled]
+        self._unsettled.clear()
+        return left
+
+    def oldest_age_s(self) -> float:
+        now = time.monotonic()
+        for delivery in self._unsettled.values():
+            if not delivery.stale:
+                return now - delivery.received_monotonic_s
+        return 0.0
+
+    async def ack(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Ack ``deliveries`` (all of this tracker); returns those acked (a closed channel loses the rest)."""
+        wanted = {id(d) for d in deliveries if not d.settled}
+        prefix: list[Delivery] = []
+        for delivery in self._unsettled.values():
+            if id(delivery) in wanted:
+                prefix.append(delivery)
+            elif not delivery.stale:
+                break
+        prefix = [d for d in prefix if not d.stale]
+        acked: list[Delivery] = []
+        if len(prefix) > 1 and await _send_ack(prefix[-1], multiple=True):
+            for delivery in prefix:
+                delivery.mark_settled()
+            acked += prefix
+        for delivery in deliveries:
+            if not delivery.settled and await _send_ack(delivery, multiple=False):
+                acked.append(delivery)
+            delivery.mark_settled()
+        return acked
+
+
+async def _send_ack(delivery: Delivery, *, multiple: bool) -> bool:
+    try:
+        await delivery.message.ack(multiple=multiple)
+    except asyncio.CancelledError:
+        raise
+    except (*_CHANNEL_GONE, aio_pika.exceptions.MessageProcessError):
+        log.warning("ack_lost", workspace=delivery.queue_workspace, reason="channel closed, will be redelivered")
+        return False
+    return True
 
 
 class Settler:
@@ -71,19 +133,27 @@ class Settler:
 
     async def ack(self, delivery: Delivery) -> bool:
         """Ack; False when the channel is gone (the broker redelivers it)."""
-        if delivery.settled:
-            return True
-        try:
-            await delivery.message.ack()
-        except asyncio.CancelledError:
-            raise
-        except _CHANNEL_GONE:
-            log.warning("ack_lost", workspace=delivery.queue_workspace, reason="channel closed, will be redelivered")
-            delivery.mark_settled()
-            return False
-        delivery.mark_settled()
-        self._metrics.acked.labels(delivery.queue_workspace).inc()
-        return True
+        return bool(await self.ack_many([delivery]))
+
+    async def ack_many(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Ack several (as few frames as their order allows); returns those acked."""
+        by_tracker: dict[int, tuple[AckTracker | None, list[Delivery]]] = {}
+        for delivery in deliveries:
+            if not delivery.settled:
+                by_tracker.setdefault(id(delivery.tracker), (delivery.tracker, []))[1].append(delivery)
+        acked: list[Delivery] = []
+        for tracker, group in by_tracker.values():
+            if tracker is None:
+                tracker = AckTracker()
+                for delivery in group:
+                    tracker.track(delivery)
+            acked += await tracker.ack(group)
+        counts: dict[str, int] = {}
+        for delivery in acked:
+            counts[delivery.queue_workspace] = counts.get(delivery.queue_workspace, 0) + 1
+        for workspace, count in counts.items():
+            self._metrics.acked.labels(workspace).inc(count)
+        return acked
 
     async def dead_letter(
         self, delivery: Delivery, kind: ErrorKind, detail: str, *, workspace: str, attempts: int | None = None
