@@ -57,7 +57,7 @@ class Router:
             return
         for rejected in result.rejected:
             self._metrics.rejected_fields.labels(rejected.attribute).inc()
-            log.info("field_rejected", attribute=rejected.attribute, reason=rejected.reason, hub_id=envelope.hub_id)
+            log.debug("field_rejected", attribute=rejected.attribute, reason=rejected.reason, hub_id=envelope.hub_id)
         pipeline = self._pipelines.get(result.workspace)
         if pipeline is None:
             detail = f"the mapping sends hub {envelope.hub_id} to workspace {result.workspace!r}, not configured"
