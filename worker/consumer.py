@@ -63,7 +63,7 @@ class QueueConsumer:
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
-        self._tracker = AckTracker()
+        self._tracker = AckTracker(metrics.acked.labels(workspace).inc)
         self._consumed = metrics.consumed.labels(workspace)
         self._missing_since: float | None = None
         self._consumer_present = False
@@ -124,6 +124,15 @@ class QueueConsumer:
         self._consumed.inc()
         self._on_delivery(delivery)
 
+    async def flush_acks(self) -> None:
+        """Send the acks still waiting (see :class:`AckTracker`)."""
+        try:
+            await self._tracker.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("ack_flush_failed", queue=self.queue_name, error=type(exc).__name__)
+
     async def stop_consuming(self) -> None:
         """Stop taking new messages; what was delivered can still be acked on the open channel."""
         self._stopping = True
@@ -138,6 +147,7 @@ class QueueConsumer:
 
     async def close(self) -> None:
         """Close the channel: the broker puts every unsettled delivery back, in order."""
+        await self.flush_acks()
         channel, self._channel, self._queue, self._consumer_tag = self._channel, None, None, None
         returned = self._tracker.clear()
         if channel is not None and not channel.is_closed:
@@ -157,12 +167,17 @@ class QueueConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop``; enforce the hold limit; re-establish a consumer that vanished."""
         await self.start()
+        last_look = 0.0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_TICK_S):
+                async with asyncio.timeout(AckTracker.ACK_DELAY_S if self._tracker.waiting else _TICK_S):
                     await stop.wait()
             if stop.is_set():
                 break
+            await self.flush_acks()
+            if time.monotonic() - last_look < _TICK_S:
+                continue
+            last_look = time.monotonic()
             await self._look()
             if self.oldest_age_s() > self._hold_limit_s:
                 await self._hand_back(stop)

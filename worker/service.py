@@ -205,8 +205,10 @@ async def _run(
                 log.warning("shutdown_grace_expired", unsent_batches=len(pending), held_messages=held)
                 for task in pending:
                     task.cancel()
+            for consumer in consumers:
+                await consumer.flush_acks()
     finally:
-        # 3. close the channels: the broker requeues whatever is still unacked
+        # 3. close the channels (after the last acks): the broker requeues whatever is still unacked
         for consumer in consumers:
             with contextlib.suppress(Exception):
                 await consumer.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aio_pika.exceptions
@@ -63,14 +64,20 @@ class Delivery:
 
 
 class AckTracker:
-    """The unsettled deliveries of one consumer, in delivery order.
+    """The unsettled deliveries of one consumer, in delivery order, and their acks.
 
-    Acking a batch of deliveries that are the oldest unsettled ones takes a single ``basic.ack`` with
-    ``multiple``; the others are acked one by one, at once (never held back behind an older message).
+    Deliveries Braze accepted are acked in as few frames as their order allows: whenever the oldest
+    unsettled ones are all accepted, one ``basic.ack`` with ``multiple`` settles them. An accepted
+    delivery behind an older unsettled one waits for :meth:`flush` (the consumer calls it every
+    ``ACK_DELAY_S`` while any wait, and before its channel closes), then is acked on its own.
     """
 
-    def __init__(self) -> None:
+    ACK_DELAY_S = 0.05
+
+    def __init__(self, on_acked: Callable[[int], None] | None = None) -> None:
         self._unsettled: dict[int, Delivery] = {}
+        self._accepted: dict[int, Delivery] = {}
+        self._on_acked = on_acked
 
     def track(self, delivery: Delivery) -> None:
         delivery.tracker = self
@@ -78,40 +85,68 @@ class AckTracker:
 
     def forget(self, delivery: Delivery) -> None:
         self._unsettled.pop(id(delivery), None)
+        self._accepted.pop(id(delivery), None)
+
+    @property
+    def waiting(self) -> int:
+        """Accepted deliveries not acked yet."""
+        return len(self._accepted)
 
     def clear(self) -> list[Delivery]:
         """Forget everything (the channel is closing); returns what was unsettled."""
         left = [d for d in self._unsettled.values() if not d.settled]
         self._unsettled.clear()
+        self._accepted.clear()
         return left
 
     def oldest_age_s(self) -> float:
         now = time.monotonic()
         for delivery in self._unsettled.values():
-            if not delivery.stale:
+            if not delivery.stale and id(delivery) not in self._accepted:
                 return now - delivery.received_monotonic_s
         return 0.0
 
-    async def ack(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Ack ``deliveries`` (all of this tracker); returns those acked (a closed channel loses the rest)."""
-        wanted = {id(d) for d in deliveries if not d.settled}
+    async def ack(self, deliveries: list[Delivery], *, defer: bool = True) -> None:
+        """Ack ``deliveries`` (all of this tracker): now if they are the oldest, else at the next flush
+        (or at once with ``defer=False``). A closed channel loses them: the broker redelivers them."""
+        for delivery in deliveries:
+            if not delivery.settled:
+                self._accepted[id(delivery)] = delivery
+        await self._ack_prefix()
+        if not defer:
+            await self._ack_each(deliveries)
+
+    async def flush(self) -> None:
+        """Ack every accepted delivery still waiting."""
+        await self._ack_prefix()
+        await self._ack_each(list(self._accepted.values()))
+
+    async def _ack_prefix(self) -> None:
         prefix: list[Delivery] = []
         for delivery in self._unsettled.values():
-            if id(delivery) in wanted:
+            if id(delivery) in self._accepted:
                 prefix.append(delivery)
             elif not delivery.stale:
                 break
-        prefix = [d for d in prefix if not d.stale]
-        acked: list[Delivery] = []
-        if len(prefix) > 1 and await _send_ack(prefix[-1], multiple=True):
-            for delivery in prefix:
-                delivery.mark_settled()
-            acked += prefix
-        for delivery in deliveries:
-            if not delivery.settled and await _send_ack(delivery, multiple=False):
-                acked.append(delivery)
+        live = [d for d in prefix if not d.stale]
+        # settled before the await: a concurrent flush must never ack a tag twice (the broker would close
+        # the channel, and requeue everything unacked on it)
+        for delivery in prefix:
             delivery.mark_settled()
-        return acked
+        if live and await _send_ack(live[-1], multiple=len(live) > 1):
+            self._acked(len(live))
+
+    async def _ack_each(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            if delivery.settled:
+                continue
+            delivery.mark_settled()
+            if not delivery.stale and await _send_ack(delivery, multiple=False):
+                self._acked(1)
+
+    def _acked(self, count: int) -> None:
+        if self._on_acked is not None:
+            self._on_acked(count)
 
 
 async def _send_ack(delivery: Delivery, *, multiple: bool) -> bool:
@@ -131,29 +166,29 @@ class Settler:
         self._publish_timeout_s = publish_timeout_s
         self._metrics = metrics
 
-    async def ack(self, delivery: Delivery) -> bool:
-        """Ack; False when the channel is gone (the broker redelivers it)."""
-        return bool(await self.ack_many([delivery]))
+    async def ack(self, delivery: Delivery, *, defer: bool = True) -> bool:
+        """Ack one delivery; False when that is no longer possible (settled, or its channel closed)."""
+        return bool(await self.ack_many([delivery], defer=defer))
 
-    async def ack_many(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Ack several (as few frames as their order allows); returns those acked."""
-        by_tracker: dict[int, tuple[AckTracker | None, list[Delivery]]] = {}
+    async def ack_many(self, deliveries: list[Delivery], *, defer: bool = True) -> list[Delivery]:
+        """Ack several, in as few frames as their order allows; returns those handed over for acking
+        (the ``messages_acked`` metric counts them as their acks go out)."""
+        by_tracker: dict[int, tuple[AckTracker, list[Delivery]]] = {}
         for delivery in deliveries:
-            if not delivery.settled:
-                by_tracker.setdefault(id(delivery.tracker), (delivery.tracker, []))[1].append(delivery)
-        acked: list[Delivery] = []
+            if delivery.settled or delivery.stale:
+                continue
+            if delivery.tracker is None:
+                AckTracker(self._counter(delivery.queue_workspace)).track(delivery)
+            assert delivery.tracker is not None
+            by_tracker.setdefault(id(delivery.tracker), (delivery.tracker, []))[1].append(delivery)
+        handed: list[Delivery] = []
         for tracker, group in by_tracker.values():
-            if tracker is None:
-                tracker = AckTracker()
-                for delivery in group:
-                    tracker.track(delivery)
-            acked += await tracker.ack(group)
-        counts: dict[str, int] = {}
-        for delivery in acked:
-            counts[delivery.queue_workspace] = counts.get(delivery.queue_workspace, 0) + 1
-        for workspace, count in counts.items():
-            self._metrics.acked.labels(workspace).inc(count)
-        return acked
+            await tracker.ack(group, defer=defer)
+            handed += group
+        return handed
+
+    def _counter(self, workspace: str) -> Callable[[int], None]:
+        return self._metrics.acked.labels(workspace).inc
 
     async def dead_letter(
         self, delivery: Delivery, kind: ErrorKind, detail: str, *, workspace: str, attempts: int | None = None
@@ -193,4 +228,4 @@ class Settler:
             submission_id=delivery.envelope.submission_id if delivery.envelope else message.message_id,
         )
         self._metrics.dead_lettered.labels(workspace, kind.value).inc()
-        return await self.ack(delivery)
+        return await self.ack(delivery, defer=False)  # at once: a redelivery would be a second dead letter
