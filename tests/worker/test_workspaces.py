@@ -86,3 +86,27 @@ async def test_a_revoked_key_in_one_workspace_does_not_stop_the_other(broker: Br
         assert await dead_letters(broker) == []
         # held, never acked: back on client_b's queue once the worker stopped
         assert await broker.wait_for_count(broker.names.work_queue("client_b"), 10) == 10
+
+
+async def test_two_workers_sharing_a_workspace_stay_under_its_limit_together(broker: BrokerKit) -> None:
+    await broker.declare()
+    options = {"batch_max_bytes": 1024, "batch_linger_ms": 0, "braze_max_in_flight": 4}
+    async with (
+        running_sim(rate_limit="10/1s") as sim,
+        running_worker(broker, SimpleMapper(), braze_url=sim.url, **options) as first,
+        running_worker(broker, SimpleMapper(), braze_url=sim.url, **options) as second,
+    ):
+        await publish(broker, [body(f"user-{n}") for n in range(120)])
+
+        async def all_acked() -> bool:
+            total = first.value("messages_acked_total", workspace="default")
+            return total + second.value("messages_acked_total", workspace="default") >= 120
+
+        await wait_until(all_acked, timeout_s=60, what="120 acks between the two workers")
+        assert first.value("messages_acked_total", workspace="default") > 0
+        assert second.value("messages_acked_total", workspace="default") > 0
+        accepted = len(await sim.client.requests(status=201))
+        throttled = len(await sim.client.requests(status=429))
+        assert accepted >= 30
+        assert throttled <= 0.1 * accepted  # the headers are their only shared view, and it is enough
+        assert len(await sim.client.events()) == 120
