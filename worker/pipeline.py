@@ -1,10 +1,9 @@
 """One workspace's way to Braze: coalesce, pace, send, and settle every message by the outcome.
 
-A :class:`WorkspacePipeline` owns the workspace's coalescer, pacer, breaker and client. Its loop hands
-sealed batches to sender tasks (at most ``max_in_flight`` at once); each sender applies
-:func:`worker.outcome.decide` to every answer and acts on the value. While the breaker is open, a prober
-sends a harmless request after each backoff step; the first success closes it. Batches wait at the
-breaker, holding their messages unacked.
+A :class:`WorkspacePipeline` owns the workspace's coalescer and its :class:`~worker.gate.BrazeGate`
+(client, pacer, breaker). Its loop hands sealed batches to sender tasks (at most ``max_in_flight`` at
+once); each sender applies :func:`worker.outcome.decide` to every answer and acts on the value. While
+the breaker is open, batches wait at it, holding their messages unacked.
 """
 
 from __future__ import annotations
@@ -19,13 +18,11 @@ import orjson
 
 from komo_braze.logs import get_logger
 from worker.batch import Batch, IndexMap, Submission
-from worker.braze_client import PROBE_BODY, BrazeAnswer, BrazeClient
-from worker.breaker import Breaker
 from worker.coalesce import BatchLimits, Coalescer
 from worker.deadletter import ErrorKind
+from worker.gate import BrazeGate
 from worker.metrics import WorkerMetrics
 from worker.outcome import Accepted, ConfigFault, ObjectError, RateLimited, Retry, Split, decide
-from worker.pacer import Pacer
 from worker.settle import Delivery, Settler
 
 log = get_logger(__name__)
@@ -54,30 +51,26 @@ class RecentIds:
 class WorkspacePipeline:
     def __init__(
         self,
-        workspace: str,
-        client: BrazeClient,
+        gate: BrazeGate,
         settler: Settler,
         metrics: WorkerMetrics,
         *,
         limits: BatchLimits,
-        pacer: Pacer,
-        breaker: Breaker,
         max_in_flight: int,
     ) -> None:
-        self.workspace = workspace
-        self.client = client
+        self.workspace = workspace = gate.workspace
+        self.gate = gate
         self.settler = settler
         self.metrics = metrics
         self.coalescer: Coalescer[Delivery] = Coalescer(workspace, limits)
-        self.pacer = pacer
-        self.breaker = breaker
+        self.pacer = gate.pacer
+        self.breaker = gate.breaker
         self.delivered = RecentIds()
         self._slots = asyncio.Semaphore(max_in_flight)
         self._wake = asyncio.Event()
         self._closing = False
         self._in_flight: set[asyncio.Task[None]] = set()
         self._in_flight_count = 0
-        metrics.breaker_state.labels(workspace).set(breaker.state)
         self._latency = metrics.latency.labels(workspace)
         self._held = metrics.held.labels(workspace)
 
@@ -117,7 +110,7 @@ class WorkspacePipeline:
     async def run(self) -> None:
         """Hand batches to senders until closed and everything is settled."""
         async with asyncio.TaskGroup() as group:
-            prober = group.create_task(self._probe_loop())
+            prober = group.create_task(self.gate.probe_loop())
             try:
                 await self._dispatch(group)
             finally:
@@ -181,27 +174,23 @@ class WorkspacePipeline:
                 for half in batch.halves():
                     await self._send(half, attempts)
                 return
-            answer = await self._request(data, objects=batch.object_count())
+            answer = await self.gate.request(data, objects=batch.object_count())
             attempts += 1
             outcome = decide(answer.status, answer.body, failure=answer.failure)
             match outcome:
                 case Accepted(errors=errors):
-                    self._closed_by(answer)
+                    self.gate.succeeded(answer)
                     await self._accept(batch, index, errors, attempts)
                     return
                 case RateLimited():
-                    paused_s = self.pacer.pause_for_429(answer.rate_limit)
-                    self.metrics.pauses.labels(self.workspace).inc()
-                    self.metrics.paused_seconds.labels(self.workspace).inc(paused_s)
-                    log.info("rate_limited", workspace=self.workspace, paused_s=round(paused_s, 3))
+                    self.gate.rate_limited(answer)
                 case Retry(reason=reason):
                     self.metrics.retries.labels(self.workspace, reason).inc()
-                    opened = self.breaker.failure()
-                    self._breaker_changed(opened, reason=reason)
+                    self.gate.failed(reason)
                     if self.breaker.is_closed:
                         await asyncio.sleep(self.breaker.retry_delay_s(attempts))
                 case ConfigFault(status=status, reason=reason):
-                    self._config_fault(status, reason)
+                    self.gate.config_fault(status, reason)
                 case Split(status=status, reason=reason):
                     await self._split(batch, status, reason, attempts)
                     return
@@ -250,75 +239,3 @@ class WorkspacePipeline:
         for submission in accepted:  # the latency to Braze's acceptance; the ack follows within 50 ms
             self._latency.observe(max(0.0, (now - submission.received_at).total_seconds()))
         await self.settler.ack_many([s.handle for s in accepted])
-
-    # --- requests, breaker ----------------------------------------------------------------------
-
-    async def _request(self, data: bytes, *, objects: int) -> BrazeAnswer:
-        await self.pacer.acquire()
-        try:
-            answer = await self.client.track(data)
-        finally:
-            self.pacer.done()
-        self.pacer.observe(answer.rate_limit)
-        if self.pacer.remaining is not None:
-            self.metrics.rate_limit_remaining.labels(self.workspace).set(self.pacer.remaining)
-        if objects:
-            self.metrics.batch_objects.labels(self.workspace).observe(objects)
-        self.metrics.requests.labels(self.workspace, answer.status_label).inc()
-        self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
-        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
-        return answer
-
-    def _closed_by(self, answer: BrazeAnswer) -> None:
-        was_closed = self.breaker.is_closed
-        self.breaker.success()
-        if not was_closed:
-            log.info("breaker_closed", workspace=self.workspace, status=answer.status_label)
-        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
-
-    def _breaker_changed(self, opened: bool, *, reason: str) -> None:
-        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
-        if opened:
-            log.error(
-                "breaker_opened",
-                workspace=self.workspace,
-                reason=reason,
-                consecutive_failures=self.breaker.consecutive_failures,
-            )
-
-    def _config_fault(self, status: int, reason: str) -> None:
-        self.metrics.config_faults.labels(self.workspace, str(status)).inc()
-        opened = self.breaker.fault(status)
-        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
-        if opened:
-            log.critical(
-                "braze_configuration_fault",
-                workspace=self.workspace,
-                status=status,
-                detail=reason[:200],
-                hint="check this workspace's REST endpoint and API key (users.track permission); "
-                "nothing is dead-lettered, delivery resumes once a probe succeeds",
-            )
-
-    async def _probe_loop(self) -> None:
-        while True:
-            if not await self.breaker.wait_opened(_TICK_S * 2):
-                continue
-            await asyncio.sleep(self.breaker.probe_delay_s())
-            if self.breaker.is_closed:
-                continue
-            self.breaker.begin_probe()
-            self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
-            answer = await self._request(PROBE_BODY, objects=0)
-            outcome = decide(answer.status, answer.body, failure=answer.failure)
-            match outcome:
-                case Retry(reason=reason):
-                    self.breaker.failure()
-                    self._breaker_changed(False, reason=reason)
-                case ConfigFault(status=status, reason=reason):
-                    self._config_fault(status, reason)
-                case RateLimited():
-                    self.pacer.pause_for_429(answer.rate_limit)
-                    self._closed_by(answer)
-                case _:  # an answer about the (empty) request itself: Braze is there and takes our key
-                    self._closed_by(answer)

@@ -26,6 +26,7 @@ from worker.braze_client import BrazeClient
 from worker.breaker import Breaker
 from worker.coalesce import MAX_OBJECTS, BatchLimits
 from worker.consumer import QueueConsumer
+from worker.gate import BrazeGate
 from worker.metrics import WorkerMetrics
 from worker.pacer import Pacer
 from worker.pipeline import WorkspacePipeline
@@ -125,19 +126,14 @@ async def serve(
                     timeout_s=settings.braze_timeout_s,
                 )
             )
+            breaker = Breaker(
+                failure_threshold=settings.braze_breaker_failures,
+                base_s=settings.braze_retry_base_s,
+                cap_s=settings.braze_retry_max_s,
+            )
+            gate = BrazeGate(target.workspace, client, Pacer(static_limit=static_limit), breaker, metrics)
             pipelines[target.workspace] = WorkspacePipeline(
-                target.workspace,
-                client,
-                settler,
-                metrics,
-                limits=limits,
-                pacer=Pacer(static_limit=static_limit),
-                breaker=Breaker(
-                    failure_threshold=settings.braze_breaker_failures,
-                    base_s=settings.braze_retry_base_s,
-                    cap_s=settings.braze_retry_max_s,
-                ),
-                max_in_flight=settings.braze_max_in_flight,
+                gate, settler, metrics, limits=limits, max_in_flight=settings.braze_max_in_flight
             )
         router = Router(mapping, pipelines, settler, metrics)
 
