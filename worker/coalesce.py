@@ -170,5 +170,13 @@ class Coalescer(Generic[H]):
             *self._deferred,
         ]
 
+    @property
+    def has_open(self) -> bool:
+        return bool(self._open)
+
+    @property
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
     def is_busy(self, user: UserKey) -> bool:
         return self._busy[user] > 0

@@ -78,9 +78,11 @@ class WorkspacePipeline:
 
     def add(self, submission: Submission[Delivery]) -> None:
         """Take a mapped delivery in (synchronously: arrival order is per-user order)."""
+        had_open = self.coalescer.has_open
         self.coalescer.add(submission, time.monotonic())
         self._update_held()
-        self._wake.set()
+        if self.coalescer.has_ready or not had_open:  # a batch to send, or a linger time to start
+            self._wake.set()
 
     def discard_stale(self) -> int:
         dropped = self.coalescer.discard(lambda s: s.handle.stale)

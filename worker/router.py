@@ -63,7 +63,10 @@ class Router:
             detail = f"the mapping sends hub {envelope.hub_id} to workspace {result.workspace!r}, not configured"
             self._dead_letter(delivery, ErrorKind.UNMAPPED_HUB, detail, result.workspace)
             return
-        pipeline.add(Submission(delivery, envelope.submission_id, result, envelope.received_at))
+        # the body's size bounds the objects' size closely enough for packing; the request's real size is
+        # checked again before it is sent
+        size = len(delivery.message.body)
+        pipeline.add(Submission(delivery, envelope.submission_id, result, envelope.received_at, size_bytes=size))
 
     def _dead_letter(self, delivery: Delivery, kind: ErrorKind, detail: str, workspace: str) -> None:
         task = asyncio.get_running_loop().create_task(
