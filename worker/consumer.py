@@ -22,7 +22,8 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aiormq.abc import DeliveredMessage
 
 from komo_braze.logs import get_logger
 from worker.metrics import WorkerMetrics
@@ -61,7 +62,6 @@ class QueueConsumer:
         self._on_returned = on_returned
         self._metrics = metrics
         self._channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._tracker = AckTracker(metrics.acked.labels(workspace).inc)
         self._consumed = metrics.consumed.labels(workspace)
@@ -107,18 +107,26 @@ class QueueConsumer:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        channel = await self._connection.channel()
+        channel = await self._connection.channel()  # robust: aio-pika re-opens it, with its prefetch
         await channel.set_qos(prefetch_count=self._prefetch)
-        queue = await channel.get_queue(self.queue_name, ensure=True)
-        self._channel, self._queue = channel, queue
-        self._consumer_tag = await queue.consume(self._on_message)
-        self._missing_since = None
-        await self._look()
+        await channel.get_queue(self.queue_name, ensure=True)  # fails here if the queue is missing
+        self._channel = channel
+        await self._consume()
         log.info("consuming", queue=self.queue_name, prefetch=self._prefetch)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        # no await in here, on purpose: aio-pika starts one task per delivery in delivery order, and
-        # a task without an await runs to its end in that order, so arrival order stays user order
+    async def _consume(self) -> None:
+        """Consume on the AMQP channel under the robust one (re-done by :meth:`_look` after it re-opens)."""
+        assert self._channel is not None
+        underlay = await self._channel.get_underlay_channel()
+        # a plain function on purpose (see _on_message); aiormq wraps it, its annotation asks for a coroutine
+        ok = await underlay.basic_consume(self.queue_name, self._on_message, no_ack=False)  # type: ignore[arg-type]
+        self._consumer_tag = ok.consumer_tag
+        self._missing_since = None
+        self._consumer_present = True
+
+    def _on_message(self, message: DeliveredMessage) -> None:
+        # synchronous on purpose: aiormq runs it in one task per delivery, started in delivery order,
+        # and with no await inside each runs to its end in that order: arrival order stays user order
         delivery = Delivery(message, self.workspace)
         self._tracker.track(delivery)
         self._consumed.inc()
@@ -136,10 +144,12 @@ class QueueConsumer:
     async def stop_consuming(self) -> None:
         """Stop taking new messages; what was delivered can still be acked on the open channel."""
         self._stopping = True
-        if self._queue is not None and self._consumer_tag is not None and not self._connection.is_closed:
+        if self._channel is not None and self._consumer_tag is not None and self._connected:
             try:
                 async with asyncio.timeout(5.0):
-                    await self._queue.cancel(self._consumer_tag)
+                    underlay = await self._channel.get_underlay_channel()
+                    if self._consumer_tag in getattr(underlay, "consumers", {}):
+                        await underlay.basic_cancel(self._consumer_tag)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -148,7 +158,7 @@ class QueueConsumer:
     async def close(self) -> None:
         """Close the channel: the broker puts every unsettled delivery back, in order."""
         await self.flush_acks()
-        channel, self._channel, self._queue, self._consumer_tag = self._channel, None, None, None
+        channel, self._channel, self._consumer_tag = self._channel, None, None
         returned = self._tracker.clear()
         if channel is not None and not channel.is_closed:
             try:
@@ -216,6 +226,20 @@ class QueueConsumer:
             return
 
     async def _check_consumer(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            # the robust channel is open again (a reconnect), or the broker cancelled our consumer:
+            # what was delivered before is back on the queue, consume afresh on the channel as it is now
+            try:
+                self._on_returned()
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consume_again_failed", queue=self.queue_name, error=type(exc).__name__)
+            else:
+                self._metrics.consumer_restarts.labels(self.workspace).inc()
+                log.info("consumer_reestablished", queue=self.queue_name)
+                return
         now = time.monotonic()
         if self._missing_since is None:
             self._missing_since = now

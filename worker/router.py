@@ -40,7 +40,7 @@ class Router:
 
     def route(self, delivery: Delivery) -> None:
         try:
-            envelope = Envelope.decode(delivery.message.body)
+            envelope = Envelope.decode(delivery.body)
         except EnvelopeError as exc:
             self._dead_letter(delivery, ErrorKind.INVALID_SUBMISSION, exc.reason, delivery.queue_workspace)
             return
@@ -65,7 +65,7 @@ class Router:
             return
         # the body's size bounds the objects' size closely enough for packing; the request's real size is
         # checked again before it is sent
-        size = len(delivery.message.body)
+        size = len(delivery.body)
         pipeline.add(Submission(delivery, envelope.submission_id, result, envelope.received_at, size_bytes=size))
 
     def _dead_letter(self, delivery: Delivery, kind: ErrorKind, detail: str, workspace: str) -> None:

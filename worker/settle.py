@@ -13,10 +13,12 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika.exceptions
 import aiormq.exceptions
-from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+from aio_pika.abc import AbstractExchange
+from aiormq.abc import DeliveredMessage
 
 from komo_braze.envelope import Envelope
 from komo_braze.logs import get_logger
@@ -35,9 +37,13 @@ _CHANNEL_GONE = (
 
 @dataclass(eq=False)
 class Delivery:
-    """One message as consumed from a work queue, until it is settled."""
+    """One message as consumed from a work queue, until it is settled.
 
-    message: AbstractIncomingMessage
+    It holds aiormq's delivered message as it is: the worker consumes on the channel underneath
+    aio-pika's, so that no per-message wrapper is built (a third of a plain aio-pika consumer's cost).
+    """
+
+    message: DeliveredMessage
     queue_workspace: str  # the workspace whose queue it came from
     received_monotonic_s: float = field(default_factory=time.monotonic)
     envelope: Envelope | None = None
@@ -47,15 +53,32 @@ class Delivery:
     @property
     def stale(self) -> bool:
         """Its channel is gone: the broker has requeued it, acking is impossible."""
-        try:
-            return bool(self.message.channel.is_closed)
-        except _CHANNEL_GONE:  # aio-pika raises once the channel is closed
-            return True
+        return bool(self.message.channel.is_closed)
+
+    @property
+    def body(self) -> bytes:
+        return self.message.body
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        return dict(self.message.header.properties.headers or {})
 
     @property
     def attempts(self) -> int:
-        count = (self.message.headers or {}).get("x-delivery-count")
+        count = self.headers.get("x-delivery-count")
         return (count if isinstance(count, int) else 0) + 1
+
+    @property
+    def delivery_tag(self) -> int:
+        tag = getattr(self.message.delivery, "delivery_tag", None)
+        return tag if isinstance(tag, int) else 0
+
+    def properties(self) -> aio_pika.Message:
+        """The original's properties (headers, message id, timestamp), for its dead letter."""
+        props = self.message.header.properties
+        return aio_pika.Message(
+            self.message.body, headers=self.headers, message_id=props.message_id, timestamp=props.timestamp
+        )
 
     def mark_settled(self) -> None:
         self.settled = True
@@ -151,7 +174,7 @@ class AckTracker:
 
 async def _send_ack(delivery: Delivery, *, multiple: bool) -> bool:
     try:
-        await delivery.message.ack(multiple=multiple)
+        await delivery.message.channel.basic_ack(delivery.delivery_tag, multiple=multiple)
     except asyncio.CancelledError:
         raise
     except (*_CHANNEL_GONE, aio_pika.exceptions.MessageProcessError):
@@ -200,10 +223,9 @@ class Settler:
         """
         if delivery.settled or delivery.stale:
             return False
-        message = delivery.message
         letter = build_dead_letter(
-            message.body,
-            message,
+            delivery.body,
+            delivery.properties(),
             kind=kind,
             detail=detail,
             attempts=attempts if attempts is not None else delivery.attempts,
@@ -217,7 +239,7 @@ class Settler:
         except Exception as exc:
             log.error("dead_letter_publish_failed", workspace=workspace, kind=kind.value, error=type(exc).__name__)
             with contextlib.suppress(*_CHANNEL_GONE):
-                await message.nack(requeue=True)
+                await delivery.message.channel.basic_nack(delivery.delivery_tag, requeue=True)
             delivery.mark_settled()
             return False
         log.warning(
@@ -225,7 +247,7 @@ class Settler:
             workspace=workspace,
             kind=kind.value,
             detail=detail[:200],
-            submission_id=delivery.envelope.submission_id if delivery.envelope else message.message_id,
+            submission_id=delivery.envelope.submission_id if delivery.envelope else None,
         )
         self._metrics.dead_lettered.labels(workspace, kind.value).inc()
         return await self.ack(delivery, defer=False)  # at once: a redelivery would be a second dead letter
