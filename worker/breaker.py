@@ -1,9 +1,9 @@
 """The per-workspace circuit breaker (DESIGN.md, "The worker's outcome policy").
 
 ``closed``: requests flow. After ``failure_threshold`` consecutive failures (5xx, timeouts, connection
-errors) it ``open``\\ s: batches stop at :meth:`wait_closed`, the worker holds their messages, and a
-prober (the service) sends a harmless probe after each :meth:`probe_delay_s` (exponential backoff with
-full jitter). While a probe is out the state is ``half_open``; the first success closes it. A 401, 403 or
+errors) it ``open``\\ s: batches stop at :meth:`wait_closed`, the worker holds their messages, and the
+prober (``worker.gate``) sends a harmless request after each :meth:`probe_delay_s` (exponential backoff
+with full jitter). While a probe is out the state is ``half_open``; the first success closes it. A 401, 403 or
 404 opens it at once as a *configuration fault*: nothing is dead-lettered, it closes again once a probe
 gets through (a key fixed or restored).
 """

@@ -13,6 +13,10 @@ closes its channel itself, which hands every held message back in order at the c
 does not consume again until the workspaces it feeds can send (the breaker closed by a probe, the pause
 over). One outage costs a message one delivery count however long it lasts, per-user order holds, and
 nothing is dead-lettered for Braze being down.
+
+The consumer sits on the AMQP channel under aio-pika's robust one (aio-pika re-opens the channel with
+its prefetch after a reconnect; the watchdog here consumes again at once), which spares the per-message
+wrapper aio-pika would build. Acks go through :class:`worker.settle.AckTracker`.
 """
 
 from __future__ import annotations
