@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -110,3 +111,29 @@ async def _all_delivered(sim: RunningSim, ids: set[str]) -> bool:
 
 async def _queue_empty(kit: BrokerKit) -> bool:
     return await kit.count(kit.names.work_queue()) == 0
+
+
+async def test_a_second_signal_exits_at_once_and_the_broker_redelivers(broker: BrokerKit, tmp_path: Path) -> None:
+    await broker.declare()
+    bodies = _bodies(50)
+    async with running_sim(hang_rate=1.0, hang_s=60.0) as sim:
+        await publish(broker, bodies)
+        worker = await _worker(broker, sim, tmp_path, "worker-1")
+        await wait_until(lambda: _hanging(sim), what="a request hanging at Braze")
+        worker.process.send_signal(signal.SIGTERM)  # graceful: it would wait the 20 s grace for Braze
+        await wait_until(lambda: _logged(worker, "worker_stopping"), what="the graceful stop to begin")
+        worker.process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(5):
+            status = await worker.process.wait()
+        assert status == 128 + signal.SIGTERM
+        assert "forced_exit" in {e.get("event") for e in worker.log_events()}
+        assert await broker.wait_for_count(broker.names.work_queue(), 50) == 50
+        assert len(await sim.client.events()) == 0
+
+
+async def _hanging(sim: RunningSim) -> bool:
+    return bool((await sim.client.stats())["hanging"] >= 1)
+
+
+async def _logged(component: Component, event: str) -> bool:
+    return event in {e.get("event") for e in component.log_events()}
