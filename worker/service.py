@@ -81,6 +81,15 @@ def resolve_targets(settings: Settings, mapping: WorkerMapping, environ: Mapping
     return targets
 
 
+def _resume_check(pipelines: Mapping[str, WorkspacePipeline], workspace: str) -> Callable[[], bool]:
+    """When a consumer that handed its messages back may consume again: once its own workspace can send
+    (another workspace's revoked key must not hold this queue back)."""
+    own = pipelines.get(workspace)
+    if own is not None:
+        return lambda: own.sendable
+    return lambda: all(p.sendable for p in pipelines.values())
+
+
 def prefetch_for(settings: Settings) -> int:
     """Enough for every request in flight plus the batch being filled, at one message per object."""
     per_batch = MAX_OBJECTS * (2 if settings.batch_mode is BatchMode.PER_ARRAY else 1)
@@ -149,7 +158,7 @@ async def serve(
                 prefetch=prefetch_for(settings),
                 hold_limit_s=settings.hold_limit_s,
                 on_delivery=router.route,
-                can_resume=lambda: all(p.sendable for p in pipelines.values()),
+                can_resume=_resume_check(pipelines, workspace),
                 on_returned=discard_stale,
                 metrics=metrics,
             )
