@@ -3,7 +3,8 @@
 The baseline, measured in the same run against the same broker over the same messages, is a plain
 aio-pika consume-and-ack loop with the same prefetch (no mapping, no batching, no HTTP): the ratio says
 how much of the broker's consume rate one ``komo-braze worker`` turns into Braze deliveries. Both rates
-are counted from the first ack to the last, so process start-up is left out.
+are counted from the first ack to the ack that completes 99% of the messages: process start-up is left
+out, and so is the worker's last, partial batch, which waits its linger time (250 ms) by design.
 
     python -m bench worker [--count 20000] [--users 5000]
 """
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ from komo_braze.settings import BatchMode, Settings, load_settings
 
 API_KEY = "bench-key"
 PREFETCH = 75 * (8 + 2)  # the worker's own prefetch at its default settings
+SHARE = 0.99  # rates are measured up to this share of the messages
 
 MAPPING = """\
 hubs:
@@ -85,22 +88,26 @@ async def baseline_per_s(settings: Settings, count: int) -> float:
         seen = 0
         first_at = 0.0
 
+        target = int(count * SHARE)
+        elapsed = 0.0
+
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal seen, first_at
+            nonlocal seen, first_at, elapsed
             if seen == 0:
                 first_at = time.perf_counter()
             Envelope.decode(message.body)  # what any consumer does at the least
             await message.ack()
             seen += 1
+            if seen == target:
+                elapsed = time.perf_counter() - first_at
             if seen >= count:
                 done.set()
 
         tag = await queue.consume(on_message)
         async with asyncio.timeout(600):
             await done.wait()
-        elapsed = time.perf_counter() - first_at
         await queue.cancel(tag)
-    return count / elapsed
+    return target / elapsed
 
 
 async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
@@ -159,21 +166,24 @@ async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Pa
     worker = await start_component("worker", ["worker"], env, log_dir)
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
-            first_at = 0.0
+            first_at, elapsed, worker_cpu, sim_cpu = 0.0, 0.0, 0.0, 0.0
+            target = int(count * SHARE)
             cpu_before = (cpu_s(worker.process.pid), cpu_s(sim_pid))
-            while (done := await acked(session, worker)) < count:
+            while (done := await acked(session, worker)) < count:  # all of them: the queue ends empty
                 if done and not first_at:
                     first_at = time.perf_counter()
-                await asyncio.sleep(0.02)
-            elapsed = time.perf_counter() - (first_at or time.perf_counter())
-            worker_cpu, sim_cpu = cpu_s(worker.process.pid) - cpu_before[0], cpu_s(sim_pid) - cpu_before[1]
-            print(f"cpu seconds: worker {worker_cpu:.2f}, braze_sim {sim_cpu:.2f}, wall {elapsed:.2f}")
-            return count / elapsed
+                if done >= target and not elapsed:
+                    elapsed = time.perf_counter() - first_at
+                    worker_cpu, sim_cpu = cpu_s(worker.process.pid) - cpu_before[0], cpu_s(sim_pid) - cpu_before[1]
+                await asyncio.sleep(0.01)
+            elapsed = elapsed or time.perf_counter() - first_at
+            print(f"  worker cpu {worker_cpu:.2f} s, braze_sim cpu {sim_cpu:.2f} s, wall {elapsed:.2f} s")
+            return target / elapsed
     finally:
         await worker.stop()
 
 
-async def run(count: int, users: int) -> int:
+async def run(count: int, users: int, rounds: int) -> int:
     settings = load_settings(prefix=f"bench-worker-{uuid.uuid4().hex[:8]}", log_level="warning")
     samples = SampleFactory(seed=5, users=users)
     envelopes = [Envelope.from_komo(samples.submission(n)) for n in range(count)]
@@ -181,11 +191,18 @@ async def run(count: int, users: int) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
             log_dir = Path(directory)
-            await fill(settings, envelopes)
-            baseline = await baseline_per_s(settings, count)
             sim, sim_url = await start_sim(log_dir)
-            await fill(settings, envelopes)
-            rate = await worker_per_s(settings, count, sim_url, log_dir, sim.pid)
+            ratios = []
+            for round_number in range(1, rounds + 1):  # alternating, so that load from elsewhere hits both
+                await fill(settings, envelopes)
+                baseline = await baseline_per_s(settings, count)
+                await fill(settings, envelopes)
+                rate = await worker_per_s(settings, count, sim_url, log_dir, sim.pid)
+                ratios.append(rate / baseline)
+                print(
+                    f"round {round_number}: baseline {baseline:6.0f} msg/s, worker {rate:6.0f} msg/s, "
+                    f"ratio {rate / baseline:.2f}"
+                )
     finally:
         if sim is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -194,10 +211,8 @@ async def run(count: int, users: int) -> int:
         connection = await aio_pika.connect(settings.amqp_url_str)
         async with connection:
             await topology.delete(await connection.channel(), settings.prefix)
-    print(f"messages:                          {count} ({users} distinct users)")
-    print(f"baseline aio-pika consume-and-ack: {baseline:8.0f} msg/s")
-    print(f"worker (map, batch, braze_sim):    {rate:8.0f} msg/s")
-    print(f"ratio worker / baseline:           {rate / baseline:8.2f}  (goal >= 0.85)")
+    print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")
+    print(f"median ratio worker / baseline: {statistics.median(ratios):.2f}  (goal >= 0.85)")
     return 0
 
 
@@ -205,5 +220,6 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench worker", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20000, help="submissions queued for each measurement")
     parser.add_argument("--users", type=int, default=5000, help="distinct users among them")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/worker pairs; the median ratio counts")
     options = parser.parse_args(argv)
-    return asyncio.run(run(options.count, options.users))
+    return asyncio.run(run(options.count, options.users, options.rounds))
