@@ -75,6 +75,7 @@ async def test_a_revoked_key_in_one_workspace_does_not_stop_the_other(broker: Br
             braze_url=sim.url,
             api_key="key-a",
             environ={"CLIENT_B_BRAZE_KEY": "revoked"},
+            shutdown_grace_s=1.0,  # client_b's batch waits at its open breaker until the grace runs out
         ) as worker:
             await publish(broker, [body(f"b-{n}", hub="hub-b") for n in range(10)])
             await publish(broker, [body(f"a-{n}", hub="hub-a") for n in range(10)])
