@@ -11,6 +11,7 @@ import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -220,10 +221,27 @@ def settings_table() -> list[tuple[str, str, str]]:
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
         if isinstance(default, SecretStr):
-            default_text = "(secret)"
+            default_text = _redacted_default(default.get_secret_value())
         elif default in (None, []):
             default_text = "unset"
         else:
             default_text = str(default.value if isinstance(default, StrEnum) else default)
         rows.append((ENV_PREFIX + name.upper(), field.description or "", default_text))
     return rows
+
+
+def _redacted_default(secret: str) -> str:
+    """A URL default with its password masked; any other secret default not at all."""
+    parts = urlsplit(secret)
+    if parts.scheme and parts.password is not None:
+        return secret.replace(f":{parts.password}@", ":***@", 1)
+    return "(secret)"
+
+
+def settings_markdown() -> str:
+    """The settings as the markdown table README carries (a test keeps the two the same)."""
+    lines = ["| variable | meaning | default |", "| --- | --- | --- |"]
+    for name, meaning, default in settings_table():
+        shown = default if default == "unset" else f"`{default}`"
+        lines.append(f"| `{name}` | {meaning} | {shown} |")
+    return "\n".join(lines) + "\n"
