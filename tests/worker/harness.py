@@ -122,7 +122,8 @@ async def running_worker(
     task = asyncio.create_task(
         serve(settings, mapper, shutdown, environ=environ, metrics=metrics, on_listening=listening.set_result)
     )
-    done, _ = await asyncio.wait({task, listening}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    started: list[asyncio.Future[Any]] = [task, listening]
+    done, _ = await asyncio.wait(started, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()  # raises what went wrong at start
     worker = RunningWorker(metrics, listening.result(), task, shutdown)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit
 from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
@@ -91,7 +93,7 @@ async def test_a_revoked_key_in_one_workspace_does_not_stop_the_other(broker: Br
 
 async def test_two_workers_sharing_a_workspace_stay_under_its_limit_together(broker: BrokerKit) -> None:
     await broker.declare()
-    options = {"batch_max_bytes": 1024, "batch_linger_ms": 0, "braze_max_in_flight": 4}
+    options: dict[str, Any] = {"batch_max_bytes": 1024, "batch_linger_ms": 0, "braze_max_in_flight": 4}
     async with (
         running_sim(rate_limit="10/1s") as sim,
         running_worker(broker, SimpleMapper(), braze_url=sim.url, **options) as first,
