@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from komo_braze import __version__
-from komo_braze.settings import Settings, SettingsError, load_settings, settings_table
+from komo_braze.settings import Settings, SettingsError, load_settings, settings_markdown, settings_table
 
 #: subcommand name -> "module:attribute" of its click command
 LAZY_COMMANDS = {
@@ -62,8 +62,12 @@ def cli() -> None:
 
 
 @cli.command("settings")
-def settings_command() -> None:
+@click.option("--markdown", is_flag=True, help="print the markdown table README carries")
+def settings_command(markdown: bool) -> None:
     """List every KOMO_BRAZE_* setting with its meaning and default."""
+    if markdown:
+        click.echo(settings_markdown(), nl=False)
+        return
     for name, meaning, default in settings_table():
         click.echo(f"{name:<36} {default:<38} {meaning}")
 

@@ -1,9 +1,10 @@
 """``komo-braze demo``: the pipeline on this machine, with a summary.
 
 Every component runs as a real ``komo-braze`` subprocess on a free port, under a prefix of the demo's
-own, which is deleted at the end unless ``--keep``. Today the demo runs the intake: it posts realistic
-Komo submissions (and a few malformed ones) concurrently, then reports what was accepted and what sits
-on the work queue. The worker and the Braze stand-in join as further components of :class:`DemoRun`.
+own, which is deleted at the end unless ``--keep``: braze_sim (Braze's real limit, a few injected 5xx,
+some latency), the producer and a worker. The demo posts realistic Komo submissions concurrently (users
+repeat; a few carry a bad email or phone, a few no usable identifier; a few are malformed), follows
+the worker until every accepted one is delivered or dead-lettered, and ends with a summary table.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import click
 import orjson
 from rich.console import Console
@@ -27,6 +29,15 @@ from komo_braze import topology
 from komo_braze.amqp import connect, redact_url
 from komo_braze.cli import settings_from
 from komo_braze.components import Component, ComponentFailed, component_env, start_component
+from komo_braze.demo_delivery import (
+    MAPPING,
+    SIM_API_KEY,
+    WorkerFigures,
+    read_worker,
+    start_sim,
+    stop_process,
+    with_flaws,
+)
 from komo_braze.loadgen import PostReport, post_submissions
 from komo_braze.samples import SampleFactory
 from komo_braze.settings import Settings
@@ -99,6 +110,49 @@ async def post_with_progress(
         )
 
 
+async def follow_delivery(console: Console, worker_url: str, expected: int, timeout_s: float) -> WorkerFigures:
+    """Show delivery progress until the worker has settled ``expected`` messages (or ``timeout_s``)."""
+    columns = (TextColumn("delivering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+            task = progress.add_task("deliver", total=expected)
+            while True:
+                figures = await read_worker(session, worker_url)
+                progress.update(task, completed=min(expected, int(figures.settled)))
+                if figures.settled >= expected or loop.time() > deadline:
+                    return figures
+                await asyncio.sleep(0.2)
+
+
+def delivery_rows(table: Table, figures: WorkerFigures, *, duration_s: float, sim_5xx: str) -> None:
+    requests = sum(figures.requests_by_status.values())
+    objects_count = figures.value("request_objects_count")
+    table.add_row("Braze requests (by status)", f"{requests:.0f} ({_by_status(figures)})", "")
+    table.add_row(
+        "objects per request",
+        f"{figures.value('request_objects_sum') / objects_count:.1f}" if objects_count else "-",
+        "≤ 75",
+    )
+    table.add_row("delivered to Braze", f"{figures.settled - sum(figures.dead_letters.values()):.0f}", "")
+    table.add_row("coalesced updates", f"{figures.value('coalesced_updates_total'):.0f}", "")
+    table.add_row("429 pauses", f"{figures.value('rate_limit_pauses_total'):.0f}", "few")
+    table.add_row("retries (injected 5xx: " + sim_5xx + ")", f"{figures.value('retries_total'):.0f}", "")
+    table.add_row("fields dropped (bad email/phone ...)", f"{figures.value('rejected_fields_total'):.0f}", "")
+    letters = ", ".join(f"{reason} {count:.0f}" for reason, count in sorted(figures.dead_letters.items()))
+    table.add_row("dead letters by reason", letters or "none", "no_identifier, invalid_identifier")
+    if duration_s > 0:
+        table.add_row("delivery throughput", f"{figures.settled / duration_s:,.0f} submissions/s", "")
+    p50, p99 = figures.latency_quantile_s(0.5), figures.latency_quantile_s(0.99)
+    if p50 is not None and p99 is not None:
+        table.add_row("end-to-end latency p50 / p99 (≤ bucket)", f"{p50:g} / {p99:g} s", "")
+
+
+def _by_status(figures: WorkerFigures) -> str:
+    return ", ".join(f"{status}: {count:.0f}" for status, count in sorted(figures.requests_by_status.items()))
+
+
 def summary_table(
     report: PostReport, *, count: int, malformed: int, queue_depth: int | None, exits: dict[str, int]
 ) -> Table:
@@ -116,42 +170,67 @@ def summary_table(
         f"{report.latency_percentile_s(0.5) * 1000:.1f} / {report.latency_percentile_s(0.95) * 1000:.1f} ms",
         "",
     )
-    table.add_row("work queue depth", "missing" if queue_depth is None else str(queue_depth), str(count))
+    table.add_row("work queue depth at the end", "missing" if queue_depth is None else str(queue_depth), "0")
     for name, status in exits.items():
         table.add_row(f"{name} exit status (SIGTERM)", str(status), "0")
     return table
 
 
 async def run_demo(settings: Settings, *, count: int, malformed: int, concurrency: int, keep: bool) -> int:
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)  # a log or a pipe: no wrapped rows
     console.print(f"komo-braze demo: prefix [bold]{settings.prefix}[/bold] on {redact_url(settings.amqp_url_str)}")
     log_dir = Path(tempfile.mkdtemp(prefix="komo-braze-demo-"))
     run = DemoRun(settings, console, log_dir)
     token = secrets.token_urlsafe(24)
     ok = False
+    sim: asyncio.subprocess.Process | None = None
     try:
+        sim, sim_url = await start_sim(log_dir)
+        console.print(f"[green]✓[/green] braze-sim ready on {sim_url} (limit 3000/3s, 5% injected 5xx)")
+        mapping = log_dir / "mapping.yaml"
+        mapping.write_text(MAPPING)
+        worker = await run.start(
+            "worker",
+            ["worker"],
+            braze_url=sim_url,
+            braze_api_key=SIM_API_KEY,
+            mapping=str(mapping),
+            worker_metrics_bind="127.0.0.1:0",
+        )
         producer = await run.start("producer", ["producer"], producer_bind="127.0.0.1:0", webhook_token=token)
         samples = SampleFactory()
-        bodies = [orjson.dumps(samples.submission(n)) for n in range(count)]
+        bodies = [orjson.dumps(with_flaws(samples.submission(n), n)) for n in range(count)]
         bodies += [orjson.dumps(samples.malformed(count + n)) for n in range(malformed)]
         console.print(
             f"posting {count} realistic Komo submissions and {malformed} malformed ones "
             f"from {concurrency} concurrent clients"
         )
+        started = asyncio.get_running_loop().time()
         report = await post_with_progress(console, producer.url, bodies, token, concurrency)
+        figures = await follow_delivery(console, worker.url, report.accepted, timeout_s=120 + count / 50)
+        duration_s = asyncio.get_running_loop().time() - started
         depth = await run.work_queue_depth()
         exits = await run.stop_all()
-        console.print(summary_table(report, count=count, malformed=malformed, queue_depth=depth, exits=exits))
-        ok = (report.accepted, report.rejected, report.failed, depth) == (count, malformed, 0, count)
+        table = summary_table(report, count=count, malformed=malformed, queue_depth=depth, exits=exits)
+        delivery_rows(table, figures, duration_s=duration_s, sim_5xx="5%")
+        console.print(table)
+        expected_letters = {"no_identifier", "invalid_identifier"}
+        ok = (report.accepted, report.rejected, report.failed, depth) == (count, malformed, 0, 0)
+        ok = ok and figures.settled >= report.accepted and set(figures.dead_letters) <= expected_letters
         ok = ok and all(status == 0 for status in exits.values())
+        dead = topology.Names(settings.prefix).dead_queue
         console.print(
-            f"The {report.accepted} accepted submissions wait on {topology.Names(settings.prefix).work_queue()}: "
-            "the worker is not part of the demo yet."
+            f"Dead letters wait on {dead}: look at them with "
+            f"`KOMO_BRAZE_PREFIX={settings.prefix} komo-braze dlq list` (and `dlq show`)"
+            + ("" if keep else "; run the demo with --keep to keep them after it ends")
+            + "."
         )
-    except ComponentFailed as exc:
+    except (ComponentFailed, RuntimeError, TimeoutError) as exc:
         console.print(f"[red]demo failed[/red]: {exc}")
     finally:
         await run.stop_all()
+        if sim is not None:
+            await stop_process(sim)
         if keep:
             console.print(f"kept prefix {settings.prefix} and the logs in {log_dir}")
         else:

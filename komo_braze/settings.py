@@ -11,6 +11,7 @@ import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -113,6 +114,11 @@ class Settings(BaseSettings):
     braze_static_rate_limit: str | None = Field(
         None, description="optional fixed ceiling per workspace, e.g. `3000/3s`, on top of header pacing"
     )
+    braze_retry_base_s: float = Field(0.5, gt=0, description="first backoff step after a 5xx/timeout (full jitter)")
+    braze_retry_max_s: float = Field(30.0, gt=0, description="longest backoff step, also between breaker probes")
+    braze_breaker_failures: int = Field(
+        5, ge=1, description="consecutive 5xx/timeouts/connection errors that open a workspace's breaker"
+    )
     mapping: Path | None = Field(None, description="path of the mapping file; required by `worker`")
 
     # --- batching -----------------------------------------------------------------------------
@@ -136,6 +142,12 @@ class Settings(BaseSettings):
         HostPort("127.0.0.1", 9108), description="worker `/metrics` and health host:port"
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="time to finish in-flight batches on SIGTERM")
+    hold_limit_s: float = Field(
+        1500.0,
+        gt=0,
+        description="longest a message is held unacked (Braze down) before it is handed back to the broker; "
+        "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
+    )
 
     # --- logging ------------------------------------------------------------------------------
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")
@@ -209,10 +221,27 @@ def settings_table() -> list[tuple[str, str, str]]:
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=True)
         if isinstance(default, SecretStr):
-            default_text = "(secret)"
+            default_text = _redacted_default(default.get_secret_value())
         elif default in (None, []):
             default_text = "unset"
         else:
             default_text = str(default.value if isinstance(default, StrEnum) else default)
         rows.append((ENV_PREFIX + name.upper(), field.description or "", default_text))
     return rows
+
+
+def _redacted_default(secret: str) -> str:
+    """A URL default with its password masked; any other secret default not at all."""
+    parts = urlsplit(secret)
+    if parts.scheme and parts.password is not None:
+        return secret.replace(f":{parts.password}@", ":***@", 1)
+    return "(secret)"
+
+
+def settings_markdown() -> str:
+    """The settings as the markdown table README carries (a test keeps the two the same)."""
+    lines = ["| variable | meaning | default |", "| --- | --- | --- |"]
+    for name, meaning, default in settings_table():
+        shown = default if default == "unset" else f"`{default}`"
+        lines.append(f"| `{name}` | {meaning} | {shown} |")
+    return "\n".join(lines) + "\n"

@@ -38,9 +38,9 @@ class BrazeCaller:
             headers["Authorization"] = authorization
         elif key is not None:
             headers["Authorization"] = f"Bearer {key}"
-        data: bytes | io.BytesIO = raw if raw is not None else orjson.dumps(body)
-        if len(data) > 1_000_000:  # aiohttp wants large bodies as a stream
-            data = io.BytesIO(data)
+        payload = raw if raw is not None else orjson.dumps(body)
+        # aiohttp wants large bodies as a stream
+        data: bytes | io.BytesIO = io.BytesIO(payload) if len(payload) > 1_000_000 else payload
         async with self.session.post(
             f"{self.url}/users/track", data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
         ) as response:

@@ -22,7 +22,14 @@ def test_bad_keys(keys: list[str]) -> None:
 def test_faults_from_json_like_values() -> None:
     spec = FaultSpec.from_mapping({"error_statuses": [502, 503], "outage_mode": "drop", "latency_ms": 5})
     assert (spec.error_statuses, spec.outage_mode, spec.latency_ms) == ((502, 503), OutageMode.DROP, 5)
-    for bad in ({"hang_rate": -0.1}, {"latency_ms": -1}, {"hang_s": 0}, {"latency_ms": "slow"}, {"error_rate": True}):
+    bad_specs: list[dict[str, object]] = [
+        {"hang_rate": -0.1},
+        {"latency_ms": -1},
+        {"hang_s": 0},
+        {"latency_ms": "slow"},
+        {"error_rate": True},
+    ]
+    for bad in bad_specs:
         with pytest.raises(ValueError):  # noqa: PT011  (each names a different field)
             FaultSpec.from_mapping(bad)
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from braze_sim.config import ObjectLimitMode
+from braze_sim.standard import BAD_EMAIL
 from braze_sim.validation import (
     BAD_ALIAS,
-    BAD_EMAIL,
     BAD_PHONE,
     MISSING_IDENTIFIER,
     SEVERAL_IDENTIFIERS,

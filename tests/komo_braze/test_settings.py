@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from komo_braze.settings import BatchMode, HostPort, SettingsError, load_settings, parse_rate, settings_table
+from komo_braze.settings import (
+    BatchMode,
+    HostPort,
+    SettingsError,
+    load_settings,
+    parse_rate,
+    settings_markdown,
+    settings_table,
+)
 
 
 def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,3 +95,13 @@ def test_blank_secrets_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.webhook_hmac_secret is None
     assert settings.webhook_token == []
     assert settings.braze_api_key is None
+
+
+def test_readme_carries_the_settings_table_of_the_code() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert settings_markdown() in readme, "README's settings table is stale: `komo-braze settings --markdown`"
+
+
+def test_a_url_default_shows_without_its_password() -> None:
+    [amqp_row] = [row for row in settings_table() if row[0] == "KOMO_BRAZE_AMQP_URL"]
+    assert amqp_row[2] == "amqp://guest:***@localhost:5672/"

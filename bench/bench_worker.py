@@ -1,0 +1,225 @@
+"""Worker rate: submissions per second from a full queue into an unthrottled braze_sim, one process.
+
+The baseline, measured in the same run against the same broker over the same messages, is a plain
+aio-pika consume-and-ack loop with the same prefetch (no mapping, no batching, no HTTP): the ratio says
+how much of the broker's consume rate one ``komo-braze worker`` turns into Braze deliveries. Both rates
+are counted from the first ack to the ack that completes 99% of the messages: process start-up is left
+out, and so is the worker's last, partial batch, which waits its linger time (250 ms) by design.
+
+    python -m bench worker [--count 20000] [--users 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+
+from komo_braze import topology
+from komo_braze.amqp import connect
+from komo_braze.components import Component, component_env, start_component
+from komo_braze.envelope import Envelope
+from komo_braze.publishing import envelope_message
+from komo_braze.samples import SampleFactory
+from komo_braze.settings import BatchMode, Settings, load_settings
+
+API_KEY = "bench-key"
+PREFETCH = 75 * (8 + 2)  # the worker's own prefetch at its default settings
+SHARE = 0.99  # rates are measured up to this share of the messages
+
+MAPPING = """\
+hubs:
+  "*":
+    identify:
+      - {by: external_id, field: customer_id}
+      - {by: alias, field: email, label: email}
+    update_existing_only: false
+    default_region: AU
+    attributes:
+      first_name: first_name
+      last_name: last_name
+      email: {to: email, type: email}
+      mobile: {to: phone, type: phone}
+      date_of_birth: {to: dob, type: date}
+      country: {to: country, type: country}
+      optin: {to: email_subscribe, type: subscription}
+      favourite_team: favourite_team
+      score: {to: komo_last_score, type: number}
+    constants:
+      komo_source: komo
+    event:
+      name: komo_form_submitted
+      properties: [site_id, card_id, card_type, submission_id]
+"""
+
+
+async def fill(settings: Settings, envelopes: list[Envelope]) -> None:
+    connection = await connect(settings, "bench-fill")
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
+        for start in range(0, len(envelopes), 500):
+            await asyncio.gather(
+                *(
+                    declared.exchange.publish(envelope_message(e), e.routing_key, mandatory=True)
+                    for e in envelopes[start : start + 500]
+                )
+            )
+
+
+async def baseline_per_s(settings: Settings, count: int) -> float:
+    """A plain aio-pika consume-and-ack loop over ``count`` queued messages."""
+    connection = await connect(settings, "bench-baseline")
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=PREFETCH)
+        queue = await channel.get_queue(topology.Names(settings.prefix).work_queue())
+        done = asyncio.Event()
+        seen = 0
+        first_at = 0.0
+
+        target = int(count * SHARE)
+        elapsed = 0.0
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal seen, first_at, elapsed
+            if seen == 0:
+                first_at = time.perf_counter()
+            Envelope.decode(message.body)  # what any consumer does at the least
+            await message.ack()
+            seen += 1
+            if seen == target:
+                elapsed = time.perf_counter() - first_at
+            if seen >= count:
+                done.set()
+
+        tag = await queue.consume(on_message)
+        async with asyncio.timeout(600):
+            await done.wait()
+        await queue.cancel(tag)
+    return target / elapsed
+
+
+async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
+    with (log_dir / "sim.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "komo_braze.cli",
+            "braze-sim",
+            "--bind",
+            "127.0.0.1:0",
+            "--api-key",
+            API_KEY,
+            "--rate-limit",
+            "100000000/1s",
+            "--quiet",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+        )
+    assert process.stdout is not None
+    async with asyncio.timeout(30):
+        line = (await process.stdout.readline()).decode()
+    return process, line.strip().rsplit(" ", 1)[-1]
+
+
+async def acked(session: aiohttp.ClientSession, worker: Component) -> float:
+    async with session.get(f"{worker.url}/metrics") as response:
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith("komo_braze_worker_messages_acked_total{"):
+            return float(line.rsplit(" ", 1)[-1])
+    return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int) -> float:
+    mapping = log_dir / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    env = component_env(
+        amqp_url=settings.amqp_url_str,
+        prefix=settings.prefix,
+        braze_url=sim_url,
+        braze_api_key=API_KEY,
+        mapping=str(mapping),
+        worker_metrics_bind="127.0.0.1:0",
+        batch_mode=BatchMode.COMBINED.value,
+    )
+    worker = await start_component("worker", ["worker"], env, log_dir)
+    try:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(600):
+            first_at, elapsed, worker_cpu, sim_cpu = 0.0, 0.0, 0.0, 0.0
+            target = int(count * SHARE)
+            cpu_before = (cpu_s(worker.process.pid), cpu_s(sim_pid))
+            while (done := await acked(session, worker)) < count:  # all of them: the queue ends empty
+                if done and not first_at:
+                    first_at = time.perf_counter()
+                if done >= target and not elapsed:
+                    elapsed = time.perf_counter() - first_at
+                    worker_cpu, sim_cpu = cpu_s(worker.process.pid) - cpu_before[0], cpu_s(sim_pid) - cpu_before[1]
+                await asyncio.sleep(0.01)
+            elapsed = elapsed or time.perf_counter() - first_at
+            print(f"  worker cpu {worker_cpu:.2f} s, braze_sim cpu {sim_cpu:.2f} s, wall {elapsed:.2f} s")
+            return target / elapsed
+    finally:
+        await worker.stop()
+
+
+async def run(count: int, users: int, rounds: int) -> int:
+    settings = load_settings(prefix=f"bench-worker-{uuid.uuid4().hex[:8]}", log_level="warning")
+    samples = SampleFactory(seed=5, users=users)
+    envelopes = [Envelope.from_komo(samples.submission(n)) for n in range(count)]
+    sim, sim_url = None, ""
+    try:
+        with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
+            log_dir = Path(directory)
+            sim, sim_url = await start_sim(log_dir)
+            ratios = []
+            for round_number in range(1, rounds + 1):  # alternating, so that load from elsewhere hits both
+                await fill(settings, envelopes)
+                baseline = await baseline_per_s(settings, count)
+                await fill(settings, envelopes)
+                rate = await worker_per_s(settings, count, sim_url, log_dir, sim.pid)
+                ratios.append(rate / baseline)
+                print(
+                    f"round {round_number}: baseline {baseline:6.0f} msg/s, worker {rate:6.0f} msg/s, "
+                    f"ratio {rate / baseline:.2f}"
+                )
+    finally:
+        if sim is not None:
+            with contextlib.suppress(ProcessLookupError):
+                sim.terminate()
+            await sim.wait()
+        connection = await aio_pika.connect(settings.amqp_url_str)
+        async with connection:
+            await topology.delete(await connection.channel(), settings.prefix)
+    print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")
+    print(f"median ratio worker / baseline: {statistics.median(ratios):.2f}  (goal >= 0.85)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20000, help="submissions queued for each measurement")
+    parser.add_argument("--users", type=int, default=5000, help="distinct users among them")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/worker pairs; the median ratio counts")
+    options = parser.parse_args(argv)
+    return asyncio.run(run(options.count, options.users, options.rounds))

@@ -1,0 +1,129 @@
+"""A RabbitMQ node of the test's own, for tests that must break or reconfigure a broker.
+
+The shared broker on 5672 is never touched: the node gets its own name, ports, data and log
+directories, config file (e.g. a low ``consumer_timeout``) and Erlang cookie (``HOME`` in a temp dir),
+and is stopped with ``rabbitmqctl -n NODE stop`` afterwards. Usage::
+
+    async with own_broker(config={"consumer_timeout": 5000}) as node:
+        url = node.amqp_url
+        await node.restart()          # stop and start again, same data (a broker restart)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.broker import broker_answers
+
+SERVER = shutil.which("rabbitmq-server", path="/usr/lib/rabbitmq/bin:" + os.environ.get("PATH", ""))
+CTL = shutil.which("rabbitmqctl", path="/usr/lib/rabbitmq/bin:" + os.environ.get("PATH", ""))
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class OwnBroker:
+    """A running node: its AMQP URL, and how to stop, start or restart it."""
+
+    node: str
+    port: int
+    home: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def ctl(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+        assert CTL is not None
+        return subprocess.run(
+            [CTL, "-n", self.node, *args], env=self.env, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+
+    async def start(self) -> None:
+        assert SERVER is not None
+        self.process = await asyncio.to_thread(self._spawn, SERVER)
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
+        while not await asyncio.to_thread(broker_answers, self.amqp_url):
+            if self.process.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                tail = (self.home / "server.out").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"own broker {self.node} did not start:\n{tail}")
+            await asyncio.sleep(0.5)
+        await asyncio.to_thread(self.ctl, "await_startup")
+
+    def _spawn(self, server: str) -> subprocess.Popen[bytes]:
+        with (self.home / "server.out").open("ab") as log:
+            return subprocess.Popen([server], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.ctl, "stop")
+        if self.process is not None:
+            try:
+                await asyncio.to_thread(self.process.wait, 30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                await asyncio.to_thread(self.process.wait, 10)
+            self.process = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+@asynccontextmanager
+async def own_broker(
+    config: Mapping[str, object] | None = None, rabbit_env: Mapping[str, int | str] | None = None
+) -> AsyncIterator[OwnBroker]:
+    """Start a private RabbitMQ node with ``config`` (``rabbitmq.conf`` keys) and ``rabbit_env`` (keys of
+    the ``rabbit`` application in ``advanced.config``, e.g. ``channel_tick_interval``: RabbitMQ checks
+    ``consumer_timeout`` only on that tick, every 60 s by default); stop and remove it after."""
+    if SERVER is None or CTL is None:
+        raise RuntimeError("rabbitmq-server is not installed: the own-broker tests need it")
+    base = Path(tempfile.mkdtemp(prefix="kb-broker-"))
+    node = f"kb-test-{uuid.uuid4().hex[:8]}@localhost"
+    port = free_port()
+    lines = [f"listeners.tcp.default = {port}", "loopback_users = none"]
+    lines += [f"{key} = {value}" for key, value in (config or {}).items()]
+    (base / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
+    (base / "enabled_plugins").write_text("[].\n")
+    terms = ", ".join(f"{{{key}, {value}}}" for key, value in (rabbit_env or {}).items())
+    (base / "advanced.config").write_text(f"[{{rabbit, [{terms}]}}].\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+    env.update(
+        HOME=str(base),
+        RABBITMQ_NODENAME=node,
+        RABBITMQ_NODE_PORT=str(port),
+        RABBITMQ_DIST_PORT=str(free_port()),
+        RABBITMQ_MNESIA_BASE=str(base / "mnesia"),
+        RABBITMQ_LOG_BASE=str(base / "log"),
+        RABBITMQ_CONFIG_FILE=str(base / "rabbitmq.conf"),
+        RABBITMQ_ADVANCED_CONFIG_FILE=str(base / "advanced.config"),
+        RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
+        RABBITMQ_PID_FILE=str(base / "node.pid"),
+    )
+    broker = OwnBroker(node=node, port=port, home=base, env=env)
+    try:
+        await broker.start()
+        yield broker
+    finally:
+        try:
+            await broker.stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)

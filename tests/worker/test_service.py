@@ -1,0 +1,55 @@
+"""The service's edges: health and metrics over HTTP, a shutdown whose grace period runs out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from braze_sim.testing import RunningSim, running_sim
+from tests.broker import BrokerKit
+from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
+from tests.worker.simple_mapper import SimpleMapper
+
+
+async def test_health_readiness_and_metrics_are_served(broker: BrokerKit) -> None:
+    await broker.declare()
+    async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
+        await publish(broker, [body("joe", email="joe@bloggs.example", bad_field="x")])
+        await wait_until(acked(worker, 1), what="1 ack")
+        base = f"http://127.0.0.1:{worker.port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/healthz") as response:
+                assert response.status == 200
+            async with session.get(f"{base}/readyz") as response:
+                assert response.status == 200
+            async with session.get(f"{base}/metrics") as response:
+                text = await response.text()
+    for line in (
+        'komo_braze_worker_messages_consumed_total{workspace="default"} 1.0',
+        'komo_braze_worker_messages_acked_total{workspace="default"} 1.0',
+        'komo_braze_worker_requests_total{status="201",workspace="default"} 1.0',
+        'komo_braze_worker_rejected_fields_total{attribute="bad_field"} 1.0',
+        'komo_braze_worker_breaker_state{workspace="default"} 0.0',
+    ):
+        assert line in text
+    assert "joe" not in text  # no user data in metrics, ever
+
+
+async def test_a_shutdown_whose_grace_runs_out_acks_nothing_braze_did_not_accept(broker: BrokerKit) -> None:
+    await broker.declare()
+    async with running_sim(hang_rate=1.0, hang_s=30.0) as sim:
+        async with running_worker(broker, SimpleMapper(), braze_url=sim.url, shutdown_grace_s=1.0) as worker:
+            await publish(broker, [body(f"user-{n}") for n in range(20)])
+            await wait_until(lambda: _hanging(sim), what="a request hanging at Braze")
+            started = asyncio.get_running_loop().time()
+            await worker.stop(timeout_s=15)
+            assert asyncio.get_running_loop().time() - started < 8
+        assert worker.value("messages_acked_total", workspace="default") == 0
+        assert await broker.wait_for_count(broker.names.work_queue(), 20) == 20  # all back, for the next worker
+        assert len(await sim.client.events()) == 0
+        assert await dead_letters(broker) == []
+
+
+async def _hanging(sim: RunningSim) -> bool:
+    return bool((await sim.client.stats())["hanging"] >= 1)

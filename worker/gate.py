@@ -1,0 +1,114 @@
+"""Talking to one workspace's Braze: paced requests, the breaker, and the prober that closes it.
+
+Every request goes through :meth:`BrazeGate.request` (pacer, client, request metrics); the pipeline
+tells the gate what the outcome was (:meth:`succeeded`, :meth:`failed`, :meth:`rate_limited`,
+:meth:`config_fault`) and the gate keeps breaker and pacer state, logs and metrics in step. While the
+breaker is open, :meth:`probe_loop` sends a harmless request (no objects) after each backoff step; any
+answer about the request itself (a 2xx or a 400) shows that Braze is there and takes the key, and
+closes the breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from komo_braze.logs import get_logger
+from worker.braze_client import PROBE_BODY, BrazeAnswer, BrazeClient
+from worker.breaker import Breaker
+from worker.metrics import WorkerMetrics
+from worker.outcome import ConfigFault, RateLimited, Retry, decide
+from worker.pacer import Pacer
+
+log = get_logger(__name__)
+
+_TICK_S = 0.5
+
+
+class BrazeGate:
+    def __init__(
+        self, workspace: str, client: BrazeClient, pacer: Pacer, breaker: Breaker, metrics: WorkerMetrics
+    ) -> None:
+        self.workspace = workspace
+        self.client = client
+        self.pacer = pacer
+        self.breaker = breaker
+        self.metrics = metrics
+        metrics.breaker_state.labels(workspace).set(breaker.state)
+
+    async def request(self, data: bytes, *, objects: int) -> BrazeAnswer:
+        """Wait for the pacer, send, and record the answer's rate-limit headers and metrics."""
+        await self.pacer.acquire()
+        try:
+            answer = await self.client.track(data)
+        finally:
+            self.pacer.done()
+        self.pacer.observe(answer.rate_limit)
+        if self.pacer.remaining is not None:
+            self.metrics.rate_limit_remaining.labels(self.workspace).set(self.pacer.remaining)
+        if objects:
+            self.metrics.batch_objects.labels(self.workspace).observe(objects)
+        self.metrics.requests.labels(self.workspace, answer.status_label).inc()
+        self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
+        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        return answer
+
+    def succeeded(self, answer: BrazeAnswer) -> None:
+        was_closed = self.breaker.is_closed
+        self.breaker.success()
+        if not was_closed:
+            log.info("breaker_closed", workspace=self.workspace, status=answer.status_label)
+        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+
+    def failed(self, reason: str) -> None:
+        """A 5xx, timeout or connection error."""
+        opened = self.breaker.failure()
+        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+        if opened:
+            log.error(
+                "breaker_opened",
+                workspace=self.workspace,
+                reason=reason,
+                consecutive_failures=self.breaker.consecutive_failures,
+            )
+
+    def rate_limited(self, answer: BrazeAnswer) -> None:
+        paused_s = self.pacer.pause_for_429(answer.rate_limit)
+        self.metrics.pauses.labels(self.workspace).inc()
+        self.metrics.paused_seconds.labels(self.workspace).inc(paused_s)
+        log.info("rate_limited", workspace=self.workspace, paused_s=round(paused_s, 3))
+
+    def config_fault(self, status: int, reason: str) -> None:
+        self.metrics.config_faults.labels(self.workspace, str(status)).inc()
+        opened = self.breaker.fault(status)
+        self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+        if opened:
+            log.critical(
+                "braze_configuration_fault",
+                workspace=self.workspace,
+                status=status,
+                detail=reason[:200],
+                hint="check this workspace's REST endpoint and API key (users.track permission); "
+                "nothing is dead-lettered, delivery resumes once a probe succeeds",
+            )
+
+    async def probe_loop(self) -> None:
+        """Probe while the breaker is open (runs for the pipeline's lifetime)."""
+        while True:
+            if not await self.breaker.wait_opened(_TICK_S * 2):
+                continue
+            await asyncio.sleep(self.breaker.probe_delay_s())
+            if self.breaker.is_closed:
+                continue
+            self.breaker.begin_probe()
+            self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
+            answer = await self.request(PROBE_BODY, objects=0)
+            match decide(answer.status, answer.body, failure=answer.failure):
+                case Retry(reason=reason):
+                    self.failed(reason)
+                case ConfigFault(status=status, reason=reason):
+                    self.config_fault(status, reason)
+                case RateLimited():
+                    self.pacer.pause_for_429(answer.rate_limit)
+                    self.succeeded(answer)
+                case _:  # an answer about the (empty) request itself: Braze is there and takes our key
+                    self.succeeded(answer)

@@ -1,0 +1,219 @@
+"""``serve``: the worker process, from start-up to an orderly shutdown.
+
+Start: connect (robust), declare the topology, open one Braze client and pipeline per workspace, one
+consumer per work queue, and ``/healthz`` ``/readyz`` ``/metrics``. Shutdown (the ``shutdown`` event):
+stop consuming, send what is held, wait for in-flight requests up to ``shutdown_grace_s``, then close
+channels (the broker requeues whatever is unacked) and the connection, in reverse order of opening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from komo_braze import amqp, topology
+from komo_braze.http import add_health_routes, start_site
+from komo_braze.logs import get_logger
+from komo_braze.settings import BatchMode, Settings, parse_rate
+from worker.braze_client import BrazeClient
+from worker.breaker import Breaker
+from worker.coalesce import MAX_OBJECTS, BatchLimits
+from worker.consumer import QueueConsumer
+from worker.gate import BrazeGate
+from worker.metrics import WorkerMetrics
+from worker.pacer import Pacer
+from worker.pipeline import WorkspacePipeline
+from worker.router import Mapper, Router
+from worker.settle import Settler
+
+log = get_logger(__name__)
+
+
+class WorkspaceSpecLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def api_key_env(self) -> str | None: ...
+
+
+class WorkerMapping(Mapper, Protocol):
+    """The mapping as the service sees it (``worker.mapping.MappingConfig``)."""
+
+    @property
+    def workspaces(self) -> Mapping[str, WorkspaceSpecLike]: ...
+
+    def workspace_hubs(self) -> dict[str, list[str]]: ...
+
+
+class ConfigurationError(Exception):
+    """The worker cannot start: a workspace lacks its endpoint or key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    workspace: str
+    url: str
+    api_key: SecretStr
+
+
+def resolve_targets(settings: Settings, mapping: WorkerMapping, environ: Mapping[str, str]) -> list[Target]:
+    """Endpoint and key of every workspace: ``default`` from the settings, others from the mapping."""
+    targets = []
+    if settings.braze_url is None or settings.braze_api_key is None:
+        raise ConfigurationError("KOMO_BRAZE_BRAZE_URL and KOMO_BRAZE_BRAZE_API_KEY are required by the worker")
+    targets.append(Target(topology.DEFAULT_WORKSPACE, str(settings.braze_url), settings.braze_api_key))
+    for name, spec in mapping.workspaces.items():
+        if name == topology.DEFAULT_WORKSPACE:
+            continue
+        key = environ.get(spec.api_key_env or "")
+        if not spec.url or not key:
+            raise ConfigurationError(f"workspace {name!r} needs a url and its key in ${spec.api_key_env}")
+        targets.append(Target(name, spec.url, SecretStr(key)))
+    return targets
+
+
+def _resume_check(pipelines: Mapping[str, WorkspacePipeline], workspace: str) -> Callable[[], bool]:
+    """When a consumer that handed its messages back may consume again: once its own workspace can send
+    (another workspace's revoked key must not hold this queue back)."""
+    own = pipelines.get(workspace)
+    if own is not None:
+        return lambda: own.sendable
+    return lambda: all(p.sendable for p in pipelines.values())
+
+
+def prefetch_for(settings: Settings) -> int:
+    """Enough for every request in flight plus the batch being filled, at one message per object."""
+    per_batch = MAX_OBJECTS * (2 if settings.batch_mode is BatchMode.PER_ARRAY else 1)
+    return per_batch * (settings.braze_max_in_flight + 2)
+
+
+async def serve(
+    settings: Settings,
+    mapping: WorkerMapping,
+    shutdown: asyncio.Event,
+    *,
+    environ: Mapping[str, str] | None = None,
+    metrics: WorkerMetrics | None = None,
+    on_listening: Callable[[int], None] | None = None,
+) -> None:
+    """Run a worker until ``shutdown`` is set, then shut down in order (see the module docstring)."""
+    targets = resolve_targets(settings, mapping, environ or {})
+    metrics = metrics or WorkerMetrics()
+    limits = BatchLimits(
+        per_array=settings.batch_mode is BatchMode.PER_ARRAY,
+        max_bytes=settings.batch_max_bytes,
+        linger_s=settings.batch_linger_ms / 1000,
+    )
+    static_limit = parse_rate(settings.braze_static_rate_limit) if settings.braze_static_rate_limit else None
+    async with AsyncExitStack() as stack:
+        connection = await amqp.connect(settings, "worker")
+        stack.push_async_callback(connection.close)
+        setup_channel = await connection.channel(publisher_confirms=True)
+        topo = await topology.declare(
+            setup_channel,
+            settings.prefix,
+            delivery_limit=settings.delivery_limit,
+            workspace_hubs=mapping.workspace_hubs(),
+        )
+        settler = Settler(topo.dead_exchange, settings.publish_timeout_s, metrics)
+        pipelines: dict[str, WorkspacePipeline] = {}
+        for target in targets:
+            client = await stack.enter_async_context(
+                BrazeClient(
+                    target.url,
+                    target.api_key,
+                    max_in_flight=settings.braze_max_in_flight,
+                    timeout_s=settings.braze_timeout_s,
+                )
+            )
+            breaker = Breaker(
+                failure_threshold=settings.braze_breaker_failures,
+                base_s=settings.braze_retry_base_s,
+                cap_s=settings.braze_retry_max_s,
+            )
+            gate = BrazeGate(target.workspace, client, Pacer(static_limit=static_limit), breaker, metrics)
+            pipelines[target.workspace] = WorkspacePipeline(
+                gate, settler, metrics, limits=limits, max_in_flight=settings.braze_max_in_flight
+            )
+        router = Router(mapping, pipelines, settler, metrics)
+
+        def discard_stale() -> None:
+            for pipeline in pipelines.values():
+                pipeline.discard_stale()
+
+        consumers = [
+            QueueConsumer(
+                connection,
+                queue.name,
+                workspace,
+                prefetch=prefetch_for(settings),
+                hold_limit_s=settings.hold_limit_s,
+                on_delivery=router.route,
+                can_resume=_resume_check(pipelines, workspace),
+                on_returned=discard_stale,
+                metrics=metrics,
+            )
+            for workspace, queue in topo.work_queues.items()
+        ]
+
+        def ready() -> bool:
+            return not connection.is_closed and all(c.ready for c in consumers)
+
+        app = web.Application()
+        add_health_routes(app, ready, metrics.registry)
+        bind = settings.worker_metrics_bind
+        runner, port = await start_site(app, bind.host, port=bind.port)
+        stack.push_async_callback(runner.cleanup)
+        log.info("listening", port=port, host=bind.host)  # komo_braze.components reads the port from this
+        log.info("worker_started", workspaces=sorted(pipelines), prefix=settings.prefix)
+        if on_listening is not None:
+            on_listening(port)
+        await _run(settings, shutdown, consumers, pipelines, router)
+    log.info("worker_stopped")
+
+
+async def _run(
+    settings: Settings,
+    shutdown: asyncio.Event,
+    consumers: list[QueueConsumer],
+    pipelines: Mapping[str, WorkspacePipeline],
+    router: Router,
+) -> None:
+    stop_consuming = asyncio.Event()
+    try:
+        async with asyncio.TaskGroup() as group:
+            consumer_tasks = [group.create_task(c.run(stop_consuming)) for c in consumers]
+            pipeline_tasks = [group.create_task(p.run()) for p in pipelines.values()]
+            await shutdown.wait()
+            log.info("worker_stopping", grace_s=settings.shutdown_grace_s)
+            # 1. stop taking work
+            stop_consuming.set()
+            await asyncio.wait(consumer_tasks, timeout=10)
+            for consumer in consumers:
+                await consumer.stop_consuming()
+            # 2. send what is held and finish in-flight requests, within the grace period
+            for pipeline in pipelines.values():
+                pipeline.close()
+            _done, pending = await asyncio.wait(pipeline_tasks, timeout=settings.shutdown_grace_s)
+            await router.drain(timeout_s=max(1.0, settings.publish_timeout_s))
+            if pending:
+                held = sum(p.coalescer.held for p in pipelines.values())
+                log.warning("shutdown_grace_expired", unsent_batches=len(pending), held_messages=held)
+                for task in pending:
+                    task.cancel()
+            for consumer in consumers:
+                await consumer.flush_acks()
+    finally:
+        # 3. close the channels (after the last acks): the broker requeues whatever is still unacked
+        for consumer in consumers:
+            with contextlib.suppress(Exception):
+                await consumer.close()
