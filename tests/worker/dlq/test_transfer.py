@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import orjson
@@ -31,11 +32,8 @@ def test_an_exported_letter_imports_back_as_the_same_dead_letter() -> None:
 
 def test_a_broker_dead_letter_keeps_its_death_time_and_a_non_json_body_its_bytes() -> None:
     death = {"queue": "komo.braze.default", "reason": "delivery_limit", "count": 1, "time": datetime(2026, 11, 2, 3, 4)}
-    message = aio_pika.Message(
-        b"\xff not json",
-        message_id="m-1",
-        headers={"x-death": [death], "x-first-death-reason": "delivery_limit", "x-first-death-queue": "q"},
-    )
+    headers: dict[str, Any] = {"x-death": [death], "x-first-death-reason": "delivery_limit", "x-first-death-queue": "q"}
+    message = aio_pika.Message(b"\xff not json", message_id="m-1", headers=headers)
     line = export_line(DeadLetter.from_message(message))
     assert "body_base64" in orjson.loads(line)
     again = DeadLetter.from_message(message_from_line(line))
