@@ -104,7 +104,7 @@ def komo_braze(env: dict[str, str], *args: str) -> tuple[float, dict[str, object
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench dlq")
     parser.add_argument("--letters", type=int, default=100_000)
-    args = parser.parse_args(argv)
+    args, _others = parser.parse_known_args(argv)  # options meant for other benchmarks are not ours
     settings = load_settings()
     url, prefix, count = settings.amqp_url_str, f"bench-dlq-{uuid.uuid4().hex[:8]}", args.letters
     names = topology.Names(prefix)
