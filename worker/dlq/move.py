@@ -169,6 +169,10 @@ async def move(
         report.failure = f"broker connection lost ({type(exc).__name__})"
     finally:
         finished = await pipeline.drain(publish_timeout_s + 5)
+        if report.failure is None and pipeline.failure is not None and reader.connection_lost:
+            # a publish noticed first; what it raised may say little (aiormq fails pending confirms with
+            # whatever closed the connection), so name the cause the operator can act on
+            report.failure = f"broker connection lost ({pipeline.failure})"
         report.failure = report.failure or pipeline.failure
         if not finished:
             report.failure = report.failure or "confirms still outstanding at the end"

@@ -146,6 +146,11 @@ class DeadLetterReader:
     ) -> None:
         await self.close()
 
+    @property
+    def connection_lost(self) -> bool:
+        """True once the broker connection under this reader has gone (it is not robust, on purpose)."""
+        return self._connection.is_closed
+
     async def close(self) -> None:
         """Close the channel: every letter still held goes back to the head of the queue, in order.
 
