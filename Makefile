@@ -23,7 +23,8 @@ lint: venv
 broker:
 	bash scripts/ensure-broker.sh
 
-test: lint broker
+test: lint
+	bash scripts/ensure-broker.sh --with-server
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
 

@@ -3,8 +3,27 @@
 # Order: the broker named by KOMO_BRAZE_AMQP_URL (default localhost:5672) if it answers; else Docker
 # Compose where an engine runs; else a local rabbitmq-server (installed with apt when root and apt
 # are available); else stop and say what to install.
+# With --with-server, also make sure `rabbitmq-server` is installed: the tests that must break a broker
+# start a node of their own (tests/own_broker.py), even when the shared broker runs in Docker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+install_server() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "broker: installing rabbitmq-server with apt"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+  fi
+}
+
+if [ "${1:-}" = "--with-server" ] && ! command -v rabbitmq-server >/dev/null 2>&1 \
+    && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  install_server
+  command -v rabbitmq-server >/dev/null 2>&1 || {
+    echo "broker: the tests need rabbitmq-server installed (Debian: apt-get install rabbitmq-server)" >&2
+    exit 1
+  }
+fi
 
 url="${KOMO_BRAZE_AMQP_URL:-amqp://guest:guest@localhost:5672/}"
 hostport=$(python3 - "$url" <<'PY'
@@ -50,11 +69,7 @@ if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
 fi
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "broker: installing rabbitmq-server with apt"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
-  fi
+  install_server
 fi
 
 if command -v rabbitmq-server >/dev/null 2>&1; then
