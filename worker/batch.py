@@ -59,13 +59,20 @@ class Unit(Generic[H]):
     submissions: list[Submission[H]] = field(default_factory=list)
 
     def ordered(self) -> list[Submission[H]]:
+        if len(self.submissions) == 1:  # most units: a user seen once in the batch
+            return list(self.submissions)
         return sorted(self.submissions, key=lambda s: (s.mapped.timestamp, s.seq))
 
     def attribute_object(self) -> dict[str, Any]:
+        if len(self.submissions) == 1:  # what merging one object gives, without the field-by-field pass
+            return dict(self.submissions[0].mapped.attributes)
         return merge_attributes(s.mapped.attributes for s in self.ordered())
 
     def events(self) -> list[tuple[dict[str, Any], list[Submission[H]]]]:
         """One event per distinct submission id (a redelivered copy adds none), oldest first."""
+        if len(self.submissions) == 1:
+            only = self.submissions[0]
+            return [] if only.mapped.event is None else [(only.mapped.event, [only])]
         by_id: dict[str, tuple[dict[str, Any], list[Submission[H]]]] = {}
         for submission in self.ordered():
             event = submission.mapped.event

@@ -72,7 +72,8 @@ class WorkspacePipeline:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._in_flight_count = 0
         self._latency = metrics.latency.labels(workspace)
-        self._held = metrics.held.labels(workspace)
+        # counted when scraped, not kept up to date on every message
+        metrics.held.labels(workspace).set_function(lambda: self.coalescer.held + self._in_flight_count)
 
     # --- intake ---------------------------------------------------------------------------------
 
@@ -80,7 +81,6 @@ class WorkspacePipeline:
         """Take a mapped delivery in (synchronously: arrival order is per-user order)."""
         had_open = self.coalescer.has_open
         self.coalescer.add(submission, time.monotonic())
-        self._update_held()
         if self.coalescer.has_ready or not had_open:  # a batch to send, or a linger time to start
             self._wake.set()
 
@@ -88,7 +88,6 @@ class WorkspacePipeline:
         dropped = self.coalescer.discard(lambda s: s.handle.stale)
         for submission in dropped:
             submission.handle.mark_settled()
-        self._update_held()
         return len(dropped)
 
     @property
@@ -103,9 +102,6 @@ class WorkspacePipeline:
         """Stop waiting for linger: send whatever is held, then let :meth:`run` return."""
         self._closing = True
         self._wake.set()
-
-    def _update_held(self) -> None:
-        self._held.set(self.coalescer.held + self._in_flight_count)
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -148,18 +144,20 @@ class WorkspacePipeline:
             self._in_flight_count -= count
             self.coalescer.release(batch, time.monotonic())
             self._slots.release()
-            self._update_held()
             self._wake.set()
 
     async def _prune(self, batch: Batch[Delivery]) -> Batch[Delivery]:
         """Drop what can no longer be acked (its channel closed: it is back on the queue) and ack
         redelivered copies of submissions Braze already accepted."""
-        duplicates = [s.handle for s in batch.submissions if not s.handle.stale and s.submission_id in self.delivered]
+        submissions = batch.submissions
+        duplicates = [s.handle for s in submissions if not s.handle.stale and s.submission_id in self.delivered]
         if duplicates:
             self.metrics.duplicates.labels(self.workspace).inc(len(await self.settler.ack_many(duplicates)))
-        for submission in batch.submissions:
+        for submission in submissions:
             if submission.handle.stale:
                 submission.handle.mark_settled()  # back on the queue already: nothing left to do here
+        if not any(s.handle.settled for s in submissions):
+            return batch
         return batch.without(lambda s: s.handle.settled)
 
     async def _send(self, batch: Batch[Delivery], attempts: int) -> None:

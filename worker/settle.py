@@ -35,7 +35,7 @@ _CHANNEL_GONE = (
 )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Delivery:
     """One message as consumed from a work queue, until it is settled.
 
