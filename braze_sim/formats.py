@@ -23,10 +23,11 @@ _LOOSE_ISO = re.compile(
 )
 _DOB = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: an address as mail systems take it: a local part without spaces, quotes or brackets (dots not at
-#: either end, never two in a row) and a domain of letter-digit-hyphen labels with a top-level name
+#: either end, never two in a row) and a domain of letter-digit-hyphen labels with a top-level name,
+#: in letters or in its ASCII (punycode, ``xn--``) form
 _EMAIL = re.compile(
     r"(?!\.)(?!.*\.\.)[^\s@\"(),:;<>\[\]\\]{1,64}(?<!\.)"
-    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|(?i:xn--)[a-z0-9-]{1,59}(?<!-))"
 )
 
 SUBSCRIBE_STATES = frozenset({"opted_in", "subscribed", "unsubscribed"})

@@ -72,6 +72,12 @@ def test_email_identifies_and_must_be_an_address() -> None:
     assert validate_event_object({"email": "nope", "name": "e", "time": "2024-01-01T00:00:00Z"}) == [BAD_EMAIL]
 
 
+def test_an_email_under_an_internationalised_top_level_domain_in_ascii_form_is_an_address() -> None:
+    assert validate_attribute_object({"email": "0@a.xn--11b4c3d"}) == []
+    assert validate_attribute_object({"email": "jane@example.xn--p1ai"}) == []
+    assert validate_attribute_object({"email": "jane@example.xn--"}) == [BAD_EMAIL]
+
+
 def test_email_wins_over_phone_as_identifier_so_an_odd_phone_is_just_an_attribute() -> None:
     assert validate_attribute_object({"email": "jane@example.com", "phone": "0412 345 678"}) == []
 
