@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractExchange, AbstractMessage, DeliveryMode
 
 from komo_braze.envelope import Envelope, EnvelopeError, format_time, parse_time
@@ -133,6 +134,28 @@ class DeadLetter:
         later failure is never read with a stale kind, hub or workspace; the failure is kept, normalised,
         as ``x-last-error-kind``, ``x-last-error-detail`` and ``x-last-failed-at``.
         """
+        return aio_pika.Message(
+            self.body,
+            headers=self._replay_headers(replayed_at),
+            content_type="application/json",
+            delivery_mode=DeliveryMode.PERSISTENT,
+            message_id=message_id or self.submission_id,
+            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
+        )
+
+    def replay_properties(self, replayed_at: datetime) -> aiormq.spec.Basic.Properties:
+        """The properties of :meth:`replay_message`, built without an ``aio_pika.Message`` (whose
+        attribute checks cost a replay about a tenth of its time)."""
+        return aiormq.spec.Basic.Properties(
+            content_type="application/json",
+            delivery_mode=DeliveryMode.PERSISTENT.value,
+            priority=0,  # what aio-pika writes by default
+            headers=self._replay_headers(replayed_at),
+            message_id=self.submission_id,
+            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
+        )
+
+    def _replay_headers(self, replayed_at: datetime) -> dict[str, Any]:
         headers = {k: v for k, v in self.headers.items() if k not in ERROR_HEADERS and k not in BROKER_HEADERS}
         headers[LAST_KIND] = self.kind
         headers[LAST_DETAIL] = self.detail[:MAX_DETAIL_CHARS]
@@ -140,14 +163,7 @@ class DeadLetter:
             headers[LAST_FAILED_AT] = format_time(self.failed_at)
         headers[REPLAYED_AT] = format_time(replayed_at)
         headers[REPLAY_COUNT] = self.replay_count + 1
-        return aio_pika.Message(
-            self.body,
-            headers=headers,
-            content_type="application/json",
-            delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=message_id or self.submission_id,
-            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
-        )
+        return headers
 
     @classmethod
     def from_message(cls, message: AbstractMessage) -> DeadLetter:

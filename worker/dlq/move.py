@@ -120,7 +120,8 @@ async def move(
         assert destination is not None
         metrics.in_flight.inc()
         try:
-            await destination.publish(held.letter.replay_message(datetime.now(UTC)), key, publish_timeout_s)
+            letter = held.letter
+            await destination.publish(letter.body, letter.replay_properties(datetime.now(UTC)), key, publish_timeout_s)
         finally:
             metrics.in_flight.dec()
         await reader.ack(held)

@@ -40,6 +40,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from komo_braze.logs import get_logger
 from worker.deadletter import DeadLetter
+from worker.dlq.acks import AckBatcher
 
 log = get_logger(__name__)
 
@@ -88,6 +89,7 @@ class Held:
     letter: DeadLetter
     position: int
     consumer: _Consumer = field(repr=False)
+    settling: bool = field(default=False, repr=False)  # claimed or acked: it does not stay
 
 
 class DeadLetterReader:
@@ -118,6 +120,7 @@ class DeadLetterReader:
         self._current: _Consumer | None = None
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._settled = asyncio.Event()
+        self._acks = AckBatcher()
         self.prefetch = MIN_PREFETCH
         self.depth = 0
         self.seen = 0
@@ -162,6 +165,9 @@ class DeadLetterReader:
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
                 await self._read_to_end_of_returned()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self._acks.drain()  # every ack asked for is out (or failed) before the close
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed and self.acked:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
@@ -199,16 +205,21 @@ class DeadLetterReader:
     def claim(self, held: Held) -> None:
         """The caller means to ack ``held`` soon (its replayed copy is being published)."""
         held.consumer.claimed += 1
+        held.settling = True
 
     def unclaim(self, held: Held) -> None:
         """The caller will not ack ``held`` after all: it stays held and goes back at the end."""
         held.consumer.claimed -= 1
+        held.settling = False
+        self._acks.left(held.message.delivery_tag or 0)
         self._settled.set()
 
     async def ack(self, held: Held, *, claimed: bool = True) -> None:
-        """Remove ``held`` from the queue for good (without waiting for the socket flush)."""
+        """Remove ``held`` from the queue for good (without waiting for the socket flush); acks asked
+        for together go out together (:mod:`worker.dlq.acks`)."""
         assert held.message.delivery_tag is not None
-        await held.message.channel.basic_ack(held.message.delivery_tag, wait=False)
+        held.settling = True
+        await self._acks.ack(held.message.channel, held.message.delivery_tag)
         held.consumer.acked += 1
         self.acked += 1
         if claimed:
@@ -232,7 +243,12 @@ class DeadLetterReader:
             self.seen += 1
             if not message.redelivered:
                 self.fresh_reached = True
-            yield Held(message, DeadLetter.from_message(message), self.seen, consumer)
+            assert message.delivery_tag is not None
+            self._acks.read(message.delivery_tag)
+            held = Held(message, DeadLetter.from_message(message), self.seen, consumer)
+            yield held
+            if not held.settling:
+                self._acks.left(held.message.delivery_tag or 0)
 
     async def _read_to_end_of_returned(self) -> None:
         """Hold on reading until the letters held are all the returned ones there were (see the module)."""
