@@ -8,6 +8,7 @@ message the broker itself dead-lettered after ``x-delivery-limit`` deliveries ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,6 +17,7 @@ from typing import Any
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractExchange, AbstractMessage, DeliveryMode
+from aiormq.abc import DeliveredMessage
 
 from komo_braze.envelope import Envelope, EnvelopeError, format_time, parse_time
 
@@ -167,9 +169,19 @@ class DeadLetter:
 
     @classmethod
     def from_message(cls, message: AbstractMessage) -> DeadLetter:
-        headers = dict(message.headers or {})
+        return cls.read(message.body, message.headers, message.message_id)
+
+    @classmethod
+    def from_delivered(cls, message: DeliveredMessage) -> DeadLetter:
+        """From aiormq's delivery as it is (no ``aio_pika`` message built)."""
+        properties = message.header.properties
+        return cls.read(message.body, properties.headers, properties.message_id)
+
+    @classmethod
+    def read(cls, body: bytes, message_headers: Mapping[str, Any] | None, message_id: str | None) -> DeadLetter:
+        headers = dict(message_headers or {})
         try:
-            envelope: Envelope | None = Envelope.decode(message.body)
+            envelope: Envelope | None = Envelope.decode(body)
         except EnvelopeError:
             envelope = None
         kind = _text(headers.get(KIND))
@@ -190,7 +202,7 @@ class DeadLetter:
                 moment = deaths[0].get("time")
                 failed_at = moment.replace(tzinfo=UTC) if isinstance(moment, datetime) else None
         return cls(
-            submission_id=message.message_id or (envelope.submission_id if envelope else None),
+            submission_id=message_id or (envelope.submission_id if envelope else None),
             hub_id=_text(headers.get(HUB_ID)) or (envelope.hub_id if envelope else None),
             workspace=_text(headers.get(WORKSPACE)),
             kind=kind,
@@ -198,7 +210,7 @@ class DeadLetter:
             failed_at=failed_at,
             attempts=_int(headers.get(ATTEMPTS)),
             replay_count=_int(headers.get(REPLAY_COUNT)),
-            body=message.body,
+            body=body,
             headers=headers,
             envelope=envelope,
         )

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aiormq.abc import AbstractChannel as RawChannel
+from aiormq.abc import DeliveredMessage
 
 from komo_braze.logs import get_logger
 from worker.deadletter import DeadLetter
@@ -85,7 +87,7 @@ class _Consumer:
 class Held:
     """A letter read and held; ``position`` is its place in the queue (1 = the head)."""
 
-    message: AbstractIncomingMessage
+    message: DeliveredMessage  # aiormq's, as delivered: no aio-pika message built per letter
     letter: DeadLetter
     position: int
     consumer: _Consumer = field(repr=False)
@@ -115,10 +117,10 @@ class DeadLetterReader:
         self._idle_s = idle_s
         self._tag_prefix = f"komo-dlq-{uuid.uuid4().hex[:8]}"
         self._channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
+        self._raw: RawChannel | None = None  # the channel under aio-pika's: consumes and acks
         self._consumers: dict[str, _Consumer] = {}
         self._current: _Consumer | None = None
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._inbox: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
         self._settled = asyncio.Event()
         self._acks = AckBatcher()
         self.prefetch = MIN_PREFETCH
@@ -132,8 +134,9 @@ class DeadLetterReader:
         channel = await self._connection.channel(publisher_confirms=False)
         self._channel = channel
         try:
-            self._queue = await channel.declare_queue(self._queue_name, passive=True)
-            result = self._queue.declaration_result
+            queue = await channel.declare_queue(self._queue_name, passive=True)
+            self._raw = await channel.get_underlay_channel()
+            result = queue.declaration_result
             if result.consumer_count:
                 raise QueueBusy(self._queue_name, result.consumer_count)
             self.depth = result.message_count or 0
@@ -228,7 +231,7 @@ class DeadLetterReader:
 
     async def letters(self) -> AsyncIterator[Held]:
         """The letters in queue order, up to the depth seen at the start."""
-        if self._queue is None:
+        if self._raw is None:
             raise RuntimeError("DeadLetterReader used outside `async with`")
         if self.depth == 0:
             return
@@ -245,7 +248,7 @@ class DeadLetterReader:
                 self.fresh_reached = True
             assert message.delivery_tag is not None
             self._acks.read(message.delivery_tag)
-            held = Held(message, DeadLetter.from_message(message), self.seen, consumer)
+            held = Held(message, DeadLetter.from_delivered(message), self.seen, consumer)
             yield held
             if not held.settling:
                 self._acks.left(held.message.delivery_tag or 0)
@@ -260,7 +263,7 @@ class DeadLetterReader:
                 if not held.message.redelivered:
                     return
 
-    async def _next_message(self) -> AbstractIncomingMessage | None:
+    async def _next_message(self) -> DeliveredMessage | None:
         """The next delivery, opening consumers as needed; ``None`` when there is nothing more to read."""
         while True:
             if not self._inbox.empty():
@@ -295,14 +298,14 @@ class DeadLetterReader:
 
     async def _next_consumer(self) -> bool:
         """Cancel the current consumer (its letters stay held) and start the next; False at the limit."""
-        assert self._queue is not None
+        assert self._raw is not None
         if len(self._consumers) >= MAX_CONSUMERS:
             return False
         if self._current is not None:
-            await self._queue.cancel(self._current.tag)
+            await self._raw.basic_cancel(self._current.tag)
         tag = f"{self._tag_prefix}-{len(self._consumers):02d}"  # tags must sort in consumer order
         consumer = _Consumer(tag)
         self._consumers[tag] = consumer
         self._current = consumer
-        await self._queue.consume(self._inbox.put, consumer_tag=tag)
+        await self._raw.basic_consume(self._queue_name, self._inbox.put, consumer_tag=tag)
         return True
