@@ -25,9 +25,10 @@ from komo_braze.envelope import parse_time, routing_key
 from komo_braze.logs import get_logger
 from worker.deadletter import REPLAYED_AT, DeadLetter
 from worker.dlq.filters import LetterFilter
+from worker.dlq.held import Held
 from worker.dlq.metrics import DlqMetrics, kind_label
 from worker.dlq.pipeline import Destination, Pipeline
-from worker.dlq.reader import DeadLetterReader, Held
+from worker.dlq.reader import DeadLetterReader
 
 log = get_logger(__name__)
 

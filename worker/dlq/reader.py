@@ -32,7 +32,6 @@ import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from types import TracebackType
 
 import aio_pika
@@ -43,6 +42,7 @@ from aiormq.abc import DeliveredMessage
 from komo_braze.logs import get_logger
 from worker.deadletter import DeadLetter
 from worker.dlq.acks import AckBatcher
+from worker.dlq.held import Consumer, Held
 
 log = get_logger(__name__)
 
@@ -71,29 +71,6 @@ def prefetch_for(depth: int, minimum: int = MIN_PREFETCH) -> int:
     return min(MAX_PREFETCH, max(minimum, math.ceil(depth / 24)))
 
 
-@dataclass(slots=True)
-class _Consumer:
-    tag: str
-    delivered: int = 0
-    acked: int = 0
-    claimed: int = 0
-
-    @property
-    def unacked(self) -> int:
-        return self.delivered - self.acked
-
-
-@dataclass(slots=True)
-class Held:
-    """A letter read and held; ``position`` is its place in the queue (1 = the head)."""
-
-    message: DeliveredMessage  # aiormq's, as delivered: no aio-pika message built per letter
-    letter: DeadLetter
-    position: int
-    consumer: _Consumer = field(repr=False)
-    settling: bool = field(default=False, repr=False)  # claimed or acked: it does not stay
-
-
 class DeadLetterReader:
     """``async with DeadLetterReader(connection, queue_name) as reader: async for held in reader.letters()``.
 
@@ -118,8 +95,8 @@ class DeadLetterReader:
         self._tag_prefix = f"komo-dlq-{uuid.uuid4().hex[:8]}"
         self._channel: AbstractChannel | None = None
         self._raw: RawChannel | None = None  # the channel under aio-pika's: consumes and acks
-        self._consumers: dict[str, _Consumer] = {}
-        self._current: _Consumer | None = None
+        self._consumers: dict[str, Consumer] = {}
+        self._current: Consumer | None = None
         self._inbox: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
         self._settled = asyncio.Event()
         self._acks = AckBatcher()
@@ -304,7 +281,7 @@ class DeadLetterReader:
         if self._current is not None:
             await self._raw.basic_cancel(self._current.tag)
         tag = f"{self._tag_prefix}-{len(self._consumers):02d}"  # tags must sort in consumer order
-        consumer = _Consumer(tag)
+        consumer = Consumer(tag)
         self._consumers[tag] = consumer
         self._current = consumer
         await self._raw.basic_consume(self._queue_name, self._inbox.put, consumer_tag=tag)

@@ -7,7 +7,8 @@ import pytest
 
 from tests.broker import BrokerKit
 from tests.worker.dlq.letters import fill, message_ids
-from worker.dlq.reader import DeadLetterReader, Held
+from worker.dlq.held import Held
+from worker.dlq.reader import DeadLetterReader
 
 
 async def test_acks_go_out_together_only_over_the_oldest_letters(
