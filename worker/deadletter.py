@@ -8,13 +8,16 @@ message the broker itself dead-lettered after ``x-delivery-limit`` deliveries ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractExchange, AbstractMessage, DeliveryMode
+from aiormq.abc import DeliveredMessage
 
 from komo_braze.envelope import Envelope, EnvelopeError, format_time, parse_time
 
@@ -133,6 +136,28 @@ class DeadLetter:
         later failure is never read with a stale kind, hub or workspace; the failure is kept, normalised,
         as ``x-last-error-kind``, ``x-last-error-detail`` and ``x-last-failed-at``.
         """
+        return aio_pika.Message(
+            self.body,
+            headers=self._replay_headers(replayed_at),
+            content_type="application/json",
+            delivery_mode=DeliveryMode.PERSISTENT,
+            message_id=message_id or self.submission_id,
+            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
+        )
+
+    def replay_properties(self, replayed_at: datetime) -> aiormq.spec.Basic.Properties:
+        """The properties of :meth:`replay_message`, built without an ``aio_pika.Message`` (whose
+        attribute checks cost a replay about a tenth of its time)."""
+        return aiormq.spec.Basic.Properties(
+            content_type="application/json",
+            delivery_mode=DeliveryMode.PERSISTENT.value,
+            priority=0,  # what aio-pika writes by default
+            headers=self._replay_headers(replayed_at),
+            message_id=self.submission_id,
+            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
+        )
+
+    def _replay_headers(self, replayed_at: datetime) -> dict[str, Any]:
         headers = {k: v for k, v in self.headers.items() if k not in ERROR_HEADERS and k not in BROKER_HEADERS}
         headers[LAST_KIND] = self.kind
         headers[LAST_DETAIL] = self.detail[:MAX_DETAIL_CHARS]
@@ -140,20 +165,23 @@ class DeadLetter:
             headers[LAST_FAILED_AT] = format_time(self.failed_at)
         headers[REPLAYED_AT] = format_time(replayed_at)
         headers[REPLAY_COUNT] = self.replay_count + 1
-        return aio_pika.Message(
-            self.body,
-            headers=headers,
-            content_type="application/json",
-            delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=message_id or self.submission_id,
-            timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
-        )
+        return headers
 
     @classmethod
     def from_message(cls, message: AbstractMessage) -> DeadLetter:
-        headers = dict(message.headers or {})
+        return cls.read(message.body, message.headers, message.message_id)
+
+    @classmethod
+    def from_delivered(cls, message: DeliveredMessage) -> DeadLetter:
+        """From aiormq's delivery as it is (no ``aio_pika`` message built)."""
+        properties = message.header.properties
+        return cls.read(message.body, properties.headers, properties.message_id)
+
+    @classmethod
+    def read(cls, body: bytes, message_headers: Mapping[str, Any] | None, message_id: str | None) -> DeadLetter:
+        headers = dict(message_headers or {})
         try:
-            envelope: Envelope | None = Envelope.decode(message.body)
+            envelope: Envelope | None = Envelope.decode(body)
         except EnvelopeError:
             envelope = None
         kind = _text(headers.get(KIND))
@@ -174,7 +202,7 @@ class DeadLetter:
                 moment = deaths[0].get("time")
                 failed_at = moment.replace(tzinfo=UTC) if isinstance(moment, datetime) else None
         return cls(
-            submission_id=message.message_id or (envelope.submission_id if envelope else None),
+            submission_id=message_id or (envelope.submission_id if envelope else None),
             hub_id=_text(headers.get(HUB_ID)) or (envelope.hub_id if envelope else None),
             workspace=_text(headers.get(WORKSPACE)),
             kind=kind,
@@ -182,7 +210,7 @@ class DeadLetter:
             failed_at=failed_at,
             attempts=_int(headers.get(ATTEMPTS)),
             replay_count=_int(headers.get(REPLAY_COUNT)),
-            body=message.body,
+            body=body,
             headers=headers,
             envelope=envelope,
         )

@@ -106,3 +106,21 @@ def test_a_replay_drops_the_failure_headers_and_keeps_the_last_error() -> None:
     )
     assert again.replay_count == 1
     assert again.replay_message(datetime(2026, 11, 29, 6, 0, tzinfo=UTC)).headers["x-replay-count"] == 2
+
+
+def test_replay_properties_are_those_of_the_replay_message() -> None:
+    envelope = Envelope.from_komo({"submission_id": "sub-1", "site_id": "hub-1", "email": "a@example.com"})
+    original = aio_pika.Message(envelope.encode(), headers={"x-trace": "t-1"}, message_id="sub-1")
+    dead = deadletter.build_dead_letter(
+        original.body,
+        original,
+        kind=ErrorKind.UNMAPPED_HUB,
+        detail="no mapping",
+        attempts=1,
+        hub_id="hub-1",
+        workspace="default",
+    )
+    letter = DeadLetter.from_message(dead)
+    moment = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+    assert letter.replay_properties(moment).marshal() == letter.replay_message(moment).properties.marshal()
+    assert (letter.replay_properties(moment).headers or {})["x-replay-count"] == 1

@@ -102,7 +102,7 @@ async def show(settings: Settings, submission_id: str, *, reveal: bool, shutdown
         with ProgressView("searching", reader.depth) as view:
             async for held in reader.letters():
                 if held.letter.submission_id == submission_id:
-                    record = orjson.loads(export_line(held.letter, held.message.timestamp))
+                    record = orjson.loads(export_line(held.letter, held.message.header.properties.timestamp))
                     record["position"] = held.position
                     found.append(record if reveal else mask(record))
                 view.update(held.position, f"found {len(found)}")
@@ -122,7 +122,7 @@ async def export(
         with ProgressView("exporting", reader.depth) as view:
             async for held in reader.letters():
                 if letter_filter.matches(held.letter):
-                    target.write(export_line(held.letter, held.message.timestamp))
+                    target.write(export_line(held.letter, held.message.header.properties.timestamp))
                     exported += 1
                 view.update(held.position, f"exported {exported:,}")
                 if shutdown.is_set() or (letter_filter.limit is not None and exported >= letter_filter.limit):

@@ -25,9 +25,10 @@ from komo_braze.envelope import parse_time, routing_key
 from komo_braze.logs import get_logger
 from worker.deadletter import REPLAYED_AT, DeadLetter
 from worker.dlq.filters import LetterFilter
+from worker.dlq.held import Held
 from worker.dlq.metrics import DlqMetrics, kind_label
 from worker.dlq.pipeline import Destination, Pipeline
-from worker.dlq.reader import DeadLetterReader, Held
+from worker.dlq.reader import DeadLetterReader
 
 log = get_logger(__name__)
 
@@ -120,7 +121,8 @@ async def move(
         assert destination is not None
         metrics.in_flight.inc()
         try:
-            await destination.publish(held.letter.replay_message(datetime.now(UTC)), key, publish_timeout_s)
+            letter = held.letter
+            await destination.publish(letter.body, letter.replay_properties(datetime.now(UTC)), key, publish_timeout_s)
         finally:
             metrics.in_flight.dec()
         await reader.ack(held)

@@ -34,7 +34,9 @@ class Destination:
     channel: AbstractChannel
     exchange: str
 
-    async def publish(self, message: aio_pika.Message, routing_key: str, timeout_s: float) -> None:
+    async def publish(
+        self, body: bytes, properties: aiormq.spec.Basic.Properties, routing_key: str, timeout_s: float
+    ) -> None:
         """Publish ``mandatory`` and wait for the confirm; raises :class:`PublishFailed`.
 
         Goes to aiormq with ``wait=False``: aio-pika's ``Exchange.publish`` waits for every frame to be
@@ -46,10 +48,10 @@ class Destination:
                 # the concrete aiormq channel: its abstract base does not declare ``wait``
                 channel = cast(aiormq.Channel, await self.channel.get_underlay_channel())
                 await channel.basic_publish(
-                    message.body,
+                    body,
                     exchange=self.exchange,
                     routing_key=routing_key,
-                    properties=message.properties,
+                    properties=properties,
                     mandatory=True,
                     wait=False,
                 )

@@ -32,14 +32,17 @@ import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from types import TracebackType
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aiormq.abc import AbstractChannel as RawChannel
+from aiormq.abc import DeliveredMessage
 
 from komo_braze.logs import get_logger
 from worker.deadletter import DeadLetter
+from worker.dlq.acks import AckBatcher
+from worker.dlq.held import Consumer, Held
 
 log = get_logger(__name__)
 
@@ -68,28 +71,6 @@ def prefetch_for(depth: int, minimum: int = MIN_PREFETCH) -> int:
     return min(MAX_PREFETCH, max(minimum, math.ceil(depth / 24)))
 
 
-@dataclass(slots=True)
-class _Consumer:
-    tag: str
-    delivered: int = 0
-    acked: int = 0
-    claimed: int = 0
-
-    @property
-    def unacked(self) -> int:
-        return self.delivered - self.acked
-
-
-@dataclass(slots=True)
-class Held:
-    """A letter read and held; ``position`` is its place in the queue (1 = the head)."""
-
-    message: AbstractIncomingMessage
-    letter: DeadLetter
-    position: int
-    consumer: _Consumer = field(repr=False)
-
-
 class DeadLetterReader:
     """``async with DeadLetterReader(connection, queue_name) as reader: async for held in reader.letters()``.
 
@@ -113,11 +94,12 @@ class DeadLetterReader:
         self._idle_s = idle_s
         self._tag_prefix = f"komo-dlq-{uuid.uuid4().hex[:8]}"
         self._channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
-        self._consumers: dict[str, _Consumer] = {}
-        self._current: _Consumer | None = None
-        self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._raw: RawChannel | None = None  # the channel under aio-pika's: consumes and acks
+        self._consumers: dict[str, Consumer] = {}
+        self._current: Consumer | None = None
+        self._inbox: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
         self._settled = asyncio.Event()
+        self._acks = AckBatcher()
         self.prefetch = MIN_PREFETCH
         self.depth = 0
         self.seen = 0
@@ -129,8 +111,9 @@ class DeadLetterReader:
         channel = await self._connection.channel(publisher_confirms=False)
         self._channel = channel
         try:
-            self._queue = await channel.declare_queue(self._queue_name, passive=True)
-            result = self._queue.declaration_result
+            queue = await channel.declare_queue(self._queue_name, passive=True)
+            self._raw = await channel.get_underlay_channel()
+            result = queue.declaration_result
             if result.consumer_count:
                 raise QueueBusy(self._queue_name, result.consumer_count)
             self.depth = result.message_count or 0
@@ -162,6 +145,9 @@ class DeadLetterReader:
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
                 await self._read_to_end_of_returned()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self._acks.drain()  # every ack asked for is out (or failed) before the close
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed and self.acked:
             with contextlib.suppress(aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError, TimeoutError):
@@ -199,16 +185,21 @@ class DeadLetterReader:
     def claim(self, held: Held) -> None:
         """The caller means to ack ``held`` soon (its replayed copy is being published)."""
         held.consumer.claimed += 1
+        held.settling = True
 
     def unclaim(self, held: Held) -> None:
         """The caller will not ack ``held`` after all: it stays held and goes back at the end."""
         held.consumer.claimed -= 1
+        held.settling = False
+        self._acks.left(held.message.delivery_tag or 0)
         self._settled.set()
 
     async def ack(self, held: Held, *, claimed: bool = True) -> None:
-        """Remove ``held`` from the queue for good (without waiting for the socket flush)."""
+        """Remove ``held`` from the queue for good (without waiting for the socket flush); acks asked
+        for together go out together (:mod:`worker.dlq.acks`)."""
         assert held.message.delivery_tag is not None
-        await held.message.channel.basic_ack(held.message.delivery_tag, wait=False)
+        held.settling = True
+        await self._acks.ack(held.message.channel, held.message.delivery_tag)
         held.consumer.acked += 1
         self.acked += 1
         if claimed:
@@ -217,7 +208,7 @@ class DeadLetterReader:
 
     async def letters(self) -> AsyncIterator[Held]:
         """The letters in queue order, up to the depth seen at the start."""
-        if self._queue is None:
+        if self._raw is None:
             raise RuntimeError("DeadLetterReader used outside `async with`")
         if self.depth == 0:
             return
@@ -232,7 +223,12 @@ class DeadLetterReader:
             self.seen += 1
             if not message.redelivered:
                 self.fresh_reached = True
-            yield Held(message, DeadLetter.from_message(message), self.seen, consumer)
+            assert message.delivery_tag is not None
+            self._acks.read(message.delivery_tag)
+            held = Held(message, DeadLetter.from_delivered(message), self.seen, consumer)
+            yield held
+            if not held.settling:
+                self._acks.left(held.message.delivery_tag or 0)
 
     async def _read_to_end_of_returned(self) -> None:
         """Hold on reading until the letters held are all the returned ones there were (see the module)."""
@@ -244,7 +240,7 @@ class DeadLetterReader:
                 if not held.message.redelivered:
                     return
 
-    async def _next_message(self) -> AbstractIncomingMessage | None:
+    async def _next_message(self) -> DeliveredMessage | None:
         """The next delivery, opening consumers as needed; ``None`` when there is nothing more to read."""
         while True:
             if not self._inbox.empty():
@@ -279,14 +275,14 @@ class DeadLetterReader:
 
     async def _next_consumer(self) -> bool:
         """Cancel the current consumer (its letters stay held) and start the next; False at the limit."""
-        assert self._queue is not None
+        assert self._raw is not None
         if len(self._consumers) >= MAX_CONSUMERS:
             return False
         if self._current is not None:
-            await self._queue.cancel(self._current.tag)
+            await self._raw.basic_cancel(self._current.tag)
         tag = f"{self._tag_prefix}-{len(self._consumers):02d}"  # tags must sort in consumer order
-        consumer = _Consumer(tag)
+        consumer = Consumer(tag)
         self._consumers[tag] = consumer
         self._current = consumer
-        await self._queue.consume(self._inbox.put, consumer_tag=tag)
+        await self._raw.basic_consume(self._queue_name, self._inbox.put, consumer_tag=tag)
         return True
