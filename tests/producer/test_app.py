@@ -7,7 +7,8 @@ import orjson
 
 from producer.app import Producer, serve
 from tests.broker import BrokerKit
-from tests.producer.conftest import KOMO_BODY, Intake, StartIntake
+from tests.komo_example import KOMO_BODY
+from tests.producer.conftest import Intake, StartIntake
 from tests.proxy import TcpProxy
 from tests.waiting import eventually
 

@@ -8,7 +8,8 @@ import pytest
 from komo_braze.settings import load_settings
 from producer.auth import Authenticator, UnsafeBind, check_bind, sign
 from tests.broker import BrokerKit
-from tests.producer.conftest import KOMO_BODY, StartIntake
+from tests.komo_example import KOMO_BODY
+from tests.producer.conftest import StartIntake
 
 BODY = orjson.dumps(KOMO_BODY)
 

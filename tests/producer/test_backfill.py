@@ -13,7 +13,7 @@ from komo_braze.bulk import Outgoing, Unusable
 from komo_braze.components import component_env
 from producer.backfill import parse_line
 from tests.broker import BrokerKit
-from tests.producer.conftest import KOMO_BODY
+from tests.komo_example import KOMO_BODY
 
 
 def line(submission_id: str, **changes: object) -> bytes:

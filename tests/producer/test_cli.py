@@ -12,7 +12,7 @@ import orjson
 
 from komo_braze.components import Component, component_env, start_component
 from tests.broker import BrokerKit
-from tests.producer.conftest import KOMO_BODY
+from tests.komo_example import KOMO_BODY
 from tests.proxy import TcpProxy
 
 TOKEN = "cli-test-token"

@@ -10,7 +10,8 @@ import structlog
 
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
-from tests.producer.conftest import KOMO_BODY, Intake, StartIntake
+from tests.komo_example import KOMO_BODY
+from tests.producer.conftest import Intake, StartIntake
 
 
 def body_with(**changes: Any) -> dict[str, Any]:

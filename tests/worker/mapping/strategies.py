@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from komo_braze.envelope import Envelope
-from tests.worker.mapping.samples import OTHER_HUB, SUMMER_HUB
+from tests.komo_example import SUMMER_HUB
+from tests.worker.mapping.samples import OTHER_HUB
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 json_values = st.recursive(

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.komo_example import SUMMER_HUB
 from tests.worker.mapping.samples import (
     EXAMPLE_MAPPING,
     OTHER_HUB,
     RECEIVED_AT,
-    SUMMER_HUB,
     body,
     envelope,
     mapped,
