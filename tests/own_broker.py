@@ -87,16 +87,16 @@ class OwnBroker:
         await self.start()
 
 
-@asynccontextmanager
-async def own_broker(
-    config: Mapping[str, object] | None = None, rabbit_env: Mapping[str, int | str] | None = None
-) -> AsyncIterator[OwnBroker]:
-    """Start a private RabbitMQ node with ``config`` (``rabbitmq.conf`` keys) and ``rabbit_env`` (keys of
-    the ``rabbit`` application in ``advanced.config``, e.g. ``channel_tick_interval``: RabbitMQ checks
-    ``consumer_timeout`` only on that tick, every 60 s by default); stop and remove it after."""
-    if SERVER is None or CTL is None:
-        raise RuntimeError("rabbitmq-server is not installed: the own-broker tests need it")
-    base = Path(tempfile.mkdtemp(prefix="kb-broker-"))
+def prepare_node(
+    base: Path,
+    home: Path,
+    *,
+    config: Mapping[str, object] | None = None,
+    rabbit_env: Mapping[str, int | str] | None = None,
+) -> OwnBroker:
+    """Write the files of a node of our own under ``base`` (its data, logs, config) and return it,
+    not started. ``home`` holds the Erlang cookie: nodes that share it can form a cluster."""
+    base.mkdir(parents=True, exist_ok=True)
     node = f"kb-test-{uuid.uuid4().hex[:8]}@localhost"
     port = free_port()
     lines = [f"listeners.tcp.default = {port}", "loopback_users = none"]
@@ -107,7 +107,7 @@ async def own_broker(
     (base / "advanced.config").write_text(f"[{{rabbit, [{terms}]}}].\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
     env.update(
-        HOME=str(base),
+        HOME=str(home),
         RABBITMQ_NODENAME=node,
         RABBITMQ_NODE_PORT=str(port),
         RABBITMQ_DIST_PORT=str(free_port()),
@@ -118,7 +118,24 @@ async def own_broker(
         RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
         RABBITMQ_PID_FILE=str(base / "node.pid"),
     )
-    broker = OwnBroker(node=node, port=port, home=base, env=env)
+    return OwnBroker(node=node, port=port, home=base, env=env)
+
+
+def require_server() -> None:
+    if SERVER is None or CTL is None:
+        raise RuntimeError("rabbitmq-server is not installed: the own-broker tests need it")
+
+
+@asynccontextmanager
+async def own_broker(
+    config: Mapping[str, object] | None = None, rabbit_env: Mapping[str, int | str] | None = None
+) -> AsyncIterator[OwnBroker]:
+    """Start a private RabbitMQ node with ``config`` (``rabbitmq.conf`` keys) and ``rabbit_env`` (keys of
+    the ``rabbit`` application in ``advanced.config``, e.g. ``channel_tick_interval``: RabbitMQ checks
+    ``consumer_timeout`` only on that tick, every 60 s by default); stop and remove it after."""
+    require_server()
+    base = Path(tempfile.mkdtemp(prefix="kb-broker-"))
+    broker = prepare_node(base, base, config=config, rabbit_env=rabbit_env)
     try:
         await broker.start()
         yield broker
