@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, DeliveryMode
 
 from komo_braze import topology
-from komo_braze.amqp import connect, redact_url
+from komo_braze.addresses import mask_passwords, redact
+from komo_braze.amqp import connect
 from komo_braze.envelope import Envelope
 from komo_braze.logs import get_logger
 from komo_braze.settings import Settings
@@ -153,7 +153,7 @@ class ConfirmPublisher:
 
     async def _connect_until_done(self) -> None:
         """Retry the first connection until it works; the robust connection handles later losses."""
-        url = redact_url(self._settings.amqp_url_str)
+        url = redact(self._settings.amqp_urls)
         while True:
             try:
                 await self._connect_once()
@@ -169,15 +169,19 @@ class ConfirmPublisher:
                 )
                 await asyncio.sleep(self._settings.reconnect_interval_s)
                 continue
-            log.info("broker_connected", broker=url, exchange=self._exchange_name)
+            log.info("broker_connected", broker=self._address, exchange=self._exchange_name)
             self._connected.set()
             return
 
     def _safe_detail(self, exc: Exception) -> str:
-        """The exception's text, cut short and with the broker password blanked out."""
-        detail = str(exc)[:300]
-        password = urlsplit(self._settings.amqp_url_str).password
-        return detail.replace(password, "***") if password else detail
+        """The exception's text, cut short and with the broker passwords blanked out."""
+        return mask_passwords(str(exc)[:300], self._settings.amqp_urls)
+
+    @property
+    def _address(self) -> str:
+        """The node connected to now (password masked), or every address before the first connection."""
+        connection = self._connection
+        return str(getattr(connection, "address", "")) or redact(self._settings.amqp_urls)
 
     async def _connect_once(self) -> None:
         async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):

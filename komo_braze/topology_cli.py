@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from komo_braze import topology
-from komo_braze.amqp import connect, redact_url
+from komo_braze.addresses import redact
+from komo_braze.amqp import connect
 from komo_braze.settings import Settings
 
 
@@ -47,9 +48,9 @@ async def describe(settings: Settings, *, as_json: bool) -> None:
             kind = "dead-letter queue" if name == names.dead_queue else "work queue"
             rows.append({"kind": kind, "name": name, "type": "quorum", "messages": messages, "consumers": consumers})
     if as_json:
-        print(orjson.dumps({"broker": redact_url(settings.amqp_url_str), "objects": rows}).decode())
+        print(orjson.dumps({"broker": redact(settings.amqp_urls), "objects": rows}).decode())
         return
-    table = Table(title=f"broker objects of prefix {settings.prefix!r} on {redact_url(settings.amqp_url_str)}")
+    table = Table(title=f"broker objects of prefix {settings.prefix!r} on {redact(settings.amqp_urls)}")
     for column in ("kind", "name", "type", "messages", "consumers"):
         table.add_column(column, justify="right" if column in ("messages", "consumers") else "left")
     for row in rows:

@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import IO, Any
 
-import aio_pika
 import orjson
 from aio_pika.abc import AbstractConnection
 from rich.console import Console
 
 from komo_braze import topology
+from komo_braze.amqp import connect_plain
 from komo_braze.settings import Settings
 from worker.dlq.filters import LetterFilter
 from worker.dlq.mask import mask
@@ -33,9 +33,7 @@ from worker.dlq.transfer import export_line
 async def opened(settings: Settings, name: str) -> AsyncIterator[tuple[AbstractConnection, topology.Topology]]:
     """A plain connection named ``komo-braze dlq <name>``, with the topology declared."""
     async with asyncio.timeout(max(10.0, settings.publish_timeout_s)):
-        connection = await aio_pika.connect(
-            settings.amqp_url_str, client_properties={"connection_name": f"komo-braze dlq {name}"}
-        )
+        connection = await connect_plain(settings, f"dlq {name}")
     async with connection:
         channel = await connection.channel()
         declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
