@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, DeliveryMode
@@ -91,6 +95,9 @@ class ConfirmPublisher:
         self._exchange: AbstractExchange | None = None
         self._connector: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._renewals: set[asyncio.Task[None]] = set()  # opening a fresh channel, closing a spent one
+        self._renewing = False
+        self._renewed_at = -math.inf
 
     @property
     def ready(self) -> bool:
@@ -126,6 +133,7 @@ class ConfirmPublisher:
         except aio_pika.exceptions.PublishError:
             raise Unroutable(f"no queue is bound for routing key {routing_key}") from None
         except aio_pika.exceptions.DeliveryError:
+            self._renew_channel_soon()
             raise PublishRejected("broker refused the message") from None
         except TimeoutError:
             raise BrokerUnavailable("broker did not confirm in time") from None
@@ -137,8 +145,57 @@ class ConfirmPublisher:
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish(envelope_message(envelope), envelope.routing_key)
 
+    def _renew_channel_soon(self) -> None:
+        """After a nack, publish on a fresh channel (at most once per ``reconnect_interval_s``).
+
+        RabbitMQ 3.10 can leave a channel refusing every publish to a quorum queue once the node of its
+        leader died: the channel keeps asking the dead leader (``tests/cluster/test_failover.py`` saw
+        thousands of nacks in a row on a channel while a new channel on the same node was confirmed). No
+        queue here has a length limit, so a nack means exactly that.
+        """
+        now = time.monotonic()
+        if self._renewing or now - self._renewed_at < self._settings.reconnect_interval_s:
+            return
+        self._renewing, self._renewed_at = True, now
+        self._own(self._renew_channel(), "renew-channel")
+
+    def _own(self, coroutine: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.create_task(coroutine, name=f"{self._name}-{what}")
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+
+    async def _renew_channel(self) -> None:
+        try:
+            await self._open_fresh_channel()
+        finally:
+            self._renewing = False
+
+    async def _open_fresh_channel(self) -> None:
+        connection, old = self._connection, self._channel
+        if connection is None or old is None:
+            return
+        try:
+            async with asyncio.timeout(self._settings.publish_timeout_s):
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                exchange = await channel.get_exchange(self._exchange_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("publish_channel_renew_failed", error=type(exc).__name__)
+            return
+        self._channel, self._exchange = channel, exchange
+        log.warning("publish_channel_renewed", reason="the broker refused a publish")
+        self._own(self._close_later(old), "close-spent-channel")
+
+    async def _close_later(self, channel: AbstractRobustChannel) -> None:
+        await asyncio.sleep(self._settings.publish_timeout_s)  # publishes still waiting on it end first
+        with contextlib.suppress(Exception):
+            await channel.close()
+
     async def close(self) -> None:
         """Stop connecting and close the connection (publishes still in flight fail)."""
+        for task in list(self._renewals):
+            task.cancel()
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -189,7 +246,12 @@ class ConfirmPublisher:
         try:
             async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                await topology.declare(channel, self._settings.prefix, delivery_limit=self._settings.delivery_limit)
+                await topology.declare(
+                    channel,
+                    self._settings.prefix,
+                    delivery_limit=self._settings.delivery_limit,
+                    replicas=self._settings.quorum_replicas,
+                )
                 exchange = await channel.get_exchange(self._exchange_name)
         except BaseException:
             with contextlib.suppress(Exception):

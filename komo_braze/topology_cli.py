@@ -16,7 +16,9 @@ async def describe(settings: Settings, *, as_json: bool) -> None:
     connection = await connect(settings, "topology")
     async with connection:
         channel = await connection.channel()
-        declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
+        declared = await topology.declare(
+            channel, settings.prefix, delivery_limit=settings.delivery_limit, replicas=settings.quorum_replicas
+        )
         names = declared.names
         rows: list[dict[str, object]] = [
             {

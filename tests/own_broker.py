@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -80,6 +81,14 @@ class OwnBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 await asyncio.to_thread(self.process.wait, 10)
+            self.process = None
+
+    async def kill(self) -> None:
+        """SIGKILL the node's Erlang VM: it dies without a word to its clients or its cluster."""
+        pid = int((self.home / "node.pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        if self.process is not None:
+            await asyncio.to_thread(self.process.wait, 30)
             self.process = None
 
     async def restart(self) -> None:

@@ -71,6 +71,13 @@ class OwnCluster:
                 return sorted(str(member) for member in row["members"])
         raise ClusterError(f"no queue {queue!r}")
 
+    async def consumers_of(self, queue: str) -> int:
+        rows = await self.ctl_json("list_queues", "name", "consumers")
+        for row in rows:
+            if row["name"] == queue:
+                return int(row["consumers"])
+        raise ClusterError(f"no queue {queue!r}")
+
     async def connection_node(self, connection_name: str) -> str:
         """The node a client connection named ``connection_name`` is attached to (by the port it reached)."""
         rows = await self.ctl_json("list_connections", "client_properties", "port")

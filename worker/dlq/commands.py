@@ -36,7 +36,9 @@ async def opened(settings: Settings, name: str) -> AsyncIterator[tuple[AbstractC
         connection = await connect_plain(settings, f"dlq {name}")
     async with connection:
         channel = await connection.channel()
-        declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
+        declared = await topology.declare(
+            channel, settings.prefix, delivery_limit=settings.delivery_limit, replicas=settings.quorum_replicas
+        )
         await channel.close()
         yield connection, declared
 
