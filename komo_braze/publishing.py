@@ -50,9 +50,17 @@ class PublishFailed(Exception):
 
 
 class BrokerUnavailable(PublishFailed):
-    """Not connected, the connection broke mid-publish, or the confirm did not come in time."""
+    """Not connected, the connection broke mid-publish, or the confirm did not come in time.
+
+    ``after_sending``: the message may have reached the broker (its fate is unknown), as opposed to
+    refused before anything was sent.
+    """
 
     kind = "unavailable"
+
+    def __init__(self, reason: str, *, after_sending: bool = False) -> None:
+        super().__init__(reason)
+        self.after_sending = after_sending
 
 
 class PublishRejected(PublishFailed):
@@ -136,11 +144,11 @@ class ConfirmPublisher:
             self._renew_channel_soon()
             raise PublishRejected("broker refused the message") from None
         except TimeoutError:
-            raise BrokerUnavailable("broker did not confirm in time") from None
+            raise BrokerUnavailable("broker did not confirm in time", after_sending=True) from None
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
             log.warning("publish_interrupted", error=type(exc).__name__)
-            raise BrokerUnavailable("broker connection lost") from None
+            raise BrokerUnavailable("broker connection lost", after_sending=True) from None
 
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish(envelope_message(envelope), envelope.routing_key)
