@@ -15,6 +15,7 @@ import pytest
 from tests.broker import BrokerKit
 from tests.proxy import TcpProxy
 from tests.worker.dlq.letters import fill, message_ids, read_queue
+from tests.worker.harness import wait_until
 
 LETTERS = 20_000
 IN_FLIGHT = 500
@@ -157,4 +158,48 @@ async def test_a_replay_whose_broker_connection_breaks_loses_nothing_and_can_be_
     delivered = Counter(message_ids(await broker.drain(broker.names.work_queue())))
     assert set(delivered) == set(everything), "a letter was lost"
     assert sum(delivered.values()) - len(everything) <= IN_FLIGHT  # duplicates only from the cut window
+    assert await broker.count(broker.names.dead_queue) == 0
+
+
+async def test_a_replay_that_loses_its_node_goes_on_over_another_and_says_how_many_it_republished(
+    broker: BrokerKit,
+) -> None:
+    await broker.declare()
+    async with broker.connection() as connection:
+        specs = await fill(connection, broker.prefix, 3000)
+    everything = [s.submission_id for s in specs]
+
+    async with TcpProxy.for_url(broker.amqp_url) as one, TcpProxy.for_url(broker.amqp_url) as two:
+        nodes = f"{one.url_for(broker.amqp_url)},{two.url_for(broker.amqp_url)}"
+        replay = await asyncio.create_subprocess_exec(
+            *KOMO_BRAZE,
+            "dlq",
+            "replay",
+            "--json",
+            "--rate",
+            "1000",
+            "--max-in-flight",
+            str(IN_FLIGHT),
+            env=broker.env(KOMO_BRAZE_AMQP_URL=nodes, KOMO_BRAZE_RECONNECT_INTERVAL_S="0.2"),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+        async def some_replayed() -> bool:
+            return await broker.count(broker.names.work_queue()) >= 300
+
+        await wait_until(some_replayed, timeout_s=30, what="300 letters replayed")
+        (one if one.accepted else two).cut()  # the node the run is connected to goes away
+        stdout, stderr = await asyncio.wait_for(replay.communicate(), timeout=60)
+        assert (one.accepted, two.accepted) == (1, 1), "the run went on over the other node"
+    assert replay.returncode == 0, stderr.decode()[-2000:]
+    summary = orjson.loads(stdout)
+    assert summary["resumes"] == 1
+    assert summary["failure"] is None
+    assert (summary["moved"], summary["left"]) == (3000, 0)
+    assert summary["republished"] > 0
+    delivered = Counter(message_ids(await broker.drain(broker.names.work_queue())))
+    assert set(delivered) == set(everything), "a letter was lost"
+    assert sum(delivered.values()) - len(everything) <= summary["republished"]
     assert await broker.count(broker.names.dead_queue) == 0
