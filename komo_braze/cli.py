@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from komo_braze import __version__
+from komo_braze import __version__, logs
 from komo_braze.settings import Settings, SettingsError, load_settings, settings_markdown, settings_table
 
 #: subcommand name -> "module:attribute" of its click command
@@ -80,6 +80,7 @@ def topology_command(prefix: str | None, as_json: bool) -> None:
     from komo_braze.topology_cli import describe
 
     settings = settings_from(prefix=prefix)
+    logs.configure(settings.log_level, settings.log_format)  # on stderr: stdout carries the description
     asyncio.run(describe(settings, as_json=as_json))
 
 

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         description="replicas of the work and dead-letter queues (`x-quorum-initial-group-size`); "
         "unset: the broker's default, every cluster node",
     )
+    management_url: AnyUrl | None = Field(
+        None,
+        description="RabbitMQ management API (e.g. `http://rabbit-1:15672`), with the AMQP URL's credentials; "
+        "lets `topology` report each queue's replicas",
+    )
     publish_timeout_s: float = Field(10.0, gt=0, description="longest wait for a publisher confirm")
     reconnect_interval_s: float = Field(1.0, gt=0, description="pause between broker reconnection tries")
 

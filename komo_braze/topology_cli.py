@@ -9,6 +9,7 @@ from rich.table import Table
 from komo_braze import topology
 from komo_braze.addresses import redact
 from komo_braze.amqp import connect
+from komo_braze.replicas import ClusterView, ManagementUnavailable, cluster_view, durability_note
 from komo_braze.settings import Settings
 
 
@@ -49,14 +50,32 @@ async def describe(settings: Settings, *, as_json: bool) -> None:
             messages, consumers = counts if counts else (None, None)
             kind = "dead-letter queue" if name == names.dead_queue else "work queue"
             rows.append({"kind": kind, "name": name, "type": "quorum", "messages": messages, "consumers": consumers})
+    view, why_unknown = await _replicas(settings, queue_names)
+    for row in rows:
+        queue = view.queues.get(str(row["name"])) if view else None
+        row["replicas"] = queue.describe() if queue else None
+        row["members"] = list(queue.members) if queue else None
+    note = durability_note(view)
     if as_json:
-        print(orjson.dumps({"broker": redact(settings.amqp_urls), "objects": rows}).decode())
+        document = {"broker": redact(settings.amqp_urls), "objects": rows, "durability": note}
+        print(orjson.dumps({**document, "replicas_unknown": why_unknown}).decode())
         return
     table = Table(title=f"broker objects of prefix {settings.prefix!r} on {redact(settings.amqp_urls)}")
-    for column in ("kind", "name", "type", "messages", "consumers"):
+    columns = ("kind", "name", "type", "messages", "consumers", "replicas")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("messages", "consumers") else "left")
     for row in rows:
-        table.add_row(
-            *("" if row[c] is None else str(row[c]) for c in ("kind", "name", "type", "messages", "consumers"))
-        )
-    Console().print(table)
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    console = Console()
+    console.print(table)
+    if why_unknown:
+        console.print(f"replicas: {why_unknown}")
+    console.print(f"durability: {note}")
+
+
+async def _replicas(settings: Settings, queue_names: list[str]) -> tuple[ClusterView | None, str | None]:
+    """The broker's view of the replicas, or why it could not be had."""
+    try:
+        return await cluster_view(settings, queue_names), None
+    except ManagementUnavailable as exc:
+        return None, str(exc)

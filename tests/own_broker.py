@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,12 @@ class OwnBroker:
     home: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    management_port: int | None = None
+
+    @property
+    def management_url(self) -> str:
+        assert self.management_port is not None, "started without the management plugin"
+        return f"http://127.0.0.1:{self.management_port}"
 
     @property
     def amqp_url(self) -> str:
@@ -102,16 +108,21 @@ def prepare_node(
     *,
     config: Mapping[str, object] | None = None,
     rabbit_env: Mapping[str, int | str] | None = None,
+    plugins: Sequence[str] = (),
 ) -> OwnBroker:
     """Write the files of a node of our own under ``base`` (its data, logs, config) and return it,
-    not started. ``home`` holds the Erlang cookie: nodes that share it can form a cluster."""
+    not started. ``home`` holds the Erlang cookie: nodes that share it can form a cluster. With
+    ``rabbitmq_management`` among ``plugins`` the node serves the management API on a port of its own."""
     base.mkdir(parents=True, exist_ok=True)
     node = f"kb-test-{uuid.uuid4().hex[:8]}@localhost"
     port = free_port()
+    management_port = free_port() if "rabbitmq_management" in plugins else None
     lines = [f"listeners.tcp.default = {port}", "loopback_users = none"]
+    if management_port is not None:
+        lines += [f"management.tcp.port = {management_port}", "management.tcp.ip = 127.0.0.1"]
     lines += [f"{key} = {value}" for key, value in (config or {}).items()]
     (base / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
-    (base / "enabled_plugins").write_text("[].\n")
+    (base / "enabled_plugins").write_text(f"[{', '.join(plugins)}].\n")
     terms = ", ".join(f"{{{key}, {value}}}" for key, value in (rabbit_env or {}).items())
     (base / "advanced.config").write_text(f"[{{rabbit, [{terms}]}}].\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
@@ -127,7 +138,7 @@ def prepare_node(
         RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
         RABBITMQ_PID_FILE=str(base / "node.pid"),
     )
-    return OwnBroker(node=node, port=port, home=base, env=env)
+    return OwnBroker(node=node, port=port, home=base, env=env, management_port=management_port)
 
 
 def require_server() -> None:

@@ -89,6 +89,12 @@ class OwnCluster:
         raise ClusterError(f"no connection named {connection_name!r}")
 
 
+def _plugins(management: bool, *, first: bool) -> tuple[str, ...]:
+    if not management:
+        return ()
+    return ("rabbitmq_management",) if first else ("rabbitmq_management_agent",)
+
+
 async def _ctl(node: OwnBroker, *args: str) -> None:
     result = await asyncio.to_thread(node.ctl, *args)
     if result.returncode != 0:
@@ -102,14 +108,20 @@ async def _join(node: OwnBroker, seed: OwnBroker) -> None:
 
 
 @asynccontextmanager
-async def own_cluster(size: int = 3, config: Mapping[str, object] | None = None) -> AsyncIterator[OwnCluster]:
-    """Start ``size`` nodes in parallel, cluster them, and stop and remove them all afterwards."""
+async def own_cluster(
+    size: int = 3, config: Mapping[str, object] | None = None, *, management: bool = False
+) -> AsyncIterator[OwnCluster]:
+    """Start ``size`` nodes in parallel, cluster them, and stop and remove them all afterwards; with
+    ``management``, the first node serves the management API (the others run its agent)."""
     require_server()
     base = Path(tempfile.mkdtemp(prefix="kb-cluster-"))
     cookie = base / ".erlang.cookie"
     cookie.write_text(secrets.token_hex(16))
     cookie.chmod(0o400)
-    nodes = [prepare_node(base / f"node{n}", base, config=config) for n in range(1, size + 1)]
+    nodes = [
+        prepare_node(base / f"node{n}", base, config=config, plugins=_plugins(management, first=n == 1))
+        for n in range(1, size + 1)
+    ]
     cluster = OwnCluster(nodes)
     try:
         await asyncio.gather(*(node.start() for node in nodes))

@@ -25,11 +25,16 @@ from komo_braze.samples import SampleFactory
 from tests.broker import BrokerKit, unique_prefix
 from tests.cluster.traffic import SubmissionStream, WorkerWatch
 from tests.own_broker import OwnBroker
-from tests.own_cluster import OwnCluster, own_cluster
+from tests.own_cluster import OwnCluster
 from tests.worker.harness import dead_letters
 from tests.worker.test_process import MAPPING
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.timeout(240),
+    pytest.mark.asyncio(loop_scope="session"),  # the session's cluster (conftest.py)
+]
 
 #: "within seconds": a worker or the intake that needs longer than this after a node loss fails the test
 RESUME_WITHIN_S = 20.0
@@ -75,10 +80,12 @@ async def start_pipeline(cluster: OwnCluster, sim: RunningSim, prefix: str, tmp_
     )
 
 
-async def test_losing_the_producer_node_then_the_leader_node_loses_nothing_answered_202(tmp_path: Path) -> None:
+async def test_losing_the_producer_node_then_the_leader_node_loses_nothing_answered_202(
+    cluster: OwnCluster, tmp_path: Path
+) -> None:
     prefix = unique_prefix("cluster")
     work_queue = topology.Names(prefix).work_queue()
-    async with own_cluster() as cluster, running_sim() as sim:
+    async with running_sim() as sim:
         components = await start_pipeline(cluster, sim, prefix, tmp_path)
         producer, workers = components[0], components[1:]
         samples = SampleFactory(seed=12, users=400)
