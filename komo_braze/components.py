@@ -2,7 +2,8 @@
 
 A component is ``komo-braze <subcommand>`` started with its settings in the environment and its port
 set to 0; it announces where it listens with a ``listening`` log event (JSON lines, ``port`` field),
-which :func:`start_component` reads from the component's log file before waiting for ``/readyz``.
+which :func:`start_component` reads from the component's log file before waiting for ``/readyz``
+(with the component's webhook token, which a producer asks on its intake port).
 Going through subprocesses keeps ``komo_braze`` free of imports of ``producer`` and ``worker``.
 """
 
@@ -14,7 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ class Component:
     process: asyncio.subprocess.Process
     log_path: Path
     port: int = 0
+    #: what ``/readyz`` and ``/metrics`` of this component ask: a producer on its intake port guards them
+    admin_headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -91,7 +94,7 @@ async def start_component(
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "komo_braze.cli", *args, env=dict(env), stdout=log_file, stderr=log_file
         )
-    component = Component(name, process, log_path)
+    component = Component(name, process, log_path, admin_headers=credentials(env))
     try:
         async with asyncio.timeout(ready_timeout_s):
             component.port = await _wait_for_port(component)
@@ -103,6 +106,12 @@ async def start_component(
             f"last lines of {log_path}:\n{component.log_tail()}"
         ) from None
     return component
+
+
+def credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """The header that opens a producer's ``/readyz`` and ``/metrics``: its first webhook token, if any."""
+    tokens = [token.strip() for token in env.get("KOMO_BRAZE_WEBHOOK_TOKEN", "").split(",") if token.strip()]
+    return {"Authorization": f"Bearer {tokens[0]}"} if tokens else {}
 
 
 async def _wait_for_port(component: Component) -> int:
@@ -119,7 +128,7 @@ async def _wait_for_ready(component: Component) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while True:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(f"{component.url}/readyz") as response:
+                async with session.get(f"{component.url}/readyz", headers=component.admin_headers) as response:
                     if response.status == 200:
                         return
             if component.process.returncode is not None:

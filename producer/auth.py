@@ -6,13 +6,20 @@ configured either credential suffices, but every credential a request presents m
 comparison is constant-time and the caller learns only "401", never which part was wrong.
 
 With neither configured the intake is open, which is allowed only on a loopback bind.
+
+``/readyz`` and ``/metrics`` served on the intake port (no ``KOMO_BRAZE_PRODUCER_ADMIN_BIND``) ask the
+same credentials as the intake, checked against an empty body: a bearer token, or the signature of
+``b""`` (what Prometheus or a probe can send). ``/healthz`` says only "alive" and stays open.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from komo_braze.settings import Settings
 
@@ -98,3 +105,15 @@ def check_bind(settings: Settings, authenticator: Authenticator) -> None:
         "neither KOMO_BRAZE_WEBHOOK_TOKEN nor KOMO_BRAZE_WEBHOOK_HMAC_SECRET is set; set one of them, "
         "or bind to 127.0.0.1"
     )
+
+
+def guard_paths(authenticator: Authenticator, paths: Collection[str]) -> Middleware:
+    """An aiohttp middleware answering ``401`` on ``paths`` to a request without the intake's credentials."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in paths and not authenticator.allows(request.headers, b""):
+            return web.json_response({"error": "missing or invalid credentials"}, status=401)
+        return await handler(request)
+
+    return guard
