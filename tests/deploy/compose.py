@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ OWN_HOSTS = (r"0\.0\.0\.0", r"127\.0\.0\.1", "localhost")
 
 def compose_config(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     """``docker-compose config`` of ``path``; fails the test with compose's own message if it is invalid."""
+    assert shutil.which("docker-compose"), (
+        "docker-compose is missing: `make test` installs it (scripts/ensure-compose.sh)"
+    )
     result = subprocess.run(
         ["docker-compose", "-f", str(path), "config"], capture_output=True, text=True, timeout=60, check=False
     )
