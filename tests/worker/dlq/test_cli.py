@@ -191,9 +191,9 @@ async def test_replay_serves_its_metrics_while_it_runs(broker: BrokerKit) -> Non
     finally:
         process.terminate()
         await process.wait()
-    assert 'komo_dlq_replayed_total{kind="braze_rejected"} 3.0' in text
-    assert 'komo_dlq_replayed_total{kind="no_identifier"} 0.0' in text
-    assert "komo_dlq_purged_total" in text
+    assert 'komo_braze_dlq_replayed_total{kind="braze_rejected"} 3.0' in text
+    assert 'komo_braze_dlq_replayed_total{kind="no_identifier"} 0.0' in text
+    assert "komo_braze_dlq_purged_total" in text
 
 
 async def test_filters_combine_on_the_command_line(broker: BrokerKit) -> None:
