@@ -22,12 +22,11 @@ def reference_registries() -> dict[str, CollectorRegistry]:
     producer = ProducerMetrics()
     producer.watch_ready(lambda: True)
     worker = WorkerMetrics()
-    worker.initialise(["default"])
+    worker.initialise(["default"], attributes=["email"])
     worker.watch_ready(lambda: True)
-    # series that appear with their first value (an answer's headers, a rejected field)
+    # series that appear with Braze's first answer (its rate-limit headers)
     worker.rate_limit_remaining.labels("default")
     worker.rate_limit_limit.labels("default")
-    worker.rejected_fields.labels("email")
     return {"producer": producer.registry, "worker": worker.registry, "dlq": DlqMetrics().registry}
 
 

@@ -26,11 +26,20 @@ if ! prometheus_bin; then
   }
 fi
 
+# the broker the tests use: KOMO_BRAZE_AMQP_URL's host (default localhost), plugin port 15692
+url="${KOMO_BRAZE_AMQP_URL:-amqp://guest:guest@localhost:5672/}"
+host=$(python3 - "$url" <<'PY'
+import sys
+from urllib.parse import urlsplit
+print(urlsplit(sys.argv[1]).hostname or "localhost")
+PY
+)
+
 plugin_answers() {
-  python3 - <<'PY'
+  python3 - "$host" <<'PY'
 import sys, urllib.request
 try:
-    with urllib.request.urlopen("http://localhost:15692/metrics", timeout=3) as r:
+    with urllib.request.urlopen(f"http://{sys.argv[1]}:15692/metrics", timeout=3) as r:
         sys.exit(0 if r.status == 200 else 1)
 except OSError:
     sys.exit(1)
@@ -38,10 +47,11 @@ PY
 }
 
 if plugin_answers; then
-  echo "prometheus: RabbitMQ's prometheus plugin answers on :15692"
+  echo "prometheus: RabbitMQ's prometheus plugin answers on $host:15692"
   exit 0
 fi
-if command -v rabbitmq-plugins >/dev/null 2>&1; then
+# rabbitmq-plugins changes the node on this machine: only when the tests' broker is that node
+if { [ "$host" = localhost ] || [ "$host" = 127.0.0.1 ]; } && command -v rabbitmq-plugins >/dev/null 2>&1; then
   echo "prometheus: enabling RabbitMQ's prometheus plugin (rabbitmq-plugins enable rabbitmq_prometheus)"
   rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
   for _ in $(seq 1 30); do
@@ -50,7 +60,7 @@ if command -v rabbitmq-plugins >/dev/null 2>&1; then
   done
 fi
 cat >&2 <<MSG
-prometheus: RabbitMQ's prometheus plugin does not answer on localhost:15692.
+prometheus: RabbitMQ's prometheus plugin does not answer on $host:15692.
 Enable it on the broker: rabbitmq-plugins enable rabbitmq_prometheus
 MSG
 exit 1

@@ -95,8 +95,10 @@ class WorkerMetrics:
         )
         self.consumer_restarts = counter("consumer_restarts", "work-queue consumers re-established")
 
-    def initialise(self, workspaces: Iterable[str]) -> None:
-        """Create every series of ``workspaces`` at 0 (see the module docstring)."""
+    def initialise(self, workspaces: Iterable[str], *, attributes: Iterable[str] = ()) -> None:
+        """Create every series of ``workspaces`` and of the mapping's ``attributes`` at 0 (module docstring)."""
+        for attribute in attributes:
+            self.rejected_fields.labels(attribute)
         for workspace in workspaces:
             for metric in (
                 self.consumed,

@@ -14,6 +14,7 @@ from tests.broker import BrokerKit
 from tests.prometheus import check_metrics
 from tests.worker.harness import RunningWorker, acked, body, publish, running_worker, wait_until
 from tests.worker.simple_mapper import SimpleMapper, Spec
+from worker.mapping import MappingConfig
 from worker.metrics import DURATION_BUCKETS, KNOWN_STATUSES, WORKER_DEAD_LETTER_KINDS
 
 
@@ -102,6 +103,35 @@ async def test_breaker_probes_are_counted_apart_from_the_requests_that_carry_obj
         worker.value("request_objects_count", workspace="default")
         == worker.value("requests_total", workspace="default", status="201") + real_401
     )
+
+
+MAPPING = """\
+hubs:
+  "*":
+    identify: {by: external_id, field: customer_id}
+    attributes:
+      email: {to: email, type: email}
+      sms_optin: {type: subscription_group, group_id: "6f1c2a0e-0000-4000-8000-000000000001"}
+    event: {name: komo_form_submitted, properties: [score]}
+  hub-2:
+    identify: {by: external_id, field: customer_id}
+    attributes: {date_of_birth: {to: dob, type: date}}
+"""
+
+
+async def test_rejected_fields_exist_at_zero_for_every_attribute_the_mapping_names(broker: BrokerKit) -> None:
+    await broker.declare()
+    mapping = MappingConfig.from_text(MAPPING)
+    async with running_sim() as sim, running_worker(broker, mapping, braze_url=sim.url) as worker:
+        await publish(broker, [body("joe", email="not an email")])
+        await wait_until(acked(worker, 1), what="1 ack")
+        samples = _samples(await _exposition(worker))
+    rejected = {
+        dict(labels)["attribute"]: value
+        for (name, labels), value in samples.items()
+        if name == "komo_braze_worker_rejected_fields_total"
+    }
+    assert rejected == {"email": 1, "dob": 0, "event.properties.score": 0, "subscription_groups": 0}
 
 
 def test_request_duration_buckets_reach_past_the_client_timeout() -> None:
