@@ -56,6 +56,9 @@ class WorkerMapping(Mapper, Protocol):
     @property
     def any_hub_workspace(self) -> str | None: ...
 
+    @property
+    def attribute_names(self) -> list[str]: ...
+
 
 class ConfigurationError(Exception):
     """The worker cannot start: a workspace lacks its endpoint or key, or ``--workspace`` names none."""
@@ -152,6 +155,7 @@ async def serve(
     selection = select_workspaces(mapping, workspaces)
     targets = resolve_targets(settings, mapping, environ or {}, selection.deliver_to)
     metrics = metrics or WorkerMetrics()
+    metrics.initialise((target.workspace for target in targets), attributes=mapping.attribute_names)
     limits = BatchLimits(
         per_array=settings.batch_mode is BatchMode.PER_ARRAY,
         max_bytes=settings.batch_max_bytes,
@@ -213,6 +217,7 @@ async def serve(
         def ready() -> bool:
             return not connection.is_closed and all(c.ready for c in consumers)
 
+        metrics.watch_ready(ready)
         app = web.Application()
         add_health_routes(app, ready, metrics.registry)
         bind = settings.worker_metrics_bind
