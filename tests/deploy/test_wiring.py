@@ -18,6 +18,8 @@ from tests.deploy.compose import (
     dockerfile_instructions,
 )
 from tests.deploy.manifests import bind_of, producer_routes, settings_of, settings_variables, worker_routes
+from tests.monitoring.test_scrape import QUEUE_FAMILIES
+from tests.prometheus import promtool
 from worker.mapping import load_mapping
 
 
@@ -81,12 +83,13 @@ def test_prometheus_scrapes_the_metrics_port_of_every_process() -> None:
     scrape = yaml.safe_load(prometheus_files["/etc/prometheus/prometheus.yml"].read_text())
     assert scrape["rule_files"] == ["/etc/prometheus/alerts.yml"]
     assert prometheus_files["/etc/prometheus/alerts.yml"] == ROOT / "deploy" / "prometheus" / "alerts.yml"
-    targets = {
-        target: job.get("metrics_path", "/metrics")
+    jobs = {
+        target: job
         for job in scrape["scrape_configs"]
         for static in job["static_configs"]
         for target in static["targets"]
     }
+    targets = {target: job.get("metrics_path", "/metrics") for target, job in jobs.items()}
     metrics_ports = {
         name: bind_of(
             {k: str(v) for k, v in service["environment"].items()},
@@ -103,7 +106,9 @@ def test_prometheus_scrapes_the_metrics_port_of_every_process() -> None:
     for target in targets:
         service, port = target.rsplit(":", 1)
         assert int(port) in container_ports(services[service]) or service == "rabbitmq", target
-    assert targets["rabbitmq:15692"] == "/metrics/per-object"  # per-queue depth and consumers
+    # per-queue depth and consumers, as the alerts and the dashboard read them (and the scrape test scrapes)
+    assert targets["rabbitmq:15692"] == "/metrics/detailed"
+    assert jobs["rabbitmq:15692"]["params"] == {"family": QUEUE_FAMILIES}
     assert "15692" in {str(p).split(":")[-1].split("/")[0] for p in services["rabbitmq"]["ports"]}
     plugins = mounted(services["rabbitmq"])["/etc/rabbitmq/enabled_plugins"].read_text()
     assert plugins.strip() == "[rabbitmq_management,rabbitmq_prometheus]."
@@ -124,3 +129,15 @@ def test_grafana_is_provisioned_with_the_stack_s_prometheus_and_the_dashboard() 
     dashboard = json.loads((dashboards / Path(home).name).read_text())
     assert isinstance(dashboard["title"], str)
     assert isinstance(dashboard["panels"], list)
+
+
+def test_promtool_accepts_the_stack_s_prometheus_configuration_with_its_mounted_rules(tmp_path: Path) -> None:
+    prometheus = compose_config()["services"]["prometheus"]
+    files = mounted(prometheus)
+    config = files["/etc/prometheus/prometheus.yml"].read_text()
+    for target, source in files.items():
+        config = config.replace(target, str(source))  # the container's paths are the mounted files
+    (tmp_path / "prometheus.yml").write_text(config)
+    result = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout
