@@ -129,6 +129,37 @@ async def test_import_names_the_lines_it_could_not_use(broker: BrokerKit, tmp_pa
     assert [f["line"] for f in report["failed_lines"]] == [1, 2, 4]
 
 
+async def test_import_of_ids_and_headers_too_long_for_amqp_names_the_lines_and_publishes_the_rest(
+    broker: BrokerKit, tmp_path: Path
+) -> None:
+    await filled(broker, 3)
+    exported = tmp_path / "all.ndjson"
+    assert (await komo_braze(broker, "dlq", "export", str(exported)))[0] == 0
+    good = [orjson.loads(line) for line in exported.read_bytes().splitlines()]
+    long_id = {**good[0], "message_id": "m" * 300}
+    long_hub = {**good[1], "envelope": {**good[1]["envelope"], "hub_id": "h" * 252}}
+    long_header = {**good[2], "headers": {**good[2]["headers"], "x-" + "k" * 300: "v"}}
+    huge_number = {**good[0], "headers": {**good[0]["headers"], "x-n": 2**64 - 1}}  # no AMQP integer holds it
+    lines = [good[0], long_id, good[1], long_hub, long_header, good[2], huge_number]
+    source = tmp_path / "hostile.ndjson"
+    source.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in lines))
+
+    status, out, err = await komo_braze(broker, "dlq", "import", str(source), "--json")
+
+    assert status == 1
+    assert "Traceback" not in err
+    report = orjson.loads(out)
+    assert report["published"] == 3
+    failed = {f["line"]: f["reason"] for f in report["failed_lines"]}
+    assert sorted(failed) == [2, 4, 5, 7]
+    assert "message_id takes 300 bytes" in failed[2]
+    assert "hub takes 256 bytes in the routing key" in failed[4]
+    assert "a header name takes 302 bytes; the broker carries at most 128" in failed[5]
+    assert "the broker cannot carry this message: x-n error: Unsupported numeric value" in failed[7]
+    work = await broker.drain(broker.names.work_queue())
+    assert message_ids(work) == ["sub-000000", "sub-000001", "sub-000002"]
+
+
 async def test_purge_needs_yes_and_removes_only_what_matches(broker: BrokerKit) -> None:
     everything = await filled(broker, 30)
     status, out, err = await komo_braze(broker, "dlq", "purge", "--kind", "unmapped_hub", "--json")
