@@ -92,7 +92,7 @@ class HubMapper:
             try:
                 converted = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(name, problem.reason))
+                rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if converted is not SKIP:
                 attributes[name] = converted
@@ -140,7 +140,7 @@ class HubMapper:
             try:
                 entry = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(name, problem.reason))
+                rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if entry is not SKIP:
                 entries.append(entry)
@@ -162,7 +162,7 @@ class HubMapper:
             try:
                 converted = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(f"event.properties.{name}", problem.reason))
+                rejected.append(RejectedField(f"event.properties.{name}", problem.reason, field))
                 continue
             if converted is not SKIP:
                 properties[name] = converted
