@@ -136,6 +136,16 @@ class Settings(BaseSettings):
         None, description="secret for `X-Komo-Signature: sha256=<hex HMAC of the raw body>`"
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest webhook body accepted")
+    webhook_timestamp_tolerance_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="how far a signed `X-Komo-Timestamp` may be from the intake's clock; inside it a signature "
+        "is accepted once",
+    )
+    webhook_require_timestamp: bool = Field(
+        False, description="refuse signed requests without `X-Komo-Timestamp` (the signature then covers the time)"
+    )
 
     # --- worker -------------------------------------------------------------------------------
     worker_metrics_bind: HostPort = Field(

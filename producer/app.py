@@ -19,6 +19,7 @@ from komo_braze.settings import Settings
 from producer.auth import Authenticator, check_bind
 from producer.intake import SubmissionHandler, add_intake_routes
 from producer.metrics import ProducerMetrics
+from producer.replay import ReplayGuard
 
 log = get_logger(__name__)
 
@@ -38,6 +39,9 @@ class Producer:
             self.publisher,
             self.authenticator,
             self.metrics,
+            replays=ReplayGuard(
+                settings.webhook_timestamp_tolerance_s, require_timestamp=settings.webhook_require_timestamp
+            ),
             max_body_bytes=settings.max_body_bytes,
             retry_after_s=settings.reconnect_interval_s,
         )
