@@ -12,12 +12,14 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from komo_braze.http import add_health_routes, start_site
+from komo_braze.http import add_health_routes
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher
 from komo_braze.settings import Settings
 from producer.auth import Authenticator, check_bind
+from producer.connections import ConnectionGuard, ConnectionLimits, start_guarded_site
 from producer.intake import SubmissionHandler, add_intake_routes
+from producer.memory import BurstTrimmer
 from producer.metrics import ProducerMetrics
 from producer.replay import ReplayGuard
 
@@ -43,11 +45,19 @@ class Producer:
                 settings.webhook_timestamp_tolerance_s, require_timestamp=settings.webhook_require_timestamp
             ),
             max_body_bytes=settings.max_body_bytes,
+            body_timeout_s=settings.producer_body_timeout_s,
             retry_after_s=settings.reconnect_interval_s,
         )
         add_intake_routes(self.app, handler.handle)
         add_health_routes(self.app, lambda: self.publisher.ready, self.metrics.registry)
+        self.connections = ConnectionGuard(
+            ConnectionLimits(settings.producer_header_timeout_s, settings.producer_max_connections),
+            self.metrics,
+            BurstTrimmer(enabled=settings.producer_trim_memory),
+        )
+        self.metrics.open_connections.set_function(lambda: float(self.connections.open_connections))
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self.port: int | None = None
 
     async def start(self, port: int | None = None) -> int:
@@ -55,10 +65,11 @@ class Producer:
         bind = self.settings.producer_bind
         self.publisher.start()
         try:
-            self._runner, self.port = await start_site(
+            self._runner, self._server, self.port = await start_guarded_site(
                 self.app,
                 bind.host,
                 bind.port if port is None else port,
+                self.connections,
                 shutdown_timeout_s=self.settings.shutdown_grace_s,
             )
         except BaseException:
@@ -83,6 +94,9 @@ class Producer:
     async def stop(self) -> None:
         """Stop accepting, finish requests in progress (within the grace period), then disconnect."""
         runner, self._runner = self._runner, None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # stop accepting; requests in progress finish below
         if runner is not None:
             log.info("stopping", component="producer", grace_s=self.settings.shutdown_grace_s)
             await runner.cleanup()

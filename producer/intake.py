@@ -28,7 +28,6 @@ from producer.replay import ReplayGuard, ReplayRefused
 log = get_logger(__name__)
 
 SUBMISSIONS_PATH = "/v1/submissions"
-BODY_READ_TIMEOUT_S = 30.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
@@ -54,12 +53,13 @@ def check_declared_length(request: web.Request, max_body_bytes: int) -> None:
         raise Rejected(413, f"body of {declared} bytes is over the limit of {max_body_bytes}", close=True)
 
 
-async def read_body(request: web.Request, max_body_bytes: int) -> bytes:
-    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)."""
+async def read_body(request: web.Request, max_body_bytes: int, timeout_s: float) -> bytes:
+    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)
+    or takes longer than ``timeout_s``."""
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > max_body_bytes:
@@ -81,6 +81,7 @@ class SubmissionHandler:
         *,
         replays: ReplayGuard,
         max_body_bytes: int,
+        body_timeout_s: float,
         retry_after_s: float,
     ) -> None:
         self._publisher = publisher
@@ -88,6 +89,7 @@ class SubmissionHandler:
         self._replays = replays
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
+        self._body_timeout_s = body_timeout_s
         self._retry_after = str(max(1, math.ceil(retry_after_s)))
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -109,7 +111,7 @@ class SubmissionHandler:
         check_declared_length(request, self._max_body_bytes)
         if not is_json(request.content_type):
             raise Rejected(415, f"content type {request.content_type} is not JSON; send application/json")
-        body = await read_body(request, self._max_body_bytes)
+        body = await read_body(request, self._max_body_bytes, self._body_timeout_s)
         if not self._authenticator.allows(request.headers, body):
             raise Rejected(401, "missing or invalid credentials")
         claim = self._claim_signature(request)

@@ -40,7 +40,22 @@ class ProducerMetrics:
             "1 while the broker connection is usable, else 0",
             registry=self.registry,
         )
-        for status in ("202", "400", "401", "413", "415", "503"):
+        self.open_connections = Gauge(
+            "komo_producer_open_connections",
+            "Client connections open now",
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "komo_producer_connections_closed",
+            "Client connections the intake closed itself: header_timeout (headers not complete in time), "
+            "idle (keep-alive unused), evicted (longest waiting for headers, to admit a new one), "
+            "over_capacity (refused with 503: every slot inside a request)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("header_timeout", "idle", "evicted", "over_capacity"):
+            self.connections_closed.labels(reason=reason)
+        for status in ("202", "400", "401", "408", "413", "415", "503"):
             self.requests.labels(status=status)
         for outcome in ("confirmed", "unavailable", "rejected", "unroutable", "failed"):
             self.publish_seconds.labels(outcome=outcome)
