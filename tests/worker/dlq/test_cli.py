@@ -10,7 +10,8 @@ import aiohttp
 import orjson
 
 from tests.broker import BrokerKit
-from tests.worker.dlq.letters import fill, message_ids
+from tests.worker.dlq.letters import fill, letter_of, message_ids
+from worker.deadletter import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -158,6 +159,51 @@ async def test_import_of_ids_and_headers_too_long_for_amqp_names_the_lines_and_p
     assert "the broker cannot carry this message: x-n error: Unsupported numeric value" in failed[7]
     work = await broker.drain(broker.names.work_queue())
     assert message_ids(work) == ["sub-000000", "sub-000001", "sub-000002"]
+
+
+HOSTILE_HUBS = ["\x1b[2Jclear", "two\nlines", "rtl\u202eevil", "c1\x9b31m", "[/]markup"]
+
+
+async def hostile_letters(broker: BrokerKit) -> None:
+    """Dead letters whose hub, id and detail carry terminal controls, markup and unicode contacts."""
+    await broker.declare()
+    async with broker.connection() as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(broker.names.dead_exchange)
+        for n, hub in enumerate(HOSTILE_HUBS):
+            body = {"submission_id": f"sub-{n}\x1b]0;title\x07", "site_id": hub, "email": "zoë@exämple.com"}
+            detail = "Braze: 'zoë@exämple.com'\n\x1b[31m+61 412 345 678 \u202einvalid"
+            letter = letter_of(body, kind=ErrorKind.BRAZE_REJECTED, detail=detail)
+            await exchange.publish(letter, routing_key="", mandatory=True)
+
+
+def raw_controls(text: str) -> list[str]:
+    return sorted({char for char in text if not char.isprintable() and char != "\n"})
+
+
+async def test_list_stats_and_show_print_control_characters_escaped_and_mask_unicode_contacts(
+    broker: BrokerKit,
+) -> None:
+    await hostile_letters(broker)
+    outputs = {}
+    for command in (["list"], ["list", "--json"], ["stats"], ["stats", "--json"], ["show", "sub-0\x1b]0;title\x07"]):
+        status, out, err = await komo_braze(broker, "dlq", *command)
+        assert status == 0, err
+        assert raw_controls(out) == [], command
+        outputs[" ".join(command[:2])] = out
+    listed = outputs["list"].splitlines()
+    assert len(listed) == 1 + len(HOSTILE_HUBS)  # a newline never breaks a line of the table
+    assert "\\x1b[2Jclear" in listed[1]
+    assert "two\\nlines" in listed[2]
+    assert "sub-0\\x1b]0;title\\x07" in listed[1]
+    assert [orjson.loads(line)["hub_id"] for line in outputs["list --json"].splitlines()] == HOSTILE_HUBS
+    for hub in ("\\x1b[2Jclear", "two\\nlines", "rtl\\u202eevil", "c1\\x9b31m", "[/]markup"):
+        assert hub in outputs["stats"]
+    assert orjson.loads(outputs["stats --json"])["by_hub"] == dict.fromkeys(HOSTILE_HUBS, 1)
+    shown = orjson.loads(outputs["show sub-0\x1b]0;title\x07"])
+    assert shown["headers"]["x-error-detail"] == "Braze: 'z***@e***.com'\n\x1b[31m+** *** *** *78 \u202einvalid"
+    assert shown["envelope"]["payload"]["email"] == "z***@e***.com"
+    assert "zoë" not in "".join(outputs.values())
 
 
 async def test_purge_needs_yes_and_removes_only_what_matches(broker: BrokerKit) -> None:
