@@ -102,6 +102,10 @@ class ConnectionGuard:
     def open_connections(self) -> int:
         return len(self._open)
 
+    @property
+    def waiting_for_headers(self) -> int:
+        return len(self._waiting)
+
     def wrap(self, factory: Callable[[], Any]) -> Callable[[], GuardedConnection]:
         return lambda: GuardedConnection(factory(), self)
 
