@@ -100,6 +100,8 @@ class Producer:
         if runner is not None:
             log.info("stopping", component="producer", grace_s=self.settings.shutdown_grace_s)
             await runner.cleanup()
+        if server is not None:
+            await server.wait_closed()
         await self.publisher.close()
         log.info("stopped", component="producer")
 
