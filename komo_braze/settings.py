@@ -141,6 +141,36 @@ class Settings(BaseSettings):
         None, description="secret for `X-Komo-Signature: sha256=<hex HMAC of the raw body>`"
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest webhook body accepted")
+    producer_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="time a client has to send its request headers, from connecting or from the previous "
+        "response (an idle keep-alive connection is closed after it)",
+    )
+    producer_body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="time a client has to send the body once its headers arrived (else 408)"
+    )
+    producer_max_connections: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description="client connections open at once; one more closes the one waiting longest for its headers, "
+        "or gets 503",
+    )
+    producer_trim_memory: bool = Field(
+        True, description="after a burst of connections, hand freed memory back to the system (glibc `malloc_trim`)"
+    )
+    webhook_timestamp_tolerance_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="how far a signed `X-Komo-Timestamp` may be from the intake's clock; inside it a signature "
+        "is accepted once",
+    )
+    webhook_require_timestamp: bool = Field(
+        False, description="refuse signed requests without `X-Komo-Timestamp` (the signature then covers the time)"
+    )
 
     # --- worker -------------------------------------------------------------------------------
     worker_metrics_bind: HostPort = Field(

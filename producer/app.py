@@ -21,8 +21,11 @@ from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher
 from komo_braze.settings import Settings
 from producer.auth import Authenticator, check_bind, guard_paths
+from producer.connections import ConnectionGuard, ConnectionLimits, start_guarded_site
 from producer.intake import SubmissionHandler, add_intake_routes
+from producer.memory import BurstTrimmer
 from producer.metrics import ProducerMetrics
+from producer.replay import ReplayGuard
 
 log = get_logger(__name__)
 
@@ -51,11 +54,22 @@ class Producer:
             self.publisher,
             self.authenticator,
             self.metrics,
+            replays=ReplayGuard(
+                settings.webhook_timestamp_tolerance_s, require_timestamp=settings.webhook_require_timestamp
+            ),
             max_body_bytes=settings.max_body_bytes,
+            body_timeout_s=settings.producer_body_timeout_s,
             retry_after_s=settings.reconnect_interval_s,
         )
         add_intake_routes(self.app, handler.handle)
+        self.connections = ConnectionGuard(
+            ConnectionLimits(settings.producer_header_timeout_s, settings.producer_max_connections),
+            self.metrics,
+            BurstTrimmer(enabled=settings.producer_trim_memory),
+        )
+        self.metrics.open_connections.set_function(lambda: float(self.connections.open_connections))
         self._runners: list[web.AppRunner] = []
+        self._server: asyncio.Server | None = None
         self.port: int | None = None
         self.admin_port: int | None = None
 
@@ -74,10 +88,11 @@ class Producer:
                 )
                 self._runners.append(runner)
                 log.info("admin_listening", component="producer", host=admin_bind.host, port=self.admin_port)
-            runner, self.port = await start_site(
+            runner, self._server, self.port = await start_guarded_site(
                 self.app,
                 bind.host,
                 bind.port if port is None else port,
+                self.connections,
                 shutdown_timeout_s=self.settings.shutdown_grace_s,
             )
             self._runners.append(runner)
@@ -111,8 +126,13 @@ class Producer:
 
     async def _stop_listening(self) -> None:
         # the intake first (it was started last), the admin routes after it
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # stop accepting; requests in progress finish in the runner's cleanup
         while self._runners:
             await self._runners.pop().cleanup()
+        if server is not None:
+            await server.wait_closed()
 
 
 async def serve(
