@@ -19,12 +19,15 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 broker:
 	bash scripts/ensure-broker.sh
 
 test: lint
 	bash scripts/ensure-broker.sh --with-server
+	bash scripts/ensure-compose.sh
+	bash scripts/ensure-prometheus.sh
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
 

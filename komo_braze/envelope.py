@@ -1,7 +1,7 @@
 """The message envelope: what sits on the queue.
 
 The producer stores the Komo body untouched; mapping happens in the worker, so a mapping fix followed
-by a dead-letter replay re-maps the original data. See DESIGN.md, "The envelope".
+by a dead-letter replay re-maps the original data. See docs/architecture.md, "The envelope".
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import orjson
 
 VERSION = 1
 ROUTING_PREFIX = "hub."
+#: AMQP carries a routing key and a message id as a short string: at most 255 bytes of UTF-8
+SHORTSTR_MAX_BYTES = 255
 
 
 class EnvelopeError(ValueError):
@@ -56,6 +58,8 @@ class Envelope:
         hub_id = _text_id(payload, "site_id")
         if hub_id is None:
             raise EnvelopeError("body has no site_id", field="site_id")
+        check_carried("submission_id", submission_id)
+        check_carried("site_id", hub_id, routing_key(hub_id))
         event = payload.get("event")
         return cls(
             submission_id=submission_id,
@@ -118,6 +122,17 @@ class Envelope:
 
 def routing_key(hub_id: str) -> str:
     return ROUTING_PREFIX + hub_id
+
+
+def check_carried(field: str, value: str, on_the_wire: str | None = None) -> None:
+    """Raise :class:`EnvelopeError` when ``value`` (as ``on_the_wire``, e.g. inside a routing key) is
+    longer than an AMQP short string: the broker client would refuse to publish it."""
+    size = len((value if on_the_wire is None else on_the_wire).encode())
+    if size > SHORTSTR_MAX_BYTES:
+        where = "" if on_the_wire is None else " in the routing key"
+        raise EnvelopeError(
+            f"{field} takes {size} bytes{where}; the broker carries at most {SHORTSTR_MAX_BYTES} bytes", field=field
+        )
 
 
 def format_time(moment: datetime) -> str:

@@ -12,11 +12,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 ReadyCheck = Callable[[], bool]
 
 
+#: the routes that tell about the process, beyond "it is alive" (the producer guards them on its intake port)
+ADMIN_PATHS = frozenset({"/readyz", "/metrics"})
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def add_liveness_route(app: web.Application) -> None:
+    """``GET /healthz`` alone: the process is alive (it says nothing else)."""
+    app.router.add_get("/healthz", _healthz)
+
+
 def add_health_routes(app: web.Application, ready: ReadyCheck, registry: CollectorRegistry = REGISTRY) -> None:
     """``GET /healthz`` (process alive), ``GET /readyz`` (``ready()``), ``GET /metrics``."""
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
 
     async def readyz(_request: web.Request) -> web.Response:
         if ready():
@@ -28,7 +38,7 @@ def add_health_routes(app: web.Application, ready: ReadyCheck, registry: Collect
         response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
         return response
 
-    app.router.add_get("/healthz", healthz)
+    add_liveness_route(app)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
 

@@ -76,8 +76,15 @@ class Unroutable(PublishRejected):
     retryable = False
 
 
+class Unencodable(PublishFailed):
+    """The broker client cannot encode the message (e.g. a header name over 255 bytes): nothing was sent."""
+
+    kind = "rejected"
+    retryable = False
+
+
 def envelope_message(envelope: Envelope, *, timestamp: datetime | None = None) -> aio_pika.Message:
-    """The AMQP message for an envelope, with the properties DESIGN.md names."""
+    """The AMQP message for an envelope, with the properties docs/architecture.md names ("The envelope")."""
     return aio_pika.Message(
         envelope.encode(),
         message_id=envelope.submission_id,
@@ -145,6 +152,9 @@ class ConfirmPublisher:
             raise PublishRejected("broker refused the message") from None
         except TimeoutError:
             raise BrokerUnavailable("broker did not confirm in time", after_sending=True) from None
+        except (TypeError, ValueError) as exc:
+            # raised while encoding the frames, before anything is written: the channel stays usable
+            raise Unencodable(f"the broker cannot carry this message: {exc}") from None
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
             log.warning("publish_interrupted", error=type(exc).__name__)

@@ -1,4 +1,4 @@
-"""Broker topology, every name derived from the prefix (DESIGN.md, "Broker topology").
+"""Broker topology, every name derived from the prefix (docs/architecture.md, "Broker topology").
 
 Declaring is idempotent: producer, worker, ``dlq`` and ``topology`` all call :func:`declare` at start.
 The submissions exchange carries an alternate exchange from the first day, so that hubs no workspace

@@ -2,7 +2,8 @@
 
 Checks run cheapest first and nothing is published unless all pass:
 ``413`` from ``Content-Length`` before reading, ``415`` not JSON, ``413`` again while reading a chunked
-body, ``401`` credentials, ``400`` not a JSON object or no id / ``site_id``, ``503`` broker away.
+body, ``401`` credentials (or a signed timestamp outside its window, or a replayed signature), ``400`` not
+a JSON object, no id / ``site_id`` or one too long for the broker, ``503`` broker away.
 Every answer but ``202`` carries ``{"error": "<one line>"}``.
 """
 
@@ -22,11 +23,11 @@ from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher, PublishFailed
 from producer.auth import Authenticator
 from producer.metrics import ProducerMetrics
+from producer.replay import ReplayGuard, ReplayRefused
 
 log = get_logger(__name__)
 
 SUBMISSIONS_PATH = "/v1/submissions"
-BODY_READ_TIMEOUT_S = 30.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
@@ -52,12 +53,13 @@ def check_declared_length(request: web.Request, max_body_bytes: int) -> None:
         raise Rejected(413, f"body of {declared} bytes is over the limit of {max_body_bytes}", close=True)
 
 
-async def read_body(request: web.Request, max_body_bytes: int) -> bytes:
-    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)."""
+async def read_body(request: web.Request, max_body_bytes: int, timeout_s: float) -> bytes:
+    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)
+    or takes longer than ``timeout_s``."""
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > max_body_bytes:
@@ -77,13 +79,17 @@ class SubmissionHandler:
         authenticator: Authenticator,
         metrics: ProducerMetrics,
         *,
+        replays: ReplayGuard,
         max_body_bytes: int,
+        body_timeout_s: float,
         retry_after_s: float,
     ) -> None:
         self._publisher = publisher
         self._authenticator = authenticator
+        self._replays = replays
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
+        self._body_timeout_s = body_timeout_s
         self._retry_after = str(max(1, math.ceil(retry_after_s)))
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -105,19 +111,38 @@ class SubmissionHandler:
         check_declared_length(request, self._max_body_bytes)
         if not is_json(request.content_type):
             raise Rejected(415, f"content type {request.content_type} is not JSON; send application/json")
-        body = await read_body(request, self._max_body_bytes)
+        body = await read_body(request, self._max_body_bytes, self._body_timeout_s)
         if not self._authenticator.allows(request.headers, body):
             raise Rejected(401, "missing or invalid credentials")
+        claim = self._claim_signature(request)
+        try:
+            envelope = self._envelope(body, received_at)
+            await self._publish(envelope)
+        except BaseException:
+            # not accepted (or not known to be): the sender's retry of this signed request is no replay
+            self._replays.release(claim)
+            raise
+        return envelope.submission_id
+
+    def _claim_signature(self, request: web.Request) -> str | None:
+        signature = self._authenticator.signature_checked(request.headers)
+        if signature is None:
+            return None
+        try:
+            return self._replays.claim(request.headers, signature)
+        except ReplayRefused as refused:
+            raise Rejected(401, refused.reason) from None
+
+    @staticmethod
+    def _envelope(body: bytes, received_at: datetime) -> Envelope:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise Rejected(400, "body is not valid JSON") from None
         try:
-            envelope = Envelope.from_komo(payload, received_at=received_at)
+            return Envelope.from_komo(payload, received_at=received_at)
         except EnvelopeError as exc:
             raise Rejected(400, exc.reason) from None
-        await self._publish(envelope)
-        return envelope.submission_id
 
     async def _publish(self, envelope: Envelope) -> None:
         started = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,9 +100,10 @@ async def running_worker(
     kit: BrokerKit,
     mapper: WorkerMapping,
     *,
-    braze_url: str,
-    api_key: str = "test-key",
+    braze_url: str | None,
+    api_key: str | None = "test-key",
     environ: Mapping[str, str] | None = None,
+    workspaces: Collection[str] = (),
     **overrides: Any,
 ) -> AsyncIterator[RunningWorker]:
     options: dict[str, Any] = {
@@ -120,7 +121,15 @@ async def running_worker(
     shutdown = asyncio.Event()
     listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serve(settings, mapper, shutdown, environ=environ, metrics=metrics, on_listening=listening.set_result)
+        serve(
+            settings,
+            mapper,
+            shutdown,
+            environ=environ,
+            metrics=metrics,
+            on_listening=listening.set_result,
+            workspaces=workspaces,
+        )
     )
     started: list[asyncio.Future[Any]] = [task, listening]
     done, _ = await asyncio.wait(started, timeout=30, return_when=asyncio.FIRST_COMPLETED)

@@ -41,11 +41,20 @@ class SimpleMapper:
     def workspaces(self) -> Mapping[str, Spec]:
         return {"default": Spec("default"), **self.specs}
 
+    @property
+    def any_hub_workspace(self) -> str | None:
+        return "default"
+
     def workspace_hubs(self) -> dict[str, list[str]]:
         hubs: dict[str, list[str]] = {}
         for hub, workspace in self.hub_workspaces.items():
             hubs.setdefault(workspace, []).append(hub)
         return hubs
+
+    @property
+    def attribute_names(self) -> list[str]:
+        """Unknown in advance: every non-Komo key of a body becomes an attribute."""
+        return []
 
     def map(self, envelope: Envelope) -> MapResult:
         payload = envelope.payload

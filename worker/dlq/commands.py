@@ -21,6 +21,7 @@ from rich.console import Console
 from komo_braze import topology
 from komo_braze.amqp import connect_plain
 from komo_braze.settings import Settings
+from komo_braze.terminal import printable_json
 from worker.dlq.filters import LetterFilter
 from worker.dlq.mask import mask
 from worker.dlq.progress import ProgressView
@@ -54,7 +55,7 @@ async def reading(settings: Settings, name: str) -> AsyncIterator[tuple[DeadLett
 
 
 def emit_json(data: Any, out: IO[str] | None = None) -> None:
-    (out or sys.stdout).write(orjson.dumps(data).decode() + "\n")
+    (out or sys.stdout).write(printable_json(orjson.dumps(data).decode()) + "\n")
 
 
 async def stats(settings: Settings, *, as_json: bool, shutdown: asyncio.Event) -> Stats:
@@ -87,7 +88,7 @@ async def list_letters(
         async for held in reader.letters():
             if letter_filter.matches(held.letter):
                 row = list_row(held.letter, reveal=reveal)
-                out.write((orjson.dumps(row).decode() if as_json else list_line(row)) + "\n")
+                out.write((printable_json(orjson.dumps(row).decode()) if as_json else list_line(row)) + "\n")
                 listed += 1
             if shutdown.is_set() or (letter_filter.limit is not None and listed >= letter_filter.limit):
                 break
@@ -109,7 +110,7 @@ async def show(settings: Settings, submission_id: str, *, reveal: bool, shutdown
                 if shutdown.is_set():
                     break
     for record in found:
-        sys.stdout.write(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(printable_json(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode()) + "\n")
     return len(found)
 
 

@@ -68,6 +68,12 @@ class HubMapper:
             (p.field, p.name, p.convert) for p in properties
         )
 
+    @property
+    def attribute_names(self) -> list[str]:
+        """Every name a rejected field of this hub can carry (the ``attribute`` of :class:`RejectedField`)."""
+        names = [name for _field, name, _convert in (*self._fields, *self._groups)]
+        return names + [f"event.properties.{name}" for _field, name, _convert in self._properties]
+
     def map(self, envelope: Envelope) -> MapResult:
         payload = envelope.payload
         found = self._identify(payload)
@@ -92,7 +98,7 @@ class HubMapper:
             try:
                 converted = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(name, problem.reason))
+                rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if converted is not SKIP:
                 attributes[name] = converted
@@ -140,7 +146,7 @@ class HubMapper:
             try:
                 entry = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(name, problem.reason))
+                rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if entry is not SKIP:
                 entries.append(entry)
@@ -162,7 +168,7 @@ class HubMapper:
             try:
                 converted = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(f"event.properties.{name}", problem.reason))
+                rejected.append(RejectedField(f"event.properties.{name}", problem.reason, field))
                 continue
             if converted is not SKIP:
                 properties[name] = converted
