@@ -1,7 +1,8 @@
 """The producer: the webhook intake, its health routes and its publisher, started and stopped in order.
 
-Start: check the bind is safe, start connecting to the broker in the background, then listen (so
-``/healthz`` answers at once and ``/readyz`` turns ready when the broker does). Stop: stop accepting,
+Start: check the bind is safe, listen, then start connecting to the broker in the background (so
+``/healthz`` answers at once, ``/readyz`` turns ready when the broker does, and a busy port stops the
+process before it connects). Stop: stop accepting,
 let requests in progress finish their publishes within the grace period, then close the connection.
 """
 
@@ -49,17 +50,15 @@ class Producer:
     async def start(self, port: int | None = None) -> int:
         """Listen on the configured bind (or ``port``, e.g. 0 in tests); returns the bound port."""
         bind = self.settings.producer_bind
+        # listen first: a busy port fails before any broker connection exists (one to cancel mid-connect
+        # could go on reconnecting in aio-pika after the process meant to stop)
+        self._runner, self.port = await start_site(
+            self.app,
+            bind.host,
+            bind.port if port is None else port,
+            shutdown_timeout_s=self.settings.shutdown_grace_s,
+        )
         self.publisher.start()
-        try:
-            self._runner, self.port = await start_site(
-                self.app,
-                bind.host,
-                bind.port if port is None else port,
-                shutdown_timeout_s=self.settings.shutdown_grace_s,
-            )
-        except BaseException:
-            await self.publisher.close()
-            raise
         log.info(
             "listening",
             component="producer",
@@ -94,8 +93,8 @@ async def serve(
 ) -> None:
     """Run the producer until ``shutdown`` is set."""
     producer = Producer(settings)
+    port = await producer.start()  # raises BindFailed with nothing started
     try:
-        port = await producer.start()
         if on_started is not None:
             on_started(port)
         await shutdown.wait()

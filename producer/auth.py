@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.settings import Settings
 
 SIGNATURE_HEADER = "X-Komo-Signature"
@@ -21,7 +22,7 @@ SIGNATURE_SCHEME = "sha256="
 BEARER_SCHEME = "bearer "
 
 
-class UnsafeBind(Exception):
+class UnsafeBind(ConfigurationInvalid):
     """The intake would be open to the network without any credential."""
 
 

@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from komo_braze import amqp, topology
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.settings import BatchMode, Settings, parse_rate
@@ -54,7 +55,7 @@ class WorkerMapping(Mapper, Protocol):
     def workspace_hubs(self) -> dict[str, list[str]]: ...
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(ConfigurationInvalid):
     """The worker cannot start: a workspace lacks its endpoint or key."""
 
 
