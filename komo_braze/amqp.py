@@ -53,19 +53,34 @@ async def connect(settings: Settings, name: str) -> AbstractRobustConnection:
         )
     except CONNECT_ERRORS as exc:
         raise unreachable(settings, exc) from exc
-    broker = redact_url(settings.amqp_url_str)
-
-    def lost(sender: object, error: BaseException | None = None) -> None:
-        if connection.is_closed or error is None or isinstance(error, asyncio.CancelledError):
-            return  # closed by us
-        log.warning("broker_connection_lost", connection=name, broker=broker, error=type(error).__name__)
-
-    def restored(sender: object) -> None:
-        log.info("broker_connection_restored", connection=name, broker=broker)
-
-    connection.close_callbacks.add(lost)
-    connection.reconnect_callbacks.add(restored)
+    watch = _ConnectionWatch(connection, name, redact_url(settings.amqp_url_str))
+    connection.close_callbacks.add(watch.closed)
+    connection.reconnect_callbacks.add(watch.reconnected)
     return connection
+
+
+class _ConnectionWatch:
+    """Logs a robust connection's losses and returns, once per outage (each failed reconnection
+    attempt closes the connection again)."""
+
+    def __init__(self, connection: AbstractRobustConnection, name: str, broker: str) -> None:
+        self._connection = connection
+        self._name = name
+        self._broker = broker
+        self._up = True
+
+    def closed(self, _sender: object, error: BaseException | None = None) -> None:
+        if self._connection.is_closed or error is None or isinstance(error, asyncio.CancelledError):
+            return  # closed by us
+        if self._up:
+            self._up = False
+            log.warning(
+                "broker_connection_lost", connection=self._name, broker=self._broker, error=type(error).__name__
+            )
+
+    def reconnected(self, _sender: object) -> None:
+        self._up = True
+        log.info("broker_connection_restored", connection=self._name, broker=self._broker)
 
 
 async def connect_once(settings: Settings, name: str) -> AbstractConnection:

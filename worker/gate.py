@@ -49,14 +49,14 @@ class BrazeGate:
             self.metrics.batch_objects.labels(self.workspace).observe(objects)
         self.metrics.requests.labels(self.workspace, answer.status_label).inc()
         self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
-        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        log.debug("request", workspace=self.workspace, objects=objects, **answer.log_fields())
         return answer
 
     def succeeded(self, answer: BrazeAnswer) -> None:
         was_closed = self.breaker.is_closed
         self.breaker.success()
         if not was_closed:
-            log.info("breaker_closed", workspace=self.workspace, status=answer.status_label)
+            log.info("breaker_closed", workspace=self.workspace, **answer.log_fields())
         self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
 
     def failed(self, reason: str) -> None:

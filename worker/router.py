@@ -48,7 +48,7 @@ class Router:
         try:
             result = self._mapper.map(envelope)
         except Exception as exc:  # a mapper bug must not stop the worker; a replay after the fix re-maps
-            log.exception("mapping_crashed", hub_id=envelope.hub_id, error=type(exc).__name__)
+            log.exception("mapping_crashed", error=type(exc).__name__, **delivery.ids())
             detail = f"the mapping failed on this submission: {type(exc).__name__}"
             self._dead_letter(delivery, ErrorKind.INVALID_SUBMISSION, detail, delivery.queue_workspace)
             return
@@ -57,7 +57,7 @@ class Router:
             return
         for rejected in result.rejected:
             self._metrics.rejected_fields.labels(rejected.attribute).inc()
-            log.debug("field_rejected", attribute=rejected.attribute, reason=rejected.reason, hub_id=envelope.hub_id)
+            log.debug("field_rejected", attribute=rejected.attribute, reason=rejected.reason, **delivery.ids())
         pipeline = self._pipelines.get(result.workspace)
         if pipeline is None:
             detail = f"the mapping sends hub {envelope.hub_id} to workspace {result.workspace!r}, not configured"
