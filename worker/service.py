@@ -67,13 +67,17 @@ class Target:
 
 
 def resolve_targets(settings: Settings, mapping: WorkerMapping, environ: Mapping[str, str]) -> list[Target]:
-    """Endpoint and key of every workspace: ``default`` from the settings, others from the mapping."""
+    """Endpoint and key of every workspace: ``default`` from the settings, others from the mapping (or,
+    with ``braze_single_endpoint``, the default's too: each workspace keeps its own pacer and breaker)."""
     targets = []
     if settings.braze_url is None or settings.braze_api_key is None:
         raise ConfigurationError("KOMO_BRAZE_BRAZE_URL and KOMO_BRAZE_BRAZE_API_KEY are required by the worker")
     targets.append(Target(topology.DEFAULT_WORKSPACE, str(settings.braze_url), settings.braze_api_key))
     for name, spec in mapping.workspaces.items():
         if name == topology.DEFAULT_WORKSPACE:
+            continue
+        if settings.braze_single_endpoint:
+            targets.append(Target(name, str(settings.braze_url), settings.braze_api_key))
             continue
         key = environ.get(spec.api_key_env or "")
         if not spec.url or not key:
@@ -108,6 +112,9 @@ async def serve(
 ) -> None:
     """Run a worker until ``shutdown`` is set, then shut down in order (see the module docstring)."""
     targets = resolve_targets(settings, mapping, environ or {})
+    if settings.braze_single_endpoint:
+        redirected = sorted({t.workspace for t in targets} - {topology.DEFAULT_WORKSPACE})
+        log.warning("single_braze_endpoint", endpoint=str(settings.braze_url), workspaces=redirected)
     metrics = metrics or WorkerMetrics()
     limits = BatchLimits(
         per_array=settings.batch_mode is BatchMode.PER_ARRAY,
