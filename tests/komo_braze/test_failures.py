@@ -86,3 +86,26 @@ async def test_every_reading_command_without_a_broker_gives_the_same_status(brok
 def test_readme_lists_the_exit_statuses_the_code_gives() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert exit_status_markdown() in readme, "README's exit status table is stale: komo_braze.failures"
+
+
+async def test_publishing_commands_that_never_reach_the_broker_give_up_with_the_same_status(broker: BrokerKit) -> None:
+    backfill = str(ROOT / "examples" / "backfill.ndjson")
+    with closed_port() as port:
+        env = broker.env(KOMO_BRAZE_AMQP_URL=f"amqp://guest:guest@127.0.0.1:{port}/")
+        runs = [("publish", backfill), ("dlq", "import", backfill)]
+        finished = await asyncio.gather(*(run_komo_braze(*args, env=env, timeout_s=60) for args in runs))
+    assert [f.status for f in finished] == [os.EX_UNAVAILABLE] * len(runs)
+    problems = [f.stderr_events()[-1]["problem"] for f in finished]
+    assert problems == [f"broker amqp://guest:***@127.0.0.1:{port}/ unreachable: no connection within 30 s"] * 2
+
+
+async def test_a_worker_whose_mapping_names_a_workspace_without_its_key_says_which(
+    broker: BrokerKit, tmp_path: Path
+) -> None:
+    env = _worker_env(broker, tmp_path)
+    env["KOMO_BRAZE_MAPPING"] = str(ROOT / "deploy" / "mapping.example.yaml")
+    env.pop("CLIENT_B_BRAZE_KEY", None)
+    finished = await run_komo_braze("worker", env=env, timeout_s=30)
+    assert finished.status == os.EX_CONFIG
+    [event] = finished.stderr_events()
+    assert event["problem"] == "workspace 'client_b' needs a url and its key in $CLIENT_B_BRAZE_KEY"

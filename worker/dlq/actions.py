@@ -191,8 +191,7 @@ async def import_file(
 
     publisher.start()
     try:
-        if not await publisher.wait_ready(CONNECT_WAIT_S):
-            raise ConnectionError(f"no connection within {CONNECT_WAIT_S:.0f} s")
+        await publisher.wait_ready_or_fail(CONNECT_WAIT_S)
         items = import_items(stream, to_dlq=to_dlq, replayed_at=datetime.now(UTC), shutdown=shutdown)
         bulk = await publish_all(
             publisher,
