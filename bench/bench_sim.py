@@ -35,8 +35,8 @@ API_KEY = "bench-key"
 
 
 def make_bodies(count: int, users: int, seed: int = 7) -> list[bytes]:
-    """Request bodies as the worker sends them: per submission one attribute object (the mapping of
-    DESIGN.md: eleven keys with the identifier) and its event, 38 submissions less one event: 75 objects.
+    """Request bodies as the worker sends them: per submission one attribute object (the example
+    mapping: eleven keys with the identifier) and its event, 38 submissions less one event: 75 objects.
 
     Values differ from object to object (a pool of ``users``), so that caches meet what they would meet.
     """

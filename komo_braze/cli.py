@@ -1,7 +1,7 @@
 """The ``komo-braze`` command line: one console script, one subcommand per tool.
 
 Subcommands live with the package that owns them and are imported only when called, so
-``komo_braze`` itself never imports ``producer`` or ``worker`` (DESIGN.md, "Packages").
+``komo_braze`` itself never imports ``producer`` or ``worker`` (docs/architecture.md, "Packages").
 """
 
 from __future__ import annotations

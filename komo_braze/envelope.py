@@ -1,7 +1,7 @@
 """The message envelope: what sits on the queue.
 
 The producer stores the Komo body untouched; mapping happens in the worker, so a mapping fix followed
-by a dead-letter replay re-maps the original data. See DESIGN.md, "The envelope".
+by a dead-letter replay re-maps the original data. See docs/architecture.md, "The envelope".
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class Unroutable(PublishRejected):
 
 
 def envelope_message(envelope: Envelope, *, timestamp: datetime | None = None) -> aio_pika.Message:
-    """The AMQP message for an envelope, with the properties DESIGN.md names."""
+    """The AMQP message for an envelope, with the properties docs/architecture.md names ("The envelope")."""
     return aio_pika.Message(
         envelope.encode(),
         message_id=envelope.submission_id,

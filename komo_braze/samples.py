@@ -1,4 +1,4 @@
-"""Realistic Komo submissions for the demo and benchmarks (reference/komo-submissions.md).
+"""Realistic Komo submissions for the demo and benchmarks (docs/architecture.md, "What Komo sends").
 
 Flat snake_case bodies with string values, as Komo's form webhook sends them. Every address uses
 reserved example domains and every number a fictional range, so no real person is ever named. Users

@@ -1,4 +1,4 @@
-"""Broker topology, every name derived from the prefix (DESIGN.md, "Broker topology").
+"""Broker topology, every name derived from the prefix (docs/architecture.md, "Broker topology").
 
 Declaring is idempotent: producer, worker, ``dlq replay`` and ``topology --apply`` call :func:`declare`.
 Commands that only read (``dlq stats|list|show|export``, ``topology``) never declare: they check with

@@ -1,4 +1,4 @@
-"""The per-workspace circuit breaker (DESIGN.md, "The worker's outcome policy").
+"""The per-workspace circuit breaker (docs/architecture.md, "The worker's outcome policy").
 
 ``closed``: requests flow. After ``failure_threshold`` consecutive failures (5xx, timeouts, connection
 errors) it ``open``\\ s: batches stop at :meth:`wait_closed`, the worker holds their messages, and the

@@ -1,4 +1,4 @@
-"""The coalescer: submissions of one workspace become batches (DESIGN.md, "Coalescing and pacing").
+"""The coalescer: submissions of one workspace become batches (docs/architecture.md, "Coalescing and pacing").
 
 Pure bookkeeping, no I/O and no clock of its own (``now`` is passed in), so every rule is testable:
 

@@ -1,7 +1,7 @@
 """The dead-letter format, shared by the worker (which writes dead letters) and ``komo-braze dlq``.
 
 A dead letter is the original envelope, unchanged, published to ``{prefix}.dead`` with confirm before
-the original is acked, carrying ``x-error-*`` headers (DESIGN.md, "The worker's outcome policy"). A
+the original is acked, carrying ``x-error-*`` headers (docs/architecture.md, "The worker's outcome policy"). A
 message the broker itself dead-lettered after ``x-delivery-limit`` deliveries carries RabbitMQ's
 ``x-death`` / ``x-first-death-reason`` headers instead; :meth:`DeadLetter.from_message` reads both.
 """

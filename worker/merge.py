@@ -1,4 +1,4 @@
-"""Field-by-field merging of several attribute objects of one user into one (DESIGN.md, "Coalescing").
+"""Field-by-field merging of one user's attribute objects (docs/architecture.md, "Coalescing and pacing").
 
 Objects are merged in Komo ``timestamp`` order, so the later submission wins each field it sets. Braze's
 array edits and increments are combined rather than overwritten, so that nothing a submission asked for

@@ -1,4 +1,4 @@
-"""What an answer from Braze means for the batch behind it: DESIGN.md's outcome table, in one place.
+"""What an answer from Braze means for the batch behind it: the outcome table of docs/architecture.md, in one place.
 
 :func:`decide` turns an answer (or the failure to get one) into one :data:`Outcome` value; the sender
 acts on the value and nothing else looks at status codes.

@@ -1,4 +1,4 @@
-"""Pacing by Braze's rate-limit headers, per workspace (DESIGN.md, "Coalescing and pacing").
+"""Pacing by Braze's rate-limit headers, per workspace (docs/architecture.md, "Coalescing and pacing").
 
 Braze's headers are the only view several worker processes share of one workspace's limit, so every
 process spends the *remaining* budget evenly over the *rest* of the window: the next request may go

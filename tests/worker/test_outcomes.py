@@ -1,4 +1,4 @@
-"""Each row of DESIGN.md's outcome table, made to happen for real against braze_sim."""
+"""Each row of the outcome table of docs/architecture.md, made to happen for real against braze_sim."""
 
 from __future__ import annotations
 
