@@ -1,5 +1,5 @@
 """``komo-braze topology``: the click layer of :mod:`komo_braze.topology_cli`, here because ``--mapping``
-reads the mapping file (the worker's), and ``komo_braze`` never imports ``worker``."""
+reads the mapping file, which is the worker's (docs/architecture.md, "Packages")."""
 
 from __future__ import annotations
 
