@@ -2,8 +2,8 @@
 
 Start: check the bind is safe, listen, then start connecting to the broker in the background (so
 ``/healthz`` answers at once, ``/readyz`` turns ready when the broker does, and a busy port stops the
-process before it connects). Stop: stop accepting,
-let requests in progress finish their publishes within the grace period, then close the connection.
+process before it connects). Stop: stop accepting, let requests in progress finish their publishes
+within the grace period, then close the connection.
 """
 
 from __future__ import annotations
