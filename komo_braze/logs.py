@@ -83,7 +83,9 @@ def configure(level: str = "info", log_format: LogFormat = LogFormat.AUTO) -> No
     structlog_tail: list[structlog.types.Processor]
     stdlib_tail: list[structlog.types.Processor]
     if console:
-        structlog_tail = stdlib_tail = [structlog.dev.ConsoleRenderer()]
+        # a traceback's local variables may hold personal data: never shown
+        tracebacks = structlog.dev.RichTracebackFormatter(show_locals=False)
+        structlog_tail = stdlib_tail = [structlog.dev.ConsoleRenderer(exception_formatter=tracebacks)]
         logger_factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
     else:
         exc_info = structlog.processors.format_exc_info

@@ -7,6 +7,7 @@ the test's own, a braze_sim standing in for Braze.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -162,3 +163,26 @@ def test_library_tracebacks_and_an_uncaught_exception_are_json_lines() -> None:
 def test_types_by_field_sees_a_field_given_two_types() -> None:
     events: list[dict[str, Any]] = [{"event": "a", "status": 201}, {"event": "b", "status": "201", "hub_id": None}]
     assert types_by_field(events) == {"event": {"string"}, "status": {"number", "string"}}
+
+
+CONSOLE_SCRIPT = """
+import logging
+from komo_braze import logs
+from komo_braze.settings import LogFormat
+logs.configure("info", LogFormat.CONSOLE)
+def handle(email):
+    raise ValueError("no such user")
+try:
+    handle("joe@example.com")
+except ValueError:
+    logging.getLogger("aiohttp.server").exception("Error handling request")
+    logs.get_logger("worker").exception("mapping_crashed")
+"""
+
+
+def test_a_console_traceback_never_shows_local_variables() -> None:
+    finished = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT], capture_output=True, timeout=30, check=False)
+    assert finished.returncode == 0
+    stderr = re.sub(r"\x1b\[[0-9;]*m", "", finished.stderr.decode())  # without colours
+    assert stderr.count("ValueError: no such user") == 2
+    assert "joe@example.com" not in stderr
