@@ -28,6 +28,7 @@ test: lint
 	bash scripts/ensure-broker.sh --with-server
 	bash scripts/ensure-compose.sh
 	bash scripts/ensure-prometheus.sh
+	bash scripts/ensure-tools.sh
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
 

@@ -1,9 +1,10 @@
-"""Broker connections over several addresses: connect to one node, fail over to the next that answers.
+"""Broker connections over several addresses: connect to one node, fail over to the next that answers,
+and say so in the logs.
 
 Every process shuffles ``KOMO_BRAZE_AMQP_URL``'s addresses once (a fleet spreads over the nodes), then
 tries them in that order, starting after the one it last used. :func:`connect` gives a robust
-connection that does this on every reconnection; :func:`connect_plain` one that does it once (the
-``dlq`` commands, which must stop rather than reconnect, see ``worker/dlq/commands.py``).
+connection that does this on every reconnection; :func:`connect_once` a plain one that does it once
+(commands that stop rather than reconnect, such as ``dlq``).
 
 aio-pika's robust connection reconnects to one URL only. :class:`FailoverConnection` changes that in one
 place: the step that opens a new transport (a private method of ``RobustConnection``), which it wraps to
@@ -22,14 +23,17 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aio_pika.robust_connection import RobustConnection
 from yarl import URL
 
-from komo_braze.addresses import mask_passwords, redact_url, shuffled
+from komo_braze.addresses import mask_passwords, redact, redact_url, shuffled
+from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import get_logger
 from komo_braze.settings import Settings
 
-__all__ = ["FailoverConnection", "connect", "connect_plain"]
+__all__ = ["FailoverConnection", "connect", "connect_once", "redact_url", "unreachable"]
 
 log = get_logger(__name__)
 
+#: what a connection attempt raises when the broker is away or refuses us
+CONNECT_ERRORS = (aio_pika.exceptions.AMQPConnectionError, ConnectionError, OSError, TimeoutError)
 #: longest wait for one address to answer before the next is tried
 ATTEMPT_TIMEOUT_S = 5.0
 
@@ -61,37 +65,79 @@ class FailoverConnection(RobustConnection):
                 await _open_transport(self)
             except CONNECTION_EXCEPTIONS as exc:
                 failure = exc
-                log.info("broker_address_failed", broker=self.address, error=type(exc).__name__)
+                log.debug("broker_address_failed", broker=self.address, error=type(exc).__name__)
                 continue
-            log.info("broker_address_connected", broker=self.address)
             return
         assert failure is not None
         raise failure
 
 
+def unreachable(settings: Settings, error: BaseException) -> BrokerUnreachable:
+    """The one-line failure for a broker none of whose addresses let us in (no password in it)."""
+    reason = mask_passwords(str(error) or type(error).__name__, settings.amqp_urls)
+    return BrokerUnreachable(f"broker {redact(settings.amqp_urls)} unreachable: {reason[:200]}")
+
+
 async def connect(settings: Settings, name: str) -> FailoverConnection:
     """A robust connection named ``name`` (shown by ``rabbitmqctl list_connections``) to the first of
-    the shuffled addresses that answers; raises once none does."""
+    the shuffled addresses that answers.
+
+    The first attempt either succeeds or raises :class:`BrokerUnreachable`; later losses are
+    reconnected (to the next node that answers) and logged as ``broker_connection_lost`` /
+    ``broker_connection_restored``, with the node.
+    """
     connection = FailoverConnection(
         shuffled(settings.amqp_urls),
         client_properties={"connection_name": f"komo-braze {name}"},
         reconnect_interval=settings.reconnect_interval_s,
         fail_fast="true",
     )
-    await connection.connect(timeout=ATTEMPT_TIMEOUT_S)
+    try:
+        await connection.connect(timeout=ATTEMPT_TIMEOUT_S)
+    except CONNECT_ERRORS as exc:
+        raise unreachable(settings, exc) from exc
+    watch = _ConnectionWatch(connection, name)
+    connection.close_callbacks.add(watch.closed)
+    connection.reconnect_callbacks.add(watch.reconnected)
     return connection
 
 
-async def connect_plain(settings: Settings, name: str) -> AbstractConnection:
-    """A plain connection (it does not reconnect) to the first of the shuffled addresses that answers."""
+class _ConnectionWatch:
+    """Logs a robust connection's losses and returns, once per outage (each failed reconnection
+    attempt closes the connection again)."""
+
+    def __init__(self, connection: FailoverConnection, name: str) -> None:
+        self._connection = connection
+        self._name = name
+        self._up = True
+
+    def closed(self, _sender: object, error: BaseException | None = None) -> None:
+        if self._connection.is_closed or error is None or isinstance(error, asyncio.CancelledError):
+            return  # closed by us
+        if self._up:
+            self._up = False
+            log.warning(
+                "broker_connection_lost",
+                connection=self._name,
+                broker=self._connection.address,
+                error=type(error).__name__,
+            )
+
+    def reconnected(self, _sender: object) -> None:
+        self._up = True
+        log.info("broker_connection_restored", connection=self._name, broker=self._connection.address)
+
+
+async def connect_once(settings: Settings, name: str) -> AbstractConnection:
+    """A plain (not robust) connection, for a command that stops rather than reconnects, to the first of
+    the shuffled addresses that answers; raises :class:`BrokerUnreachable` when none does."""
     failure: BaseException | None = None
     for url in shuffled(settings.amqp_urls):
         try:
             async with asyncio.timeout(ATTEMPT_TIMEOUT_S):
                 return await aio_pika.connect(url, client_properties={"connection_name": f"komo-braze {name}"})
-        except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
+        except CONNECT_ERRORS as exc:
             failure = exc
-            detail = mask_passwords(str(exc)[:200], settings.amqp_urls)
-            log.info("broker_address_failed", broker=redact_url(url), error=type(exc).__name__, detail=detail)
+            log.debug("broker_address_failed", broker=redact_url(url), error=type(exc).__name__)
     assert failure is not None
-    raise failure
+    raise unreachable(settings, failure) from failure

@@ -27,6 +27,10 @@ class EnvelopeError(ValueError):
         self.field = field
 
 
+#: longest id a log event repeats from a refused body
+LOGGED_ID_CHARS = 128
+
+
 def _text_id(payload: dict[str, Any], key: str) -> str | None:
     value = payload.get(key)
     if isinstance(value, str):
@@ -35,6 +39,19 @@ def _text_id(payload: dict[str, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def body_ids(payload: Any) -> dict[str, str | None]:
+    """``submission_id`` and ``hub_id`` of a Komo body, as far as it has them, for the log events of a
+    body that was refused (each cut to ``LOGGED_ID_CHARS``: a body is the sender's, not ours)."""
+    if not isinstance(payload, dict):
+        return {"submission_id": None, "hub_id": None}
+    submission_id = _text_id(payload, "submission_id") or _text_id(payload, "id")
+    hub_id = _text_id(payload, "site_id")
+    return {
+        "submission_id": submission_id[:LOGGED_ID_CHARS] if submission_id else None,
+        "hub_id": hub_id[:LOGGED_ID_CHARS] if hub_id else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from komo_braze.failures import BindFailed
+
 ReadyCheck = Callable[[], bool]
 
 
@@ -48,13 +50,18 @@ async def start_site(
 ) -> tuple[web.AppRunner, int]:
     """Start serving ``app``; returns the runner and the bound port (``port=0`` picks a free one).
 
+    Raises :class:`komo_braze.failures.BindFailed` when the address is taken or cannot be bound.
     ``runner.cleanup()`` stops accepting at once, then gives requests in progress up to
     ``shutdown_timeout_s`` to finish.
     """
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise BindFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     bound_port = int(runner.addresses[0][1]) if runner.addresses else port
     return runner, bound_port
 

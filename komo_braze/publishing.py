@@ -27,6 +27,7 @@ from komo_braze import topology
 from komo_braze.addresses import mask_passwords, redact
 from komo_braze.amqp import connect
 from komo_braze.envelope import Envelope
+from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import get_logger
 from komo_braze.settings import Settings
 
@@ -136,6 +137,13 @@ class ConfirmPublisher:
                     await self._channel.ready()  # the robust channel: reconnected and restored
                     await asyncio.sleep(0.05)
         return self.ready
+
+    async def wait_ready_or_fail(self, timeout_s: float) -> None:
+        """:meth:`wait_ready`, for a command that cannot go on without the broker: raises
+        :class:`komo_braze.failures.BrokerUnreachable` when it is not there in time."""
+        if not await self.wait_ready(timeout_s):
+            url = redact(self._settings.amqp_urls)
+            raise BrokerUnreachable(f"broker {url} unreachable: no connection within {timeout_s:.0f} s")
 
     async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
         """Publish and wait for the broker's confirm; raises a :class:`PublishFailed`."""

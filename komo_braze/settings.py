@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # --- Braze --------------------------------------------------------------------------------
     braze_url: AnyUrl | None = Field(None, description="Braze REST endpoint (base URL); required by `worker`")
     braze_api_key: SecretStr | None = Field(None, description="Braze REST API key; required by `worker`")
+    braze_single_endpoint: bool = Field(
+        False,
+        description="send every workspace of the mapping to `KOMO_BRAZE_BRAZE_URL` with `KOMO_BRAZE_BRAZE_API_KEY` "
+        "(a braze-sim, a staging workspace): the mapping's `url`s and `api_key_env` keys are then not needed",
+    )
     braze_timeout_s: float = Field(30.0, gt=0, description="timeout of one `/users/track` request")
     braze_max_in_flight: int = Field(8, ge=1, le=256, description="requests in flight per workspace")
     braze_static_rate_limit: str | None = Field(

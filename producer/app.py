@@ -1,8 +1,9 @@
 """The producer: the webhook intake, its health routes and its publisher, started and stopped in order.
 
-Start: check the bind is safe, start connecting to the broker in the background, then listen (so
-``/healthz`` answers at once and ``/readyz`` turns ready when the broker does). Stop: stop accepting,
-let requests in progress finish their publishes within the grace period, then close the connection.
+Start: check the bind is safe, listen, then start connecting to the broker in the background (so
+``/healthz`` answers at once, ``/readyz`` turns ready when the broker does, and a busy port stops the
+process before it connects). Stop: stop accepting, let requests in progress finish their publishes
+within the grace period, then close the connection.
 
 With ``KOMO_BRAZE_PRODUCER_ADMIN_BIND`` set, ``/readyz`` and ``/metrics`` are served there only, and the
 intake port keeps ``POST /v1/submissions`` and ``/healthz``; unset, they share the intake port behind the
@@ -80,7 +81,8 @@ class Producer:
         """Listen on the configured binds (or ``port``/``admin_port``, e.g. 0 in tests); returns the intake port."""
         bind = self.settings.producer_bind
         admin_bind = self.settings.producer_admin_bind
-        self.publisher.start()
+        # listen first: a busy port fails before any broker connection exists (one to cancel mid-connect
+        # could go on reconnecting in aio-pika after the process meant to stop)
         try:
             if self.admin_app is not None and admin_bind is not None:
                 runner, self.admin_port = await start_site(
@@ -98,8 +100,8 @@ class Producer:
             self._runners.append(runner)
         except BaseException:
             await self._stop_listening()
-            await self.publisher.close()
             raise
+        self.publisher.start()
         log.info(
             "listening",
             component="producer",
@@ -143,8 +145,8 @@ async def serve(
 ) -> None:
     """Run the producer until ``shutdown`` is set."""
     producer = Producer(settings)
+    port = await producer.start()  # raises BindFailed with nothing started
     try:
-        port = await producer.start()
         if on_started is not None:
             on_started(port)
         await shutdown.wait()

@@ -23,6 +23,7 @@ from collections.abc import Collection, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.settings import Settings
 from producer.replay import TIMESTAMP_HEADER
 
@@ -31,7 +32,7 @@ SIGNATURE_SCHEME = "sha256="
 BEARER_SCHEME = "bearer "
 
 
-class UnsafeBind(Exception):
+class UnsafeBind(ConfigurationInvalid):
     """The intake would be open to the network without any credential."""
 
 

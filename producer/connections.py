@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from komo_braze.failures import BindFailed
 from komo_braze.logs import get_logger
 from producer.memory import BurstTrimmer
 from producer.metrics import ProducerMetrics
@@ -183,6 +184,9 @@ async def start_guarded_site(
         server = await asyncio.get_running_loop().create_server(
             guard.wrap(runner.server), host, port, reuse_address=True
         )
+    except OSError as exc:
+        await runner.cleanup()
+        raise BindFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     except BaseException:
         await runner.cleanup()
         raise

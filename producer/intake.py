@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp import web
 
-from komo_braze.envelope import Envelope, EnvelopeError
+from komo_braze.envelope import Envelope, EnvelopeError, body_ids
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher, PublishFailed
 from producer.auth import Authenticator
@@ -34,11 +34,15 @@ JSON_TYPES = frozenset({"application/json", "text/json"})
 class Rejected(Exception):
     """A request answered with an error status; ``reason`` is its one-line JSON body."""
 
-    def __init__(self, status: int, reason: str, *, close: bool = False) -> None:
+    def __init__(
+        self, status: int, reason: str, *, close: bool = False, ids: dict[str, str | None] | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.close = close
+        #: ``submission_id`` and ``hub_id`` for the log event, once the body was read and authenticated
+        self.ids = ids or {"submission_id": None, "hub_id": None}
 
 
 def is_json(content_type: str) -> bool:
@@ -142,7 +146,7 @@ class SubmissionHandler:
         try:
             return Envelope.from_komo(payload, received_at=received_at)
         except EnvelopeError as exc:
-            raise Rejected(400, exc.reason) from None
+            raise Rejected(400, exc.reason, ids=body_ids(payload)) from None
 
     async def _publish(self, envelope: Envelope) -> None:
         started = time.perf_counter()
@@ -152,8 +156,9 @@ class SubmissionHandler:
                 await self._publisher.publish_envelope(envelope)
         except PublishFailed as exc:
             outcome = exc.kind
-            log.warning("publish_failed", outcome=outcome, reason=exc.reason, hub_id=envelope.hub_id)
-            raise Rejected(503, f"{exc.reason}; retry later") from None
+            ids: dict[str, str | None] = {"submission_id": envelope.submission_id, "hub_id": envelope.hub_id}
+            log.warning("publish_failed", outcome=outcome, reason=exc.reason, **ids)
+            raise Rejected(503, f"{exc.reason}; retry later", ids=ids) from None
         finally:
             self._metrics.publish_seconds.labels(outcome=outcome).observe(time.perf_counter() - started)
         log.debug("submission_accepted", submission_id=envelope.submission_id, hub_id=envelope.hub_id)
@@ -165,7 +170,7 @@ class SubmissionHandler:
         if rejected.close:
             response.force_close()
         if rejected.status != 503:
-            log.info("submission_refused", status=rejected.status, reason=rejected.reason)
+            log.info("submission_refused", status=rejected.status, reason=rejected.reason, **rejected.ids)
         return response
 
 

@@ -38,6 +38,12 @@ class BrazeAnswer:
         """A bounded label for metrics: the status code, or the kind of failure."""
         return str(self.status) if self.status is not None else (self.failure or "connection_error")
 
+    def log_fields(self) -> dict[str, int | str]:
+        """``status`` (always a number) when Braze answered, else ``failure``."""
+        if self.status is not None:
+            return {"status": self.status}
+        return {"failure": self.failure or "connection_error"}
+
 
 _NO_HEADERS = RateLimitHeaders(None, None, None, None)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from komo_braze.cli import settings_from
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.logs import configure, get_logger
 from komo_braze.settings import Settings
 
@@ -75,9 +76,8 @@ def worker_command(mapping_path: Path | None, metrics_bind: str | None, workspac
     if settings.mapping is None:
         raise click.UsageError("KOMO_BRAZE_MAPPING (or --mapping) is required")
     from worker.mapping import MappingFileError
-    from worker.service import ConfigurationError
 
     try:
         asyncio.run(_main(settings, settings.mapping, workspaces))
-    except (MappingFileError, ConfigurationError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except MappingFileError as exc:
+        raise ConfigurationInvalid(str(exc)) from None

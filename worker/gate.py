@@ -41,14 +41,14 @@ class BrazeGate:
         self.metrics.batch_objects.labels(self.workspace).observe(objects)
         self.metrics.requests.labels(self.workspace, answer.status_label).inc()
         self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
-        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        log.debug("request", workspace=self.workspace, objects=objects, **answer.log_fields())
         return answer
 
     async def _probe(self) -> BrazeAnswer:
         """A request with no object, counted apart from real requests (``probes_total``)."""
         answer = await self._send(PROBE_BODY)
         self.metrics.probes.labels(self.workspace, answer.status_label).inc()
-        log.debug("probe", workspace=self.workspace, status=answer.status_label)
+        log.debug("probe", workspace=self.workspace, **answer.log_fields())
         return answer
 
     async def _send(self, data: bytes) -> BrazeAnswer:
@@ -68,7 +68,7 @@ class BrazeGate:
         was_closed = self.breaker.is_closed
         self.breaker.success()
         if not was_closed:
-            log.info("breaker_closed", workspace=self.workspace, status=answer.status_label)
+            log.info("breaker_closed", workspace=self.workspace, **answer.log_fields())
         self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
 
     def failed(self, reason: str) -> None:

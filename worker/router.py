@@ -59,7 +59,7 @@ class Router:
         try:
             result = self._mapper.map(envelope)
         except Exception as exc:  # a mapper bug must not stop the worker; a replay after the fix re-maps
-            log.exception("mapping_crashed", hub_id=envelope.hub_id, error=type(exc).__name__)
+            log.exception("mapping_crashed", error=type(exc).__name__, **delivery.ids())
             detail = f"the mapping failed on this submission: {type(exc).__name__}"
             self._dead_letter(delivery, ErrorKind.INVALID_SUBMISSION, detail, delivery.queue_workspace)
             return
@@ -67,7 +67,7 @@ class Router:
             self._dead_letter(delivery, ErrorKind(result.kind.value), result.detail, delivery.queue_workspace)
             return
         for rejected in result.rejected:
-            self._note_rejected(envelope.hub_id, rejected)
+            self._note_rejected(delivery, envelope.hub_id, rejected)
         pipeline = self._pipelines.get(result.workspace)
         if pipeline is None:
             detail = f"the mapping sends hub {envelope.hub_id} to workspace {result.workspace!r}, not configured"
@@ -78,14 +78,14 @@ class Router:
         size = len(delivery.body)
         pipeline.add(Submission(delivery, envelope.submission_id, result, envelope.received_at, size_bytes=size))
 
-    def _note_rejected(self, hub_id: str, rejected: RejectedField) -> None:
+    def _note_rejected(self, delivery: Delivery, hub_id: str, rejected: RejectedField) -> None:
         """Count every rejected field; log it (name and reason, never the value) once a window."""
         self._metrics.rejected_fields.labels(rejected.attribute).inc()
         left_out = self._rejection_log.admit((hub_id, rejected.attribute, rejected.reason))
         if left_out is not None:
             log.info(
                 "field_rejected",
-                hub_id=hub_id,
+                **delivery.ids(),  # the submission that showed it first in this window
                 field=rejected.field,
                 attribute=rejected.attribute,
                 reason=rejected.reason,

@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from komo_braze import amqp, topology
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.settings import BatchMode, Settings, parse_rate
@@ -60,7 +61,7 @@ class WorkerMapping(Mapper, Protocol):
     def attribute_names(self) -> list[str]: ...
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(ConfigurationInvalid):
     """The worker cannot start: a workspace lacks its endpoint or key, or ``--workspace`` names none."""
 
 
@@ -105,7 +106,8 @@ class Target:
 def resolve_targets(
     settings: Settings, mapping: WorkerMapping, environ: Mapping[str, str], workspaces: Collection[str]
 ) -> list[Target]:
-    """Endpoint and key of each of ``workspaces``: ``default`` from the settings, others from the mapping."""
+    """Endpoint and key of each of ``workspaces``: ``default`` from the settings, others from the mapping (or,
+    with ``braze_single_endpoint``, the default's too: each workspace keeps its own pacer and breaker)."""
     targets = []
     if topology.DEFAULT_WORKSPACE in workspaces:
         if settings.braze_url is None or settings.braze_api_key is None:
@@ -115,6 +117,13 @@ def resolve_targets(
         targets.append(Target(topology.DEFAULT_WORKSPACE, str(settings.braze_url), settings.braze_api_key))
     for name, spec in mapping.workspaces.items():
         if name == topology.DEFAULT_WORKSPACE or name not in workspaces:
+            continue
+        if settings.braze_single_endpoint:
+            if settings.braze_url is None or settings.braze_api_key is None:
+                raise ConfigurationError(
+                    "KOMO_BRAZE_BRAZE_SINGLE_ENDPOINT needs KOMO_BRAZE_BRAZE_URL and KOMO_BRAZE_BRAZE_API_KEY"
+                )
+            targets.append(Target(name, str(settings.braze_url), settings.braze_api_key))
             continue
         key = environ.get(spec.api_key_env or "")
         if not spec.url or not key:
@@ -154,6 +163,9 @@ async def serve(
     """
     selection = select_workspaces(mapping, workspaces)
     targets = resolve_targets(settings, mapping, environ or {}, selection.deliver_to)
+    if settings.braze_single_endpoint:
+        redirected = sorted({t.workspace for t in targets} - {topology.DEFAULT_WORKSPACE})
+        log.warning("single_braze_endpoint", endpoint=str(settings.braze_url), workspaces=redirected)
     metrics = metrics or WorkerMetrics()
     metrics.initialise((target.workspace for target in targets), attributes=mapping.attribute_names)
     limits = BatchLimits(

@@ -22,6 +22,7 @@ async def run_topology(cluster: OwnCluster, prefix: str, **settings: str) -> dic
         "-m",
         "komo_braze.cli",
         "topology",
+        "--apply",
         "--json",
         env=component_env(
             amqp_url=cluster.amqp_url, prefix=prefix, management_url=cluster.nodes[0].management_url, **settings

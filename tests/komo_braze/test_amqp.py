@@ -14,7 +14,8 @@ import structlog
 from aio_pika.robust_connection import RobustConnection
 
 from komo_braze.addresses import redact
-from komo_braze.amqp import FailoverConnection, connect, connect_plain
+from komo_braze.amqp import FailoverConnection, connect, connect_once
+from komo_braze.failures import BrokerUnreachable
 from tests.broker import BrokerKit
 from tests.own_broker import free_port
 from tests.proxy import TcpProxy
@@ -103,7 +104,7 @@ async def test_a_robust_connection_comes_back_to_a_node_once_every_other_is_gone
 
 async def test_a_plain_connection_takes_the_first_address_that_answers(broker: BrokerKit) -> None:
     dead = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
-    connection = await connect_plain(broker.settings(amqp_url=f"{dead},{broker.amqp_url}"), "test-plain")
+    connection = await connect_once(broker.settings(amqp_url=f"{dead},{broker.amqp_url}"), "test-plain")
     async with connection:
         channel = await connection.channel()
         assert not channel.is_closed
@@ -113,11 +114,13 @@ async def test_no_address_answering_is_an_error_that_logs_no_password(broker: Br
     urls = [_with_password(f"amqp://guest:guest@127.0.0.1:{free_port()}/", "s3cret") for _ in range(2)]
     settings = broker.settings(amqp_url=",".join(urls))
     with structlog.testing.capture_logs() as events:
-        with pytest.raises(ConnectionError):
-            await connect_plain(settings, "test-none")
-        with pytest.raises(ConnectionError):
+        with pytest.raises(BrokerUnreachable) as plain:
+            await connect_once(settings, "test-none")
+        with pytest.raises(BrokerUnreachable) as robust:
             await connect(settings, "test-none")
     failures = [event for event in events if event["event"] == "broker_address_failed"]
     assert len(failures) == 4
     assert "s3cret" not in repr(events)
+    assert "s3cret" not in str(plain.value) + str(robust.value)
+    assert str(plain.value).startswith(f"broker {redact(urls)} unreachable: ")
     assert {event["broker"] for event in failures} == {redact(url) for url in urls}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from braze_sim.testing import running_sim
-from komo_braze.cli import cli
 from komo_braze.settings import load_settings
 from komo_braze.topology import queue_counts
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
 from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
 from tests.worker.simple_mapper import SimpleMapper, Spec
 from worker.mapping import MappingConfig
@@ -164,14 +164,14 @@ def test_an_unknown_workspace_is_refused_with_the_known_ones_named() -> None:
     )
 
 
-def test_the_command_line_refuses_an_unknown_workspace_in_one_line(tmp_path: Path) -> None:
+async def test_the_command_line_refuses_an_unknown_workspace_in_one_line(broker: BrokerKit, tmp_path: Path) -> None:
     mapping_file = tmp_path / "mapping.yaml"
     mapping_file.write_text(MAPPING_TEXT)
-    result = CliRunner().invoke(cli, ["worker", "--mapping", str(mapping_file), "--workspace", "nope"])
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: --workspace nope: not in the mapping, whose workspaces are client_b, client_c, default\n"
-    )
+    env = broker.env(KOMO_BRAZE_BRAZE_URL="http://127.0.0.1:9", KOMO_BRAZE_BRAZE_API_KEY="test-key")
+    finished = await run_komo_braze("worker", "--mapping", str(mapping_file), "--workspace", "nope", env=env)
+    assert finished.status == os.EX_CONFIG
+    [event] = finished.stderr_events()
+    assert event["problem"] == "--workspace nope: not in the mapping, whose workspaces are client_b, client_c, default"
 
 
 async def test_a_worker_of_one_workspace_consumes_its_queue_only_without_the_default_settings(

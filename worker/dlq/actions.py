@@ -21,6 +21,7 @@ from aiohttp import web
 
 from komo_braze import topology
 from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, publish_all
+from komo_braze.failures import BrokerUnreachable
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher
@@ -107,7 +108,7 @@ async def move_letters(
                     in_doubt=frozenset(report.in_doubt if report else ()),
                     acked_unsure=frozenset(report.acked_unsure if report else ()),
                 )
-            except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
+            except (BrokerUnreachable, *CONNECTION_EXCEPTIONS, TimeoutError) as exc:
                 if report is None:
                     raise  # no node answered at the start: nothing to resume
                 report.failure = f"broker connection lost, and no node answered to resume on ({type(exc).__name__})"
@@ -134,14 +135,14 @@ async def _move_once(
     in_doubt: frozenset[str],
     acked_unsure: frozenset[str],
 ) -> MoveReport:
-    async with opened(settings, action.value) as (connection, declared):
+    async with opened(settings, action.value, declare=action is Action.REPLAY) as (connection, names):
         destination = None
         if action is Action.REPLAY:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            destination = Destination(channel, declared.names.exchange)
+            destination = Destination(channel, names.exchange)
         # room for every publish in flight on top of the letters held in place
         min_prefetch = 2 * max_in_flight
-        async with DeadLetterReader(connection, declared.names.dead_queue, min_prefetch=min_prefetch) as reader:
+        async with DeadLetterReader(connection, names.dead_queue, min_prefetch=min_prefetch) as reader:
             total = reader.depth if letter_filter.limit is None else min(reader.depth, letter_filter.limit)
             verb = {Action.REPLAY: "replaying", Action.PURGE: "purging", Action.DRY_RUN: "reading"}[action]
             with ProgressView(verb, total) as view:
@@ -247,8 +248,7 @@ async def import_file(
 
     publisher.start()
     try:
-        if not await publisher.wait_ready(CONNECT_WAIT_S):
-            raise ConnectionError(f"no connection within {CONNECT_WAIT_S:.0f} s")
+        await publisher.wait_ready_or_fail(CONNECT_WAIT_S)
         items = import_items(stream, to_dlq=to_dlq, replayed_at=datetime.now(UTC), shutdown=shutdown)
         bulk = await publish_all(
             publisher,

@@ -1,4 +1,4 @@
-"""The ``dlq`` commands as coroutines: each opens a plain connection, declares the topology, reads the
+"""The ``dlq`` commands as coroutines: each opens a plain connection, checks the topology exists, reads the
 dead-letter queue through a :class:`DeadLetterReader` and reports. The click layer is ``cli.py``.
 
 The connection is deliberately not a robust one: should it drop, the broker hands every held letter
@@ -19,7 +19,7 @@ from aio_pika.abc import AbstractConnection
 from rich.console import Console
 
 from komo_braze import topology
-from komo_braze.amqp import connect_plain
+from komo_braze.amqp import connect_once
 from komo_braze.settings import Settings
 from komo_braze.terminal import printable_json
 from worker.dlq.filters import LetterFilter
@@ -31,27 +31,37 @@ from worker.dlq.transfer import export_line
 
 
 @asynccontextmanager
-async def opened(settings: Settings, name: str) -> AsyncIterator[tuple[AbstractConnection, topology.Topology]]:
-    """A plain connection named ``komo-braze dlq <name>``, with the topology declared."""
-    async with asyncio.timeout(max(10.0, settings.publish_timeout_s)):
-        connection = await connect_plain(settings, f"dlq {name}")
+async def opened(
+    settings: Settings, name: str, *, declare: bool = False
+) -> AsyncIterator[tuple[AbstractConnection, topology.Names]]:
+    """A plain connection named ``komo-braze dlq <name>``.
+
+    Reading commands change nothing, not even the topology: they check the dead-letter queue exists
+    (:class:`komo_braze.failures.TopologyMissing` if not, e.g. a mistyped prefix). ``declare`` is for
+    a command that publishes (``replay``).
+    """
+    connection = await connect_once(settings, f"dlq {name}")
     async with connection:
-        channel = await connection.channel()
-        declared = await topology.declare(
-            channel, settings.prefix, delivery_limit=settings.delivery_limit, replicas=settings.quorum_replicas
-        )
-        await channel.close()
-        yield connection, declared
+        if declare:
+            channel = await connection.channel()
+            await topology.declare(
+                channel, settings.prefix, delivery_limit=settings.delivery_limit, replicas=settings.quorum_replicas
+            )
+            await channel.close()
+            names = topology.Names(settings.prefix)
+        else:
+            names = await topology.require(connection, settings.prefix, [topology.Names(settings.prefix).dead_queue])
+        yield connection, names
 
 
 @asynccontextmanager
 async def reading(settings: Settings, name: str) -> AsyncIterator[tuple[DeadLetterReader, topology.Names]]:
     """An open :class:`DeadLetterReader` on the dead-letter queue (handed back in order on exit)."""
     async with (
-        opened(settings, name) as (connection, declared),
-        DeadLetterReader(connection, declared.names.dead_queue) as reader,
+        opened(settings, name) as (connection, names),
+        DeadLetterReader(connection, names.dead_queue) as reader,
     ):
-        yield reader, declared.names
+        yield reader, names
 
 
 def emit_json(data: Any, out: IO[str] | None = None) -> None:
