@@ -135,12 +135,13 @@ def answer(
             return web.Response(status=status_5xx, body=_MAINTENANCE_PAGE, content_type="text/html")
         case HostileKind.STORM_429:
             return _429(spent)
+        # the Retry-After kinds keep the window's own count: only Retry-After says when to come back
         case HostileKind.RETRY_AFTER_NEGATIVE:
-            return _429({**spent, "Retry-After": "-5"})
+            return _429({**sane, "Retry-After": "-5"})
         case HostileKind.RETRY_AFTER_HUGE:
-            return _429({**spent, "Retry-After": "99999999999"})
+            return _429({**sane, "Retry-After": "99999999999"})
         case HostileKind.RETRY_AFTER_DATE:
-            return _429({**spent, "Retry-After": formatdate(time.time() + 2, usegmt=True)})
+            return _429({**sane, "Retry-After": formatdate(time.time() + 2, usegmt=True)})
         case HostileKind.RETRY_AFTER_GARBAGE:
             nan = {"X-RateLimit-Limit": "NaN", "X-RateLimit-Remaining": "NaN", "X-RateLimit-Reset": "NaN"}
             return _429({**nan, "Retry-After": "soon"})

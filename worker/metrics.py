@@ -2,7 +2,8 @@
 
 Labels are bounded: ``workspace`` comes from the mapping file, ``reason`` from :class:`ErrorKind`,
 ``status`` is an HTTP status code or ``timeout`` / ``connection_error``, ``attribute`` is a Braze
-attribute name the mapping file declares. No user, submission or hub ids, ever.
+attribute name the mapping file declares, ``header`` one of the four rate-limit headers. No user,
+submission or hub ids, ever.
 
 Each :class:`WorkerMetrics` has its own registry, so several workers in one test process do not mix.
 """
@@ -82,6 +83,20 @@ class WorkerMetrics:
         self.rate_limit_remaining = Gauge(
             "rate_limit_remaining",
             "X-RateLimit-Remaining of the latest answer",
+            ["workspace"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.rate_limit_header_unusable = Counter(
+            "rate_limit_header_unusable",
+            "rate-limit header values ignored or clamped (not a number, NaN, negative, beyond the pause cap)",
+            ["workspace", "header"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.pause_probes = Counter(
+            "pause_probes",
+            "probes sent during a long pause to check whether it still holds",
             ["workspace"],
             namespace=NAMESPACE,
             registry=r,
