@@ -90,7 +90,7 @@ async def test_unusable_rate_limit_headers_are_ignored_and_counted_and_the_worke
         ("far_reset", True),
         ("429_far_reset", True),
         ("429_retry_after_huge", True),
-        ("ms_reset", False),  # read as milliseconds: the pause ends with the real window, no probe needed
+        ("ms_reset", False),  # read as milliseconds: the pause ends with the real window (a probe may come)
     ],
 )
 async def test_an_absurd_pause_is_probed_and_delivery_resumes_once_braze_answers_sanely(
@@ -105,7 +105,8 @@ async def test_an_absurd_pause_is_probed_and_delivery_resumes_once_braze_answers
         # a probe within PROBE_S sees sane headers; the rest is the worker's usual pace
         await wait_until(acked(worker, 20), timeout_s=15, what="20 acks after Braze answered sanely")
         assert sorted(await _event_ids(sim)) == sorted(b["submission_id"] for b in first + second)
-        assert (worker.value("pause_probes_total", workspace="default") >= 1) is probed
+        if probed:
+            assert worker.value("pause_probes_total", workspace="default") >= 1
         assert await dead_letters(broker) == []
 
 
