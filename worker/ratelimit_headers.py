@@ -45,10 +45,8 @@ class RateLimitHeaders:
         """Read the headers of one answer received at ``now_s`` (epoch seconds, default: now)."""
         now = time.time() if now_s is None else now_s
         reader = _Reader(headers)
-        limit = reader.count(LIMIT, minimum=1)
-        remaining = reader.count(REMAINING, minimum=0)
-        reset = reader.reset(now, max_ahead_s)
-        retry_after = reader.retry_after(now, max_ahead_s)
+        limit, remaining = reader.limit(), reader.remaining()
+        reset, retry_after = reader.reset(now, max_ahead_s), reader.retry_after(now, max_ahead_s)
         return cls(limit, remaining, reset, retry_after, tuple(reader.unusable))
 
 
@@ -70,17 +68,22 @@ class _Reader:
             return None
         return value
 
-    def count(self, name: str, *, minimum: int) -> int | None:
-        value = self._number(name)
-        if value is None:
+    def limit(self) -> int | None:
+        value = self._number(LIMIT)
+        if value is not None and not 1 <= value <= _MAX_COUNT:
+            self.unusable.append(LIMIT)
             return None
-        if value > _MAX_COUNT or (value < minimum and minimum > 0):
-            self.unusable.append(name)
+        return None if value is None else int(value)
+
+    def remaining(self) -> int | None:
+        value = self._number(REMAINING)
+        if value is not None and value > _MAX_COUNT:
+            self.unusable.append(REMAINING)
             return None
-        if value < minimum:  # a negative Remaining: nothing left
-            self.unusable.append(name)
-            return minimum
-        return int(value)
+        if value is not None and value < 0:  # over the limit: nothing left
+            self.unusable.append(REMAINING)
+            return 0
+        return None if value is None else int(value)
 
     def reset(self, now: float, max_ahead_s: float) -> float | None:
         value = self._number(RESET)
