@@ -54,6 +54,7 @@ class Pacer:
         self._paused_until = 0.0
         self.in_flight = 0
         self._cold = True  # no answer yet
+        self._refused = False  # the latest answer was a 429
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_epoch_s: float | None = None
@@ -73,8 +74,10 @@ class Pacer:
         return interval
 
     def _window_unknown(self, now: float) -> bool:
-        """No answer yet, or the window we know has reset and no answer of the new one has come."""
-        return self._cold or (self.reset_epoch_s is not None and now >= self.reset_epoch_s)
+        """No answer yet, the latest answer was a 429 (after its pause, one request finds out whether it
+        still holds, not every batch waiting at once), or the window we know has reset and no answer of
+        the new one has come."""
+        return self._cold or self._refused or (self.reset_epoch_s is not None and now >= self.reset_epoch_s)
 
     def _reserve(self) -> int:
         return max(2, math.ceil((self.limit or 0) * _RESERVE_SHARE))
@@ -99,7 +102,7 @@ class Pacer:
 
     def observe(self, headers: RateLimitHeaders) -> None:
         """Take in the rate-limit headers of an answer (any status)."""
-        self._cold = False
+        self._cold = self._refused = False
         if headers.remaining is None:
             return
         if (
@@ -133,6 +136,7 @@ class Pacer:
             until = now
         if replace:
             self._paused_until = 0.0
+        self._refused = True
         self._pause_until(max(until, now + MIN_429_PAUSE_S))
         return max(0.0, self._paused_until - now)
 

@@ -134,3 +134,17 @@ def test_a_probe_answer_ends_a_pause_or_replaces_it() -> None:
     assert pacer.blocked_for_s() == 3600
     pacer.pause_for_429(_headers(remaining=0, reset=clock.now + 2, retry_after=5), replace=True)
     assert pacer.blocked_for_s() == 5
+
+
+async def test_after_a_429_pause_one_request_goes_first_and_the_rest_wait_for_its_answer() -> None:
+    pacer = Pacer(jitter_s=0.0)
+    pacer.observe(RateLimitHeaders(None, None, None, None))  # an answer without usable headers
+    pacer.pause_for_429(RateLimitHeaders(None, None, None, retry_after_s=0.0))  # paused for the 1 s floor
+    first, second = asyncio.create_task(pacer.acquire()), asyncio.create_task(pacer.acquire())
+    await asyncio.wait_for(first, 3)
+    await asyncio.sleep(0.2)
+    assert (second.done(), pacer.in_flight) == (False, 1)
+    pacer.done()
+    pacer.observe(RateLimitHeaders(3000, 2999, None, None))  # the first was taken: the rest may go
+    await asyncio.wait_for(second, 1)
+    assert pacer.in_flight == 1
