@@ -119,7 +119,7 @@ async def test_a_negative_or_unreadable_retry_after_makes_no_hot_loop(broker: Br
         before = (await sim.client.stats())["requests"]
         await asyncio.sleep(3.0)
         rate = ((await sim.client.stats())["requests"] - before) / (time.monotonic() - started)
-        assert rate <= 3.0  # at least a second between tries (2,350 a second before the floor)
+        assert rate <= 2.0  # at least a second between tries (826 a second in this test before the floor)
         await sim.client.set_faults(clear=True)
         await wait_until(acked(worker, 20), timeout_s=15, what="20 acks after the 429s")
         assert len(await sim.client.events()) == 20
