@@ -140,6 +140,20 @@ class Settings(BaseSettings):
     braze_breaker_failures: int = Field(
         5, ge=1, description="consecutive 5xx/timeouts/connection errors that open a workspace's breaker"
     )
+    braze_max_pause_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86_400,
+        description="longest pause a rate-limit answer can impose (`X-RateLimit-Reset`, `Retry-After`); "
+        "longer values are clamped to it",
+    )
+    braze_pause_probe_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="while a workspace is paused longer than this, a probe checks this often whether Braze "
+        "still says so",
+    )
     mapping: Path | None = Field(None, description="path of the mapping file; required by `worker`")
 
     # --- batching -----------------------------------------------------------------------------

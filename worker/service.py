@@ -194,6 +194,7 @@ async def serve(
                     target.api_key,
                     max_in_flight=settings.braze_max_in_flight,
                     timeout_s=settings.braze_timeout_s,
+                    max_pause_s=settings.braze_max_pause_s,
                 )
             )
             breaker = Breaker(
@@ -201,7 +202,14 @@ async def serve(
                 base_s=settings.braze_retry_base_s,
                 cap_s=settings.braze_retry_max_s,
             )
-            gate = BrazeGate(target.workspace, client, Pacer(static_limit=static_limit), breaker, metrics)
+            gate = BrazeGate(
+                target.workspace,
+                client,
+                Pacer(static_limit=static_limit),
+                breaker,
+                metrics,
+                pause_probe_s=settings.braze_pause_probe_s,
+            )
             pipelines[target.workspace] = WorkspacePipeline(
                 gate, settler, metrics, limits=limits, max_in_flight=settings.braze_max_in_flight
             )
