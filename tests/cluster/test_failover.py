@@ -26,8 +26,7 @@ from tests.broker import BrokerKit, unique_prefix
 from tests.cluster.traffic import SubmissionStream, WorkerWatch
 from tests.own_broker import OwnBroker
 from tests.own_cluster import OwnCluster
-from tests.worker.harness import dead_letters
-from tests.worker.test_process import MAPPING
+from tests.worker.harness import dead_letters, start_worker_process
 
 pytestmark = [
     pytest.mark.cluster,
@@ -54,28 +53,14 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: floa
 
 async def start_pipeline(cluster: OwnCluster, sim: RunningSim, prefix: str, tmp_path: Path) -> list[Component]:
     """The producer and two workers, started in parallel, each with every node's address."""
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MAPPING)
-    common = {
-        "amqp_url": cluster.amqp_url,
-        "prefix": prefix,
-        "reconnect_interval_s": "0.5",
-        "publish_timeout_s": "5",
-    }
-    worker_env = component_env(
-        braze_url=sim.url,
-        braze_api_key="test-key",
-        mapping=str(mapping),
-        worker_metrics_bind="127.0.0.1:0",
-        batch_linger_ms="20",
-        **common,
-    )
-    producer_env = component_env(producer_bind="127.0.0.1:0", **common)
+    kit = BrokerKit(amqp_url=cluster.amqp_url, prefix=prefix)
+    common = {"reconnect_interval_s": "0.5", "publish_timeout_s": "5"}
+    producer_env = component_env(amqp_url=kit.amqp_url, prefix=prefix, producer_bind="127.0.0.1:0", **common)
     return list(
         await asyncio.gather(
             start_component("producer", ["producer"], producer_env, tmp_path, ready_timeout_s=60),
-            start_component("worker-1", ["worker"], worker_env, tmp_path, ready_timeout_s=60),
-            start_component("worker-2", ["worker"], worker_env, tmp_path, ready_timeout_s=60),
+            start_worker_process(kit, sim.url, tmp_path, "worker-1", **common),
+            start_worker_process(kit, sim.url, tmp_path, "worker-2", **common),
         )
     )
 
