@@ -219,6 +219,12 @@ class Settings(BaseSettings):
         "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
     )
 
+    gc_tuning: bool = Field(
+        True,
+        description="worker and braze-sim: freeze start-up objects and collect young garbage less often "
+        "(`gc.freeze()`, higher thresholds); `false` keeps Python's defaults",
+    )
+
     # --- logging ------------------------------------------------------------------------------
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")
     log_format: LogFormat = Field(LogFormat.AUTO, description="`auto`, `json` or `console`")

@@ -8,7 +8,6 @@ redelivers whatever was not acked.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 
 from komo_braze.cli import settings_from
 from komo_braze.failures import ConfigurationInvalid
+from komo_braze.gc_tuning import tune_gc
 from komo_braze.logs import configure, get_logger
 from komo_braze.settings import Settings
 
@@ -24,9 +24,6 @@ log = get_logger(__name__)
 
 #: exit status of an immediate exit on the second signal (128 + SIGTERM, as a shell would report)
 FORCED_EXIT_STATUS = 128 + signal.SIGTERM
-#: a worker allocates a few dozen small containers per message, nearly all freed by reference counting:
-#: collect young garbage less often, so that the collector's passes cost less than the messages
-GC_THRESHOLDS = (50_000, 20, 100)
 
 
 async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, ...]) -> None:
@@ -34,11 +31,7 @@ async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, .
     from worker.service import serve
 
     mapping = load_mapping(mapping_path)
-    # what start-up made (modules, settings, the compiled mapping) lives as long as the process: out of
-    # every collection from now on
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_gc(settings.gc_tuning)
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
 
