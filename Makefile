@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv lint test demo bench broker clean
+.PHONY: venv lint test demo bench broker redis clean
 
 venv: $(STAMP)
 
@@ -23,15 +23,19 @@ lint: venv
 broker:
 	bash scripts/ensure-broker.sh
 
+redis:
+	bash scripts/ensure-redis.sh
+
 test: lint
 	bash scripts/ensure-broker.sh --with-server
+	bash scripts/ensure-redis.sh --with-server
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
 
 demo: venv broker
 	$(BIN)/komo-braze demo $(DEMO_ARGS)
 
-bench: venv broker
+bench: venv broker redis
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
