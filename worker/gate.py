@@ -18,6 +18,7 @@ from worker.breaker import Breaker
 from worker.metrics import WorkerMetrics
 from worker.outcome import ConfigFault, RateLimited, Retry, decide
 from worker.pacer import Pacer
+from worker.state.limiter import SharedLimiter
 
 log = get_logger(__name__)
 
@@ -26,23 +27,37 @@ _TICK_S = 0.5
 
 class BrazeGate:
     def __init__(
-        self, workspace: str, client: BrazeClient, pacer: Pacer, breaker: Breaker, metrics: WorkerMetrics
+        self,
+        workspace: str,
+        client: BrazeClient,
+        pacer: Pacer,
+        breaker: Breaker,
+        metrics: WorkerMetrics,
+        shared_limit: SharedLimiter | None = None,
     ) -> None:
         self.workspace = workspace
         self.client = client
         self.pacer = pacer
+        self.shared_limit = shared_limit
         self.breaker = breaker
         self.metrics = metrics
         metrics.breaker_state.labels(workspace).set(breaker.state)
 
     async def request(self, data: bytes, *, objects: int) -> BrazeAnswer:
-        """Wait for the pacer, send, and record the answer's rate-limit headers and metrics."""
+        """Wait for the pacer and the shared limit, send, and record the answer's rate-limit headers and
+        metrics. With a shared limit the pacer only pauses; while Redis does not answer, it spaces too."""
         await self.pacer.acquire()
+        grant = None
         try:
+            if self.shared_limit is not None:
+                grant = await self.shared_limit.reserve()
+                self.pacer.spread_by_headers = not self.shared_limit.shared
             answer = await self.client.track(data)
         finally:
             self.pacer.done()
         self.pacer.observe(answer.rate_limit)
+        if self.shared_limit is not None:
+            await self.shared_limit.learn(grant, answer.rate_limit, refused=answer.status == 429)
         if self.pacer.remaining is not None:
             self.metrics.rate_limit_remaining.labels(self.workspace).set(self.pacer.remaining)
         if objects:

@@ -118,6 +118,20 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.shared_limit = Gauge(
+            "shared_limit",
+            "1 while requests draw from the workspace's limit shared in Redis, 0 while paced per process",
+            ["workspace"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.shared_limit_fallbacks = Counter(
+            "shared_limit_fallbacks",
+            "requests paced per process because the shared limit in Redis did not answer",
+            ["workspace"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.consumer_restarts = Counter(
             "consumer_restarts", "work-queue consumers re-established", ["workspace"], namespace=NAMESPACE, registry=r
         )
