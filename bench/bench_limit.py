@@ -51,6 +51,7 @@ class LimitRun:
     requests: int
     refused: int
     submissions: int  # delivered in the whole run (one event each)
+    per_window: tuple[int, ...]  # accepted in each window measured
 
     @property
     def used_share(self) -> float:
@@ -69,7 +70,7 @@ class LimitRun:
         return (
             f"{self.processes} processes, {mode}: {self.accepted_per_s:6.1f} requests/s accepted of "
             f"{self.limit / self.window_s:.1f} allowed ({self.used_share:6.1%}), "
-            f"429s {self.refused}/{self.requests} ({self.refused_share:.2%})"
+            f"429s {self.refused}/{self.requests} ({self.refused_share:.2%}); by window {list(self.per_window)}"
         )
 
 
@@ -137,6 +138,10 @@ async def measure(
         requests=len(records),
         refused=sum(1 for r in records if r.status == 429),
         submissions=sum(r.events for r in records if 200 <= r.status < 300),
+        per_window=tuple(
+            sum(1 for r in in_windows if math.floor(r.at / window_s) == first + n and 200 <= r.status < 300)
+            for n in range(windows)
+        ),
     )
 
 

@@ -76,7 +76,7 @@ class Pacer:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_epoch_s: float | None = None
-        #: False while the workspace's limit shared in Redis spaces the requests (the headers still pause)
+        #: False while the workspace's limit shared in Redis spaces the requests: the headers then only pause
         self.spread_by_headers = True
 
     @property
@@ -106,7 +106,8 @@ class Pacer:
             while True:
                 now = self._clock()
                 start_at = max(self._next_at, self._paused_until)
-                if self._window_unknown(now) and self.in_flight > 0:  # a burst could overrun it: one at a time
+                if self.spread_by_headers and self._window_unknown(now) and self.in_flight > 0:
+                    # a burst could overrun the window: one at a time (a shared limit sends no burst)
                     start_at = max(start_at, now + _COLD_POLL_S)
                 if start_at <= now:
                     break

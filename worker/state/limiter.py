@@ -47,14 +47,14 @@ MARGIN_SHARE = 0.01
 _MAX_CAP_S = 3600.0
 
 # KEYS[1]: the workspace's hash. ARGV: interval_us, tolerance_us, cap_until_us (0: none), cap_seq,
-# take (1: reserve a slot, 0: only record the cap). Returns {seq, wait_us}.
+# take (1: reserve a slot, 0: only record the cap), spare (grants of the headroom). Returns {seq, wait_us}.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local s = redis.call('HMGET', KEYS[1], 'tat', 'seq', 'cap_until', 'cap_seq')
 local tat, seq = tonumber(s[1]) or 0, tonumber(s[2]) or 0
 local cap_until, cap_seq = tonumber(s[3]) or 0, tonumber(s[4]) or 0
-local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval, tolerance, spare = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[6])
 local new_until, new_seq = tonumber(ARGV[3]), tonumber(ARGV[4])
 if new_until > now then
   if new_until > cap_until then
@@ -67,11 +67,18 @@ local wait = 0
 if ARGV[5] == '1' then
   seq = seq + 1
   tat = math.max(tat, now)
-  if seq > cap_seq and cap_until > now then
-    tat = math.max(tat, cap_until + tolerance)
+  local step = interval
+  if cap_until > now then
+    local budget = cap_seq - seq + 1  -- grants Braze still takes before cap_until, this one included
+    if budget <= 0 then
+      tat = math.max(tat, cap_until + tolerance)
+    elseif tat < cap_until and budget > spare then
+      -- behind (a stall): spread what is left, less the headroom, over the time left
+      step = math.min(interval, (cap_until - tat) / (budget - spare))
+    end
   end
   local slot = math.max(now, tat - tolerance)
-  tat = tat + interval
+  tat = tat + step
   wait = slot - now
 end
 redis.call('HSET', KEYS[1], 'tat', tat, 'seq', seq, 'cap_until', cap_until, 'cap_seq', cap_seq)
@@ -168,10 +175,12 @@ class SharedLimiter:
         remaining = 0 if refused else headers.remaining
         if seq is None or until_s is None or remaining is None or not 0 < until_s - time.time() <= _MAX_CAP_S:
             return
-        margin = max(2, math.ceil(self.limit * MARGIN_SHARE))
-        self._merge_cap(round(until_s * 1e6), seq + remaining - margin)
+        self._merge_cap(round(until_s * 1e6), seq + remaining - self._margin())
         if refused:
             await self._call(take=False)
+
+    def _margin(self) -> int:
+        return max(2, math.ceil(self.limit * MARGIN_SHARE))
 
     def _merge_cap(self, until_us: int, seq: int) -> None:
         """The same rule as the script: a later window's cap replaces, the same window's lowest wins."""
@@ -183,7 +192,8 @@ class SharedLimiter:
     async def _call(self, *, take: bool) -> tuple[int, int] | None:
         cap_until_us, cap_seq = self._cap or (0, 0)
         interval_us = round(self.interval_s() * 1e6)
-        args = [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, 1 if take else 0]
+        spare = max(0, math.ceil(self.limit * HEADROOM_SHARE) - self._margin())  # the cap has the margin off
+        args = [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, 1 if take else 0, spare]
         try:
             async with asyncio.timeout(self._timeout_s):
                 seq, wait_us = await self._script(keys=[self.key], args=args)

@@ -100,6 +100,20 @@ async def test_a_header_budget_lower_than_the_shared_state_makes_every_process_w
     assert granted == pytest.approx((4, 30.0), abs=TOLERANCE_S)
 
 
+async def test_a_budget_left_with_little_time_left_is_spread_over_the_time_to_the_reset(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    """After a stall the schedule catches up: what Braze still takes is spread until its reset."""
+    limiter = _limiter(redis_client, f"{key_prefix}:limit")
+    assert await limiter.grant() == (1, 0.0)
+    # grants 2 to 12 before the reset (1 + 13 - 2 for the margin), 1 of them headroom (3% of 100, less the margin)
+    await limiter.learn(1, _headers(remaining=13, reset_in_s=5.0))
+    waits = await _waits(limiter, 12)
+    step_s = 4.0 / 10  # the 4 s from the next slot to the reset, over the 10 grants left besides the headroom
+    assert waits[:10] == pytest.approx([1.0 + n * step_s for n in range(10)], abs=TOLERANCE_S)
+    assert waits[10:] == pytest.approx([5.0, 6.0], abs=TOLERANCE_S)  # from the reset on: the steady rate
+
+
 async def test_a_429_stops_every_process_until_the_reset_at_once(
     two_processes: tuple[SharedLimiter, SharedLimiter],
 ) -> None:
