@@ -22,7 +22,7 @@ async def test_four_processes_sharing_the_limit_use_95_percent_of_it_with_almost
     amqp_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     run = await measure(
-        amqp_url, processes=4, state_url=redis_url, log_dir=tmp_path, rate="150/3s", windows=4, count=4000
+        amqp_url, processes=4, state_url=redis_url, log_dir=tmp_path, rate="150/3s", windows=5, count=4000
     )
     assert run.submissions < 4000  # a backlog to the end: the limit was the bottleneck all along
     assert run.used_share >= 0.95, run.line()
