@@ -29,6 +29,7 @@ redis:
 test: lint
 	bash scripts/ensure-broker.sh --with-server
 	bash scripts/ensure-redis.sh --with-server
+	bash scripts/ensure-prometheus.sh
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
 

@@ -24,6 +24,7 @@ LAZY_COMMANDS = {
     "dlq": "worker.dlq.cli:dlq_group",
     "braze-sim": "braze_sim.cli:braze_sim_command",
     "demo": "komo_braze.demo:demo_command",
+    "metrics": "komo_braze.metrics_cli:metrics_command",
 }
 
 

@@ -138,8 +138,10 @@ async def read_worker(session: aiohttp.ClientSession, url: str) -> WorkerFigures
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             figures.samples[sample.name] += sample.value
+            if not sample.value:  # every series exists from the start: the summary names what happened
+                continue
             if sample.name == "komo_braze_worker_messages_dead_lettered_total":
-                figures.dead_letters[sample.labels["reason"]] += sample.value
+                figures.dead_letters[sample.labels["kind"]] += sample.value
             elif sample.name == "komo_braze_worker_requests_total":
                 figures.requests_by_status[sample.labels["status"]] += sample.value
             elif sample.name == "komo_braze_worker_end_to_end_latency_seconds_bucket":

@@ -32,7 +32,7 @@ class Producer:
         check_bind(settings, self.authenticator)
         self.metrics = metrics or ProducerMetrics()
         self.publisher = ConfirmPublisher(settings, "producer")
-        self.metrics.broker_ready.set_function(lambda: 1.0 if self.publisher.ready else 0.0)
+        self.metrics.watch_ready(lambda: self.publisher.ready)
         self.app = web.Application(client_max_size=settings.max_body_bytes)
         handler = SubmissionHandler(
             self.publisher,

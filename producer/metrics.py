@@ -2,45 +2,57 @@
 
 Each :class:`Producer <producer.app.Producer>` owns a :class:`ProducerMetrics` with its own registry,
 so tests that run several intakes in one process read their own counts. Labels are bounded: an HTTP
-status code and a fixed set of outcomes, never an id.
+status code and a fixed set of outcomes, never an id. Every series exists from the start (at 0), so
+that ``increase()`` sees the first 503 as well as the thousandth.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from komo_braze.metrics import process_registry, ready_gauge
+
+NAMESPACE = "komo_braze_producer"
 
 #: publish latency buckets (seconds): a confirm normally takes a few milliseconds
 PUBLISH_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: every status the intake answers (README, "The intake")
+STATUSES = ("202", "400", "401", "408", "413", "415", "503")
+#: how a publish ended (:class:`komo_braze.publishing.PublishFailed` kinds, and success)
+OUTCOMES = ("confirmed", "unavailable", "rejected", "unroutable", "failed")
 
 
 class ProducerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        ProcessCollector(registry=self.registry)
+        self.registry = registry if registry is not None else process_registry("producer")
         self.requests = Counter(
-            "komo_producer_requests",
+            "requests",
             "Webhook requests answered, by HTTP status",
             ["status"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.publish_seconds = Histogram(
-            "komo_producer_publish_seconds",
+            "publish_seconds",
             "Time from publish to the broker's confirm, by outcome",
             ["outcome"],
             buckets=PUBLISH_BUCKETS_S,
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.publishes_in_flight = Gauge(
-            "komo_producer_publishes_in_flight",
+            "publishes_in_flight",
             "Publishes waiting for the broker's confirm",
+            namespace=NAMESPACE,
             registry=self.registry,
         )
-        self.broker_ready = Gauge(
-            "komo_producer_broker_ready",
-            "1 while the broker connection is usable, else 0",
-            registry=self.registry,
-        )
-        for status in ("202", "400", "401", "413", "415", "503"):
+        for status in STATUSES:
             self.requests.labels(status=status)
-        for outcome in ("confirmed", "unavailable", "rejected", "unroutable", "failed"):
+        for outcome in OUTCOMES:
             self.publish_seconds.labels(outcome=outcome)
+
+    def watch_ready(self, ready: Callable[[], bool]) -> None:
+        """``komo_braze_producer_ready``: what ``/readyz`` answers (the broker usable), read at each scrape."""
+        ready_gauge(self.registry, "producer", ready)

@@ -44,8 +44,24 @@ class BrazeGate:
         metrics.breaker_state.labels(workspace).set(breaker.state)
 
     async def request(self, data: bytes, *, objects: int) -> BrazeAnswer:
-        """Wait for the pacer and the shared limit, send, and record the answer's rate-limit headers and
-        metrics. With a shared limit the pacer only pauses; while Redis does not answer, it spaces too."""
+        """Wait for the pacer, send, and record the answer's rate-limit headers and metrics."""
+        answer = await self._send(data)
+        self.metrics.batch_objects.labels(self.workspace).observe(objects)
+        self.metrics.requests.labels(self.workspace, answer.status_label).inc()
+        self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
+        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        return answer
+
+    async def _probe(self) -> BrazeAnswer:
+        """A request with no object, counted apart from real requests (``probes_total``)."""
+        answer = await self._send(PROBE_BODY)
+        self.metrics.probes.labels(self.workspace, answer.status_label).inc()
+        log.debug("probe", workspace=self.workspace, status=answer.status_label)
+        return answer
+
+    async def _send(self, data: bytes) -> BrazeAnswer:
+        """Wait for the pacer and the shared limit, send, and take in the answer's rate-limit headers.
+        With a shared limit the pacer only pauses; while Redis does not answer, it spaces too."""
         await self.pacer.acquire()
         grant = None
         try:
@@ -60,11 +76,8 @@ class BrazeGate:
             await self.shared_limit.learn(grant, answer.rate_limit, refused=answer.status == 429)
         if self.pacer.remaining is not None:
             self.metrics.rate_limit_remaining.labels(self.workspace).set(self.pacer.remaining)
-        if objects:
-            self.metrics.batch_objects.labels(self.workspace).observe(objects)
-        self.metrics.requests.labels(self.workspace, answer.status_label).inc()
-        self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
-        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        if self.pacer.limit is not None:
+            self.metrics.rate_limit_limit.labels(self.workspace).set(self.pacer.limit)
         return answer
 
     def succeeded(self, answer: BrazeAnswer) -> None:
@@ -116,7 +129,7 @@ class BrazeGate:
                 continue
             self.breaker.begin_probe()
             self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
-            answer = await self.request(PROBE_BODY, objects=0)
+            answer = await self._probe()
             match decide(answer.status, answer.body, failure=answer.failure):
                 case Retry(reason=reason):
                     self.failed(reason)

@@ -1,108 +1,88 @@
 """Every metric of the worker, in one place (served on ``KOMO_BRAZE_WORKER_METRICS_BIND``).
 
-Labels are bounded: ``workspace`` comes from the mapping file, ``reason`` from :class:`ErrorKind`,
-``status`` is an HTTP status code or ``timeout`` / ``connection_error``, ``attribute`` is a Braze
-attribute name the mapping file declares. No user, submission or hub ids, ever.
+Labels are bounded: ``workspace`` comes from the mapping file, ``kind`` from :class:`ErrorKind`,
+``reason`` is a retry reason, ``status`` is an HTTP status code or ``timeout`` / ``connection_error``,
+``attribute`` is a Braze attribute name the mapping file declares. No user, submission or hub ids, ever.
+
+Every labelled series exists from the start (:meth:`WorkerMetrics.initialise`, at 0), so that
+``increase()`` and ``rate()`` see the first event of each: a counter that appears only on its first
+increment hides that increment from Prometheus. Probes sent while a breaker is open are counted apart
+(``probes_total``), so an alert on real requests' answers does not fire on every recovery.
 
 Each :class:`WorkerMetrics` has its own registry, so several workers in one test process do not mix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from komo_braze.metrics import process_registry, ready_gauge
+from worker.deadletter import ErrorKind
 
 NAMESPACE = "komo_braze_worker"
 
 OBJECT_BUCKETS = (1, 2, 5, 10, 20, 30, 40, 50, 60, 70, 75, 150, 225)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
+#: request durations: past the client's 30 s default timeout, so a timed-out request lands in a bucket
+DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120)
+
+#: the answers Braze documents for /users/track, and the two ways of getting none
+KNOWN_STATUSES = (
+    *("201", "400", "401", "403", "404", "413", "429", "500", "502", "503", "504"),
+    *("timeout", "connection_error"),
+)
+CONFIG_FAULT_STATUSES = ("401", "403", "404")
+RETRY_REASONS = ("status_500", "status_502", "status_503", "status_504", "timeout", "connection_error")
+#: what the worker itself dead-letters (``delivery_limit`` is the broker's doing, never the worker's)
+WORKER_DEAD_LETTER_KINDS = tuple(kind.value for kind in ErrorKind if kind is not ErrorKind.DELIVERY_LIMIT)
+BREAKER_STATES = "0 closed, 1 half-open, 2 open"
 
 
 class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or process_registry("worker")
         r = self.registry
-        self.consumed = Counter(
-            "messages_consumed", "messages taken from a work queue", ["workspace"], namespace=NAMESPACE, registry=r
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, ["workspace", *labels], namespace=NAMESPACE, registry=r)
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, ["workspace"], namespace=NAMESPACE, registry=r)
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(name, doc, ["workspace"], buckets=buckets, namespace=NAMESPACE, registry=r)
+
+        self.consumed = counter("messages_consumed", "messages taken from a work queue")
+        self.acked = counter("messages_acked", "messages acked (accepted by Braze, or dead-lettered)")
+        self.duplicates = counter(
+            "messages_duplicate", "redelivered messages already accepted by Braze, acked without resending"
         )
-        self.acked = Counter(
-            "messages_acked",
-            "messages acked (accepted by Braze, or dead-lettered)",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
+        self.dead_lettered = counter(
+            "messages_dead_lettered", "messages dead-lettered by the worker, by error kind", "kind"
         )
-        self.duplicates = Counter(
-            "messages_duplicate",
-            "redelivered messages already accepted by Braze, acked without resending",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
+        self.returned = counter(
+            "messages_returned", "held messages handed back to the broker unacked (hold limit, shutdown)"
         )
-        self.dead_lettered = Counter(
-            "messages_dead_lettered",
-            "messages dead-lettered by the worker",
-            ["workspace", "reason"],
-            namespace=NAMESPACE,
-            registry=r,
+        self.held = gauge("messages_held", "messages consumed and not yet acked")
+        self.batch_objects = histogram("request_objects", "objects per /users/track request", OBJECT_BUCKETS)
+        self.requests = counter("requests", "/users/track requests carrying objects, by answer", "status")
+        self.probes = counter("probes", "probes (requests with no object) sent while the breaker is open", "status")
+        self.request_duration = histogram(
+            "request_duration_seconds", "/users/track request duration (probes excluded)", DURATION_BUCKETS
         )
-        self.returned = Counter(
-            "messages_returned",
-            "held messages handed back to the broker unacked (hold limit, shutdown)",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
+        self.retries = counter("retries", "requests resent after a failure", "reason")
+        self.splits = counter("batch_splits", "batches split after a 400 or 413")
+        self.pauses = counter("rate_limit_pauses", "pauses after a 429")
+        self.paused_seconds = counter("rate_limit_paused_seconds", "seconds paused after 429s")
+        self.rate_limit_remaining = gauge("rate_limit_remaining", "X-RateLimit-Remaining of the latest answer")
+        self.rate_limit_limit = gauge("rate_limit_limit", "X-RateLimit-Limit of the latest answer")
+        self.breaker_state = gauge("breaker_state", BREAKER_STATES)
+        self.config_faults = counter(
+            "config_faults", "answers 401/403/404 (probes included): key or endpoint wrong", "status"
         )
-        self.held = Gauge(
-            "messages_held", "messages consumed and not yet acked", ["workspace"], namespace=NAMESPACE, registry=r
-        )
-        self.batch_objects = Histogram(
-            "request_objects",
-            "objects per /users/track request",
-            ["workspace"],
-            buckets=OBJECT_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
-        )
-        self.requests = Counter(
-            "requests", "/users/track requests by answer", ["workspace", "status"], namespace=NAMESPACE, registry=r
-        )
-        self.request_duration = Histogram(
-            "request_duration_seconds", "/users/track request duration", ["workspace"], namespace=NAMESPACE, registry=r
-        )
-        self.retries = Counter(
-            "retries", "requests resent after a failure", ["workspace", "reason"], namespace=NAMESPACE, registry=r
-        )
-        self.splits = Counter(
-            "batch_splits", "batches split after a 400 or 413", ["workspace"], namespace=NAMESPACE, registry=r
-        )
-        self.pauses = Counter("rate_limit_pauses", "pauses after a 429", ["workspace"], namespace=NAMESPACE, registry=r)
-        self.paused_seconds = Counter(
-            "rate_limit_paused_seconds", "seconds paused after 429s", ["workspace"], namespace=NAMESPACE, registry=r
-        )
-        self.rate_limit_remaining = Gauge(
-            "rate_limit_remaining",
-            "X-RateLimit-Remaining of the latest answer",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
-        )
-        self.breaker_state = Gauge(
-            "breaker_state", "0 closed, 1 half-open, 2 open", ["workspace"], namespace=NAMESPACE, registry=r
-        )
-        self.config_faults = Counter(
-            "config_faults",
-            "answers 401/403/404: key or endpoint wrong",
-            ["workspace", "status"],
-            namespace=NAMESPACE,
-            registry=r,
-        )
-        self.coalesced = Counter(
-            "coalesced_updates",
-            "submissions merged into another submission's attribute object",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
-        )
+        self.coalesced = counter("coalesced_updates", "submissions merged into another submission's attribute object")
         self.rejected_fields = Counter(
             "rejected_fields",
             "mapped fields dropped because the value did not fit the type",
@@ -110,31 +90,53 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
-        self.latency = Histogram(
-            "end_to_end_latency_seconds",
-            "from the producer's received_at to Braze's acceptance",
-            ["workspace"],
-            buckets=LATENCY_BUCKETS,
-            namespace=NAMESPACE,
-            registry=r,
+        self.latency = histogram(
+            "end_to_end_latency_seconds", "from the producer's received_at to Braze's acceptance", LATENCY_BUCKETS
         )
-        self.shared_limit = Gauge(
-            "shared_limit",
-            "1 while requests draw from the workspace's limit shared in Redis, 0 while paced per process",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
+        self.consumer_restarts = counter("consumer_restarts", "work-queue consumers re-established")
+        # created by the shared limiter, so present only with KOMO_BRAZE_STATE_URL
+        self.shared_limit = gauge(
+            "shared_limit", "1 while requests draw from the workspace's limit shared in Redis, 0 while paced alone"
         )
-        self.shared_limit_fallbacks = Counter(
-            "shared_limit_fallbacks",
-            "requests paced per process because the shared limit in Redis did not answer",
-            ["workspace"],
-            namespace=NAMESPACE,
-            registry=r,
+        self.shared_limit_fallbacks = counter(
+            "shared_limit_fallbacks", "requests paced by the process alone because the shared limit did not answer"
         )
-        self.consumer_restarts = Counter(
-            "consumer_restarts", "work-queue consumers re-established", ["workspace"], namespace=NAMESPACE, registry=r
-        )
+
+    def initialise(self, workspaces: Iterable[str], *, attributes: Iterable[str] = ()) -> None:
+        """Create every series of ``workspaces`` and of the mapping's ``attributes`` at 0 (module docstring)."""
+        for attribute in attributes:
+            self.rejected_fields.labels(attribute)
+        for workspace in workspaces:
+            for metric in (
+                self.consumed,
+                self.acked,
+                self.duplicates,
+                self.returned,
+                self.splits,
+                self.pauses,
+                self.paused_seconds,
+                self.coalesced,
+                self.consumer_restarts,
+            ):
+                metric.labels(workspace)
+            for histogram in (self.batch_objects, self.request_duration, self.latency):
+                histogram.labels(workspace)
+            for kind in WORKER_DEAD_LETTER_KINDS:
+                self.dead_lettered.labels(workspace, kind)
+            for status in KNOWN_STATUSES:
+                self.requests.labels(workspace, status)
+                self.probes.labels(workspace, status)
+            for status in CONFIG_FAULT_STATUSES:
+                self.config_faults.labels(workspace, status)
+            for reason in RETRY_REASONS:
+                self.retries.labels(workspace, reason)
+            self.held.labels(workspace)
+            self.breaker_state.labels(workspace)
+            # the rate-limit gauges stay absent until Braze's first answer: 0 would read as "no budget"
+
+    def watch_ready(self, ready: Callable[[], bool]) -> None:
+        """``komo_braze_worker_ready``: what ``/readyz`` answers, read at each scrape."""
+        ready_gauge(self.registry, "worker", ready)
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of a sample (tests and the demo read metrics through this)."""

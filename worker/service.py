@@ -55,6 +55,9 @@ class WorkerMapping(Mapper, Protocol):
 
     def workspace_hubs(self) -> dict[str, list[str]]: ...
 
+    @property
+    def attribute_names(self) -> list[str]: ...
+
 
 class ConfigurationError(Exception):
     """The worker cannot start: a workspace lacks its endpoint or key."""
@@ -110,6 +113,7 @@ async def serve(
     """Run a worker until ``shutdown`` is set, then shut down in order (see the module docstring)."""
     targets = resolve_targets(settings, mapping, environ or {})
     metrics = metrics or WorkerMetrics()
+    metrics.initialise((target.workspace for target in targets), attributes=mapping.attribute_names)
     limits = BatchLimits(
         per_array=settings.batch_mode is BatchMode.PER_ARRAY,
         max_bytes=settings.batch_max_bytes,
@@ -186,6 +190,7 @@ async def serve(
         def ready() -> bool:
             return not connection.is_closed and all(c.ready for c in consumers)
 
+        metrics.watch_ready(ready)
         app = web.Application()
         add_health_routes(app, ready, metrics.registry)
         bind = settings.worker_metrics_bind

@@ -49,7 +49,7 @@ async def test_broker_away_means_503_and_its_return_means_202_without_a_restart(
             metrics = await intake.metrics_text()
     messages = await broker.drain(broker.names.work_queue())
     assert [m.message_id for m in messages] == ["before", "after"]
-    assert 'komo_producer_requests_total{status="503"} 3.0' in metrics
+    assert 'komo_braze_producer_requests_total{status="503"} 3.0' in metrics
     assert proxy.accepted >= 2, "the producer reconnected through the proxy"
 
 
@@ -79,7 +79,7 @@ async def test_stopping_finishes_publishes_in_progress_and_refuses_new_connectio
             proxy.stall()  # the confirms cannot come back: the publishes stay in flight
             requests = [asyncio.create_task(post(intake, f"in-flight-{n}")) for n in range(5)]
             await eventually(
-                lambda: producer.metrics.registry.get_sample_value("komo_producer_publishes_in_flight") == 5
+                lambda: producer.metrics.registry.get_sample_value("komo_braze_producer_publishes_in_flight") == 5
             )
             stopping = asyncio.create_task(producer.stop())
             await asyncio.sleep(0.3)

@@ -30,7 +30,7 @@ async def post(session: aiohttp.ClientSession, component: Component, submission_
 async def in_flight(session: aiohttp.ClientSession, component: Component) -> float:
     async with session.get(f"{component.url}/metrics") as response:
         for line in (await response.text()).splitlines():
-            if line.startswith("komo_producer_publishes_in_flight "):
+            if line.startswith("komo_braze_producer_publishes_in_flight "):
                 return float(line.split()[1])
     return -1.0
 

@@ -145,9 +145,9 @@ async def test_many_concurrent_requests_share_the_connection_and_all_land(
     assert [status for status, _ in answers] == [202] * 200
     assert sorted(answer["submission_id"] for _, answer in answers) == sorted(f"sub-{n}" for n in range(200))
     assert await broker.wait_for_count(broker.names.work_queue(), 200) == 200
-    assert 'komo_producer_requests_total{status="202"} 200.0' in metrics
-    assert 'komo_producer_publish_seconds_count{outcome="confirmed"} 200.0' in metrics
-    assert "komo_producer_publishes_in_flight 0.0" in metrics
+    assert 'komo_braze_producer_requests_total{status="202"} 200.0' in metrics
+    assert 'komo_braze_producer_publish_seconds_count{outcome="confirmed"} 200.0' in metrics
+    assert "komo_braze_producer_publishes_in_flight 0.0" in metrics
 
 
 async def test_health_and_readiness(start_intake: StartIntake) -> None:
@@ -156,7 +156,7 @@ async def test_health_and_readiness(start_intake: StartIntake) -> None:
             assert response.status == 200
         async with intake.session.get(f"{intake.url}/readyz") as response:
             assert (response.status, await response.json()) == (200, {"status": "ready"})
-        assert "komo_producer_broker_ready 1.0" in await intake.metrics_text()
+        assert "komo_braze_producer_ready 1.0" in await intake.metrics_text()
 
 
 async def test_an_unroutable_submission_is_a_503_never_a_202(start_intake: StartIntake, broker: BrokerKit) -> None:
@@ -168,7 +168,7 @@ async def test_an_unroutable_submission_is_a_503_never_a_202(start_intake: Start
             assert "no queue is bound" in (await response.json())["error"]
             assert response.headers["Retry-After"] == "1"
         metrics = await intake.metrics_text()
-    assert 'komo_producer_publish_seconds_count{outcome="unroutable"} 1.0' in metrics
+    assert 'komo_braze_producer_publish_seconds_count{outcome="unroutable"} 1.0' in metrics
 
 
 async def test_raw_bytes_without_a_json_type_are_a_415(start_intake: StartIntake, broker: BrokerKit) -> None:

@@ -47,6 +47,11 @@ class SimpleMapper:
             hubs.setdefault(workspace, []).append(hub)
         return hubs
 
+    @property
+    def attribute_names(self) -> list[str]:
+        """Unknown in advance: every non-Komo key of a body becomes an attribute."""
+        return []
+
     def map(self, envelope: Envelope) -> MapResult:
         payload = envelope.payload
         user = payload.get("customer_id")

@@ -23,7 +23,7 @@ async def test_partial_errors_dead_letter_only_the_messages_behind_the_named_obj
         assert letter.envelope is not None
         assert letter.envelope.payload == bodies[4]
         assert len(await sim.client.profiles(has="team")) == 9
-        assert worker.value("messages_dead_lettered_total", workspace="default", reason="braze_rejected") == 1
+        assert worker.value("messages_dead_lettered_total", workspace="default", kind="braze_rejected") == 1
 
 
 async def test_a_400_splits_the_batch_and_every_half_gets_through(broker: BrokerKit) -> None:

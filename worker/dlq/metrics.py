@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from komo_braze.metrics import process_registry
 from worker.deadletter import ErrorKind
+
+NAMESPACE = "komo_braze_dlq"
 
 KINDS = frozenset(kind.value for kind in ErrorKind)
 
@@ -23,38 +26,44 @@ def kind_label(kind: str) -> str:
 
 class DlqMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
+        self.registry = registry if registry is not None else process_registry("dlq")
         self.replayed = Counter(
-            "komo_dlq_replayed",
+            "replayed",
             "Dead letters replayed onto the work routing (publish confirmed, dead copy acked), by error kind",
             ["kind"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.purged = Counter(
-            "komo_dlq_purged",
+            "purged",
             "Dead letters removed for good by `dlq purge`, by error kind",
             ["kind"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.imported = Counter(
-            "komo_dlq_imported",
+            "imported",
             "Exported dead letters put back by `dlq import`, by target (work or dlq)",
             ["target"],
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.failures = Counter(
-            "komo_dlq_publish_failures",
+            "publish_failures",
             "Replayed or imported messages the broker did not confirm (the dead copy stays)",
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.scanned = Counter(
-            "komo_dlq_scanned",
+            "scanned",
             "Dead letters read by a dlq command (read letters that stay are handed back in order)",
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "komo_dlq_publishes_in_flight",
+            "publishes_in_flight",
             "Replayed or imported messages waiting for the broker's confirm",
+            namespace=NAMESPACE,
             registry=self.registry,
         )
         for kind in (*sorted(KINDS), "other"):

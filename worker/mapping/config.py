@@ -66,6 +66,12 @@ class MappingConfig:
         """The hubs named in the file (without ``"*"``)."""
         return sorted(self._hubs)
 
+    @property
+    def attribute_names(self) -> list[str]:
+        """Every attribute a value can be rejected for, in any hub (bounded metric label values)."""
+        hubs = [*self._hubs.values(), *([self._any_hub] if self._any_hub else [])]
+        return sorted({name for hub in hubs for name in hub.attribute_names})
+
     def workspace_hubs(self) -> dict[str, list[str]]:
         """Each declared (non-default) workspace and the hub ids the file assigns to it, for queue bindings."""
         assigned: dict[str, list[str]] = {name: [] for name in self.workspaces if name != DEFAULT_WORKSPACE}

@@ -68,6 +68,12 @@ class HubMapper:
             (p.field, p.name, p.convert) for p in properties
         )
 
+    @property
+    def attribute_names(self) -> list[str]:
+        """Every name a rejected field of this hub can carry (the ``attribute`` of :class:`RejectedField`)."""
+        names = [name for _field, name, _convert in (*self._fields, *self._groups)]
+        return names + [f"event.properties.{name}" for _field, name, _convert in self._properties]
+
     def map(self, envelope: Envelope) -> MapResult:
         payload = envelope.payload
         found = self._identify(payload)

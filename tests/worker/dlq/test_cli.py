@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 
 from tests.broker import BrokerKit
+from tests.prometheus import check_metrics
 from tests.worker.dlq.letters import fill, message_ids
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -191,9 +192,11 @@ async def test_replay_serves_its_metrics_while_it_runs(broker: BrokerKit) -> Non
     finally:
         process.terminate()
         await process.wait()
-    assert 'komo_dlq_replayed_total{kind="braze_rejected"} 3.0' in text
-    assert 'komo_dlq_replayed_total{kind="no_identifier"} 0.0' in text
-    assert "komo_dlq_purged_total" in text
+    assert 'komo_braze_dlq_replayed_total{kind="braze_rejected"} 3.0' in text
+    assert 'komo_braze_dlq_replayed_total{kind="no_identifier"} 0.0' in text
+    assert "komo_braze_dlq_purged_total" in text
+    assert 'komo_braze_build_info{component="dlq"' in text
+    assert check_metrics(text) == ""
 
 
 async def test_filters_combine_on_the_command_line(broker: BrokerKit) -> None:
