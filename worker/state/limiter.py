@@ -12,7 +12,8 @@ returns a sequence number, and an answer to request ``n`` saying ``remaining = R
 means that no grant after ``n + R`` (less a margin for requests still on their way) may start before
 ``E``. That *cap* travels with the next reservation of the process that saw it (no extra round trip);
 after a 429 it is written at once, so every worker waits for the reset. A later window's cap replaces
-an earlier one, so clocks a little apart never stall a window.
+an earlier one, so clocks a little apart never stall a window. A schedule that fell behind (a stall)
+catches up: what the cap still allows, less the headroom, is spread over the time to the reset.
 
 Redis unreachable or slow: :meth:`SharedLimiter.reserve` returns ``None`` at once (fail open), the caller
 paces by its own process's headers, a log event and the ``shared_limit`` gauge say so, and Redis is
