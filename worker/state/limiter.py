@@ -177,7 +177,7 @@ class SharedLimiter:
         if seq is None or until_s is None or remaining is None or not 0 < until_s - time.time() <= _MAX_CAP_S:
             return
         self._merge_cap(round(until_s * 1e6), seq + remaining - self._margin())
-        if refused:
+        if refused and self._clock() >= self._down_until:
             await self._call(take=False)
 
     def _margin(self) -> int:
