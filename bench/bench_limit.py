@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
+import aiohttp
+import orjson
 import redis.asyncio as aioredis
 
 from bench.bench_worker import MAPPING, fill
@@ -52,6 +54,8 @@ class LimitRun:
     refused: int
     submissions: int  # delivered in the whole run (one event each)
     per_window: tuple[int, ...]  # accepted in each window measured
+    other_sent: int = 0  # requests of another client on the same API key (counted in ``requests``)
+    other_refused: int = 0  # of those, answered 429 (counted in ``refused``)
 
     @property
     def used_share(self) -> float:
@@ -63,15 +67,43 @@ class LimitRun:
 
     @property
     def refused_share(self) -> float:
-        return self.refused / self.requests if self.requests else 0.0
+        """The share of the workers' requests answered 429."""
+        sent = self.requests - self.other_sent
+        return (self.refused - self.other_refused) / sent if sent else 0.0
 
     def line(self) -> str:
         mode = "shared (Redis)" if self.shared else "per process   "
+        other = f", another client {self.other_sent} ({self.other_refused} answered 429)" if self.other_sent else ""
         return (
             f"{self.processes} processes, {mode}: {self.accepted_per_s:6.1f} requests/s accepted of "
-            f"{self.limit / self.window_s:.1f} allowed ({self.used_share:6.1%}), "
-            f"429s {self.refused}/{self.requests} ({self.refused_share:.2%}); by window {list(self.per_window)}"
+            f"{self.limit / self.window_s:.1f} allowed ({self.used_share:6.1%}), workers' 429s "
+            f"{self.refused - self.other_refused}/{self.requests - self.other_sent} ({self.refused_share:.2%}); "
+            f"by window {list(self.per_window)}{other}"
         )
+
+
+class OtherClient:
+    """Another user of the same API key: one small request every ``1 / per_s`` seconds until stopped."""
+
+    def __init__(self, sim_url: str, per_s: float) -> None:
+        self.url = sim_url + "/users/track"
+        self.interval_s = 1 / per_s if per_s > 0 else 0.0
+        self.stop = asyncio.Event()
+        self.sent = 0
+        self.refused = 0
+
+    async def run(self) -> None:
+        body = orjson.dumps({"attributes": [{"external_id": "another-client", "seen": True}]})
+        headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            next_at = time.monotonic()
+            while not self.stop.is_set():
+                async with session.post(self.url, data=body) as response:
+                    self.sent += 1
+                    self.refused += response.status == 429
+                next_at += self.interval_s
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), max(0.0, next_at - time.monotonic()))
 
 
 async def _start_worker(
@@ -102,8 +134,10 @@ async def measure(
     rate: str = "150/3s",
     windows: int = 5,
     count: int = 4000,
+    other_share: float = 0.0,
 ) -> LimitRun:
-    """Run one scenario on prefix of its own (deleted after, with its Redis keys) and count what Braze saw."""
+    """Run one scenario on prefix of its own (deleted after, with its Redis keys) and count what Braze saw;
+    with ``other_share``, another client spends that share of the limit on the same API key meanwhile."""
     limit, window_s = parse_rate(rate)
     settings = load_settings(amqp_url=amqp_url, prefix=f"bench-limit-{uuid.uuid4().hex[:8]}")
     samples = SampleFactory(seed=11, users=2000)
@@ -121,8 +155,13 @@ async def measure(
                 )
             )
             first = math.floor(time.time() / window_s) + 1  # the first window that starts with all running
-            await asyncio.sleep((first + windows) * window_s - time.time() + 0.2)
-            await asyncio.gather(*(w.stop() for w in workers))
+            other = OtherClient(sim.url, other_share * limit / window_s)
+            async with asyncio.TaskGroup() as group:
+                if other_share > 0:
+                    group.create_task(other.run())
+                await asyncio.sleep((first + windows) * window_s - time.time() + 0.2)
+                await asyncio.gather(*(w.stop() for w in workers))
+                other.stop.set()
             records = list(sim.simulator.state.requests)
     finally:
         await asyncio.gather(*(w.stop() for w in workers))
@@ -142,6 +181,8 @@ async def measure(
             sum(1 for r in in_windows if math.floor(r.at / window_s) == first + n and 200 <= r.status < 300)
             for n in range(windows)
         ),
+        other_sent=other.sent,
+        other_refused=other.refused,
     )
 
 
@@ -158,7 +199,7 @@ async def _clean(amqp_url: str, prefix: str, state_url: str | None) -> None:
             await client.aclose()
 
 
-async def run(process_counts: list[int], rate: str, windows: int) -> int:
+async def run(process_counts: list[int], rate: str, windows: int, other_share: float) -> int:
     settings = load_settings()
     with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
         for processes in process_counts:
@@ -170,6 +211,7 @@ async def run(process_counts: list[int], rate: str, windows: int) -> int:
                     log_dir=Path(directory),
                     rate=rate,
                     windows=windows,
+                    other_share=other_share,
                 )
                 print(result.line(), flush=True)
     print("goal with Redis, 4 processes: >= 95% of the limit used, <= 0.5% of requests answered 429")
@@ -181,7 +223,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4, 8], help="worker processes")
     parser.add_argument("--rate", default="150/3s", help="braze_sim's --rate-limit")
     parser.add_argument("--windows", type=int, default=5, help="full rate-limit windows measured")
+    parser.add_argument("--other", type=float, default=0.0, help="share of the limit another client spends")
     options = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run(options.processes, options.rate, options.windows))
+        return asyncio.run(run(options.processes, options.rate, options.windows, options.other))
     return 1
