@@ -127,6 +127,8 @@ class SharedLimiter:
         self._gauge.set(1)
         self._cap: tuple[int, int] | None = None  # (until_us, seq) learnt, not yet written
         self._last_reset_s: float | None = None
+        self._others = OtherClients()
+        self._lookahead_s = 0.0  # how far ahead of now the latest grant's slot was
 
     @property
     def shared(self) -> bool:
@@ -157,6 +159,7 @@ class SharedLimiter:
             self._fallbacks.inc()
             return None
         seq, wait_us = result
+        self._lookahead_s = wait_us / 1e6
         return seq, wait_us / 1e6
 
     async def learn(self, seq: int | None, headers: RateLimitHeaders, *, refused: bool = False) -> None:
@@ -176,7 +179,11 @@ class SharedLimiter:
         remaining = 0 if refused else headers.remaining
         if seq is None or until_s is None or remaining is None or not 0 < until_s - time.time() <= _MAX_CAP_S:
             return
-        self._merge_cap(round(until_s * 1e6), seq + remaining - self._margin())
+        if not refused and reset_s is not None:
+            self._others.observe(seq, remaining, reset_s, time.time())
+        # the grants already queued start later: the other clients' requests until then count too
+        others = math.ceil(self._others.per_s * self._lookahead_s)
+        self._merge_cap(round(until_s * 1e6), seq + remaining - self._margin() - others)
         if refused and self._clock() >= self._down_until:
             await self._call(take=False)
 
@@ -222,3 +229,27 @@ class SharedLimiter:
                 retry_s=self._retry_s,
                 hint="pacing by this process's rate-limit headers until Redis answers",
             )
+
+
+class OtherClients:
+    """The rate at which requests nobody here granted (other clients of the same API key) reach Braze.
+
+    Between the first answer of a window and a later one, Braze counted ``remaining_first - remaining``
+    requests, of which ``seq - seq_first`` were granted here (the sequence is global): the rest came from
+    elsewhere. Measured over at least ``_MIN_SPAN_S``, so that answers out of order weigh little.
+    """
+
+    _MIN_SPAN_S = 0.25
+
+    def __init__(self) -> None:
+        self.per_s = 0.0
+        self._first: tuple[int, int, float, float] | None = None  # seq, remaining, reset, when
+
+    def observe(self, seq: int, remaining: int, reset_s: float, at_s: float) -> None:
+        first = self._first
+        if first is None or reset_s > first[2]:
+            self._first = (seq, remaining, reset_s, at_s)
+            return
+        if reset_s == first[2] and seq > first[0] and at_s - first[3] >= self._MIN_SPAN_S:
+            others = max(0, (first[1] - remaining) - (seq - first[0]))
+            self.per_s = others / (at_s - first[3])

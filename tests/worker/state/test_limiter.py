@@ -15,7 +15,7 @@ import structlog
 from tests.worker.state.redis_kit import own_redis
 from worker.metrics import WorkerMetrics
 from worker.pacer import RateLimitHeaders
-from worker.state.limiter import SharedLimiter
+from worker.state.limiter import OtherClients, SharedLimiter
 
 # limit 100 per 97 s: one request per second at 97% of the limit, a burst of 1
 ONE_PER_S = {"limit": 100, "window_s": 97.0}
@@ -202,3 +202,15 @@ async def test_a_frozen_redis_fails_open_within_the_timeout(tmp_path: Path, key_
             assert await limiter.reserve() in (2, 3)
         finally:
             await client.aclose()
+
+
+def test_requests_nobody_granted_are_counted_as_another_clients_rate() -> None:
+    others = OtherClients()
+    others.observe(seq=10, remaining=100, reset_s=1000.0, at_s=0.0)  # the window's first answer
+    others.observe(seq=12, remaining=90, reset_s=1000.0, at_s=0.1)  # too soon to tell from order noise
+    assert others.per_s == 0.0
+    others.observe(seq=20, remaining=80, reset_s=1000.0, at_s=0.5)  # 20 counted, 10 of them granted here
+    assert others.per_s == pytest.approx(20.0)
+    others.observe(seq=30, remaining=140, reset_s=1003.0, at_s=1.0)  # a new window starts the count again
+    others.observe(seq=40, remaining=130, reset_s=1003.0, at_s=2.0)  # only our own 10
+    assert others.per_s == 0.0

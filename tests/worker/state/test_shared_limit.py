@@ -57,3 +57,15 @@ async def test_a_worker_whose_redis_dies_mid_stream_delivers_everything_and_shar
         delivered = [e["properties"]["submission_id"] for e in await sim.client.events(limit=1000)]
     assert sorted(delivered) == sorted(b["submission_id"] for b in bodies)  # each once, none lost
     assert await broker.count(broker.names.dead_queue) == 0
+
+
+async def test_workers_sharing_the_limit_leave_room_for_another_client_of_the_same_key(
+    amqp_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Braze's headers stay the truth: another client spending a fifth of the limit slows the workers."""
+    run = await measure(
+        amqp_url, processes=2, state_url=redis_url, log_dir=tmp_path, rate="150/3s", windows=4, other_share=0.2
+    )
+    assert run.other_sent >= 4 * 30 * 0.9  # the other client did spend its fifth
+    assert run.used_share >= 0.95, run.line()
+    assert run.refused_share <= 0.005, run.line()
