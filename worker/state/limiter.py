@@ -13,7 +13,8 @@ means that no grant after ``n + R`` (less a margin for requests still on their w
 ``E``. That *cap* travels with the next reservation of the process that saw it (no extra round trip);
 after a 429 it is written at once, so every worker waits for the reset. A later window's cap replaces
 an earlier one, so clocks a little apart never stall a window. A schedule that fell behind (a stall)
-catches up: what the cap still allows, less the headroom, is spread over the time to the reset.
+catches up: what the cap still allows, less the headroom, is spread over the time to the reset. Requests
+of other clients of the key (:class:`OtherClients`) are taken off the cap for the grants already queued.
 
 Redis unreachable or slow: :meth:`SharedLimiter.reserve` returns ``None`` at once (fail open), the caller
 paces by its own process's headers, a log event and the ``shared_limit`` gauge say so, and Redis is
