@@ -19,6 +19,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 broker:
 	bash scripts/ensure-broker.sh
@@ -29,7 +30,9 @@ redis:
 test: lint
 	bash scripts/ensure-broker.sh --with-server
 	bash scripts/ensure-redis.sh --with-server
+	bash scripts/ensure-compose.sh
 	bash scripts/ensure-prometheus.sh
+	bash scripts/ensure-tools.sh
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
 

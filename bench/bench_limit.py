@@ -154,7 +154,8 @@ async def measure(
                     )
                 )
             )
-            first = math.floor(time.time() / window_s) + 1  # the first window that starts with all running
+            # one window to warm up (connections, first batches): measured from the second full window
+            first = math.floor(time.time() / window_s) + 2
             other = OtherClient(sim.url, other_share * limit / window_s)
             async with asyncio.TaskGroup() as group:
                 if other_share > 0:

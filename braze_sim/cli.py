@@ -18,6 +18,7 @@ import click
 
 from braze_sim.app import create_app
 from braze_sim.config import DEFAULT_RATE_LIMIT, FaultSpec, ObjectLimitMode, OutageMode, SimConfig
+from braze_sim.hostile import DEFAULT_REDIRECT_TO, HostileKind, parse_kinds
 from braze_sim.requestlog import RequestLineLog
 from braze_sim.simulator import SIM_KEY, Simulator
 from komo_braze import logs
@@ -123,6 +124,13 @@ def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple
         raise click.BadParameter("expected codes like 500,502,503") from None
 
 
+def _kinds(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[HostileKind, ...]:
+    try:
+        return parse_kinds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.command("braze-sim")
 @click.option("--bind", default=DEFAULT_BIND, show_default=True, help="host:port to listen on (port 0: any free)")
 @click.option(
@@ -147,6 +155,15 @@ def _statuses(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple
 @click.option(
     "--storm-429-for", "storm_429_for_s", type=float, default=0.0, help="answer 429 for N s, whatever the window"
 )
+@click.option("--hostile-rate", type=float, default=0.0,
+              help="hostile mode: share of requests (0..1) given a hostile answer drawn from --hostile-kinds: "
+              "non-JSON or truncated 2xx, NaN/negative/huge/far-future rate-limit headers, absurd Retry-After, "
+              "redirects, resets, hangs, 5xx, 429s; the rest are answered normally")  # fmt: skip
+@click.option("--hostile-kinds", default="", callback=_kinds, metavar="KIND,...",
+              help=f"kinds drawn from, comma-separated [all]: {', '.join(k.value for k in HostileKind)}")  # fmt: skip
+@click.option("--hostile-hang", "hostile_hang_s", type=float, default=2.0, show_default=True,
+              help="seconds a hostile hang lasts before the connection is closed")  # fmt: skip
+@click.option("--redirect-to", default=DEFAULT_REDIRECT_TO, show_default=True, help="where hostile redirects point")
 @click.option("--keep", "max_kept_records", type=click.IntRange(min=1), default=200_000, show_default=True,
               help="events, purchases and request-log entries kept (oldest dropped; stats count all)")  # fmt: skip
 @click.option("--seed", type=int, default=None, help="seed of the random faults, for repeatable runs")

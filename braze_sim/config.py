@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from braze_sim.hostile import DEFAULT_REDIRECT_TO, HostileKind, parse_kinds
 from komo_braze.settings import parse_rate
 
 #: Braze's documented request limits (reference: "Request")
@@ -38,6 +39,9 @@ class Workspace:
         return f"Workspace(name={self.name!r})"
 
 
+_NOT_NUMBERS = frozenset({"error_statuses", "outage_mode", "hostile_kinds", "redirect_to"})
+
+
 @dataclass(frozen=True, slots=True)
 class FaultSpec:
     """Faults to inject. Shares are 0..1; ``*_for_s`` are windows counted from when they are set."""
@@ -53,9 +57,16 @@ class FaultSpec:
     outage_for_s: float = 0.0
     outage_mode: OutageMode = OutageMode.ANSWER_503
     storm_429_for_s: float = 0.0
+    #: hostile mode (:mod:`braze_sim.hostile`): this share of requests gets a hostile answer
+    hostile_rate: float = 0.0
+    #: the kinds drawn from (empty: all)
+    hostile_kinds: tuple[HostileKind, ...] = ()
+    hostile_hang_s: float = 2.0
+    #: where a hostile redirect points
+    redirect_to: str = DEFAULT_REDIRECT_TO
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "hang_rate"):
+        for name in ("error_rate", "hang_rate", "hostile_rate"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}")
@@ -69,8 +80,10 @@ class FaultSpec:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        if self.hang_s <= 0:
-            raise ValueError("hang_s must be positive")
+        if self.hang_s <= 0 or self.hostile_hang_s <= 0:
+            raise ValueError("hang_s and hostile_hang_s must be positive")
+        if not self.redirect_to.startswith(("http://", "https://")):
+            raise ValueError(f"redirect_to must be an http(s) URL, got {self.redirect_to!r}")
         if not self.error_statuses or any(not 500 <= s <= 599 for s in self.error_statuses):
             raise ValueError(f"error_statuses must be 5xx codes, got {self.error_statuses}")
 
@@ -89,10 +102,12 @@ class FaultSpec:
             cleaned["error_statuses"] = tuple(int(s) for s in statuses)
         if "outage_mode" in cleaned:
             cleaned["outage_mode"] = OutageMode(str(cleaned["outage_mode"]))
+        if "hostile_kinds" in cleaned:
+            cleaned["hostile_kinds"] = parse_kinds(cleaned["hostile_kinds"])
+        if not isinstance(cleaned.get("redirect_to", ""), str):
+            raise ValueError("redirect_to must be a URL")
         for name, value in cleaned.items():
-            if name not in ("error_statuses", "outage_mode") and (
-                isinstance(value, bool) or not isinstance(value, int | float)
-            ):
+            if name not in _NOT_NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise ValueError(f"{name} must be a number")
         return cls(**cleaned)  # type: ignore[arg-type]
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from braze_sim.config import FaultSpec, OutageMode
+from braze_sim.hostile import FIVE_XX, HostileKind
 
 
 class Action(StrEnum):
@@ -36,6 +37,7 @@ class Plan:
     before_auth: Action  # outage, window of 401 or 403
     after_auth: Action  # 429 storm, hang, 5xx share
     error_status: int = 0
+    hostile: HostileKind | None = None  # a hostile answer instead of (or around) the normal one
 
 
 NO_FAULT = Plan(0.0, Action.NONE, Action.NONE)
@@ -76,6 +78,7 @@ class Faults:
         described = asdict(self.spec)
         described["outage_mode"] = self.spec.outage_mode.value
         described["error_statuses"] = list(self.spec.error_statuses)
+        described["hostile_kinds"] = [kind.value for kind in self.spec.hostile_kinds]
         described["remaining_s"] = self.remaining_s()
         return described
 
@@ -103,4 +106,9 @@ class Faults:
         elif spec.error_rate and draw() < spec.error_rate:
             after = Action.ERROR
             status = self._random.choice(spec.error_statuses)
-        return Plan(delay_s, before, after, status)
+        hostile = None
+        if spec.hostile_rate and after is Action.NONE and draw() < spec.hostile_rate:
+            hostile = self._random.choice(spec.hostile_kinds or tuple(HostileKind))
+            if hostile is HostileKind.ERROR_5XX:
+                status = self._random.choice(FIVE_XX)
+        return Plan(delay_s, before, after, status, hostile)

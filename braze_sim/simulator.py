@@ -32,11 +32,12 @@ class Simulator:
         for listener in self.listeners:
             listener(record)
 
-    async def hang(self) -> None:
-        """Wait ``hang_s`` (an hour by default) or until the simulator shuts down, whichever is first."""
+    async def hang(self, duration_s: float | None = None) -> None:
+        """Wait ``duration_s`` (else ``hang_s``, an hour by default) or until the simulator shuts down,
+        whichever is first."""
         self.hanging += 1
         try:
-            await asyncio.wait_for(self._closing.wait(), timeout=self.faults.spec.hang_s)
+            await asyncio.wait_for(self._closing.wait(), timeout=duration_s or self.faults.spec.hang_s)
         except TimeoutError:
             pass
         finally:

@@ -3,8 +3,9 @@
 Order: faults at the edge (latency, outage, 401 window) → the API key (401, without rate-limit
 headers: the request never reached a workspace) → the 403 window (a key without the permission) →
 the workspace's rate limit (429; every later answer carries ``X-RateLimit-*``) → faults behind the
-edge (429 storm, hang, 5xx) → size (413) → a JSON object (400) → object counts (400) → each object
-(201 with ``errors[]`` for the rejected ones).
+edge (429 storm, hang, 5xx, and hostile answers that apply nothing: :mod:`braze_sim.hostile`) → size
+(413) → a JSON object (400) → object counts (400) → each object (201 with ``errors[]`` for the rejected
+ones; a hostile kind that applies the request corrupts the rate-limit headers of that answer).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import time
 import orjson
 from aiohttp import web
 
-from braze_sim.faults import Action
+from braze_sim import hostile
+from braze_sim.faults import Action, Plan
 from braze_sim.ratelimit import Verdict
 from braze_sim.simulator import SIM_KEY, Simulator
 from braze_sim.state import RequestRecord
@@ -27,13 +29,6 @@ _STATUS_MESSAGES = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Serv
 
 def _answer(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type=_JSON, headers=headers)
-
-
-def _drop(request: web.Request) -> web.Response:
-    """Close the connection without an answer; the response returned is never written."""
-    if request.transport is not None:
-        request.transport.close()
-    return web.Response(status=499)
 
 
 def _storm_verdict(verdict: Verdict) -> Verdict:
@@ -61,7 +56,7 @@ async def _track(sim: Simulator, request: web.Request, record: RequestRecord) ->
         return _answer(503, {"message": "Service Unavailable"})
     if plan.before_auth is Action.OUTAGE_DROP:
         record.status, record.note = 0, "outage: connection dropped"
-        return _drop(request)
+        return hostile.drop(request)
 
     key = bearer_key(request.headers.get("Authorization"))
     state = sim.state.by_key.get(key) if key is not None else None
@@ -88,11 +83,14 @@ async def _track(sim: Simulator, request: web.Request, record: RequestRecord) ->
     if plan.after_auth is Action.HANG:
         record.note = "hung"
         await sim.hang()
-        return _drop(request)
+        return hostile.drop(request)
     if plan.after_auth is Action.ERROR:
         record.status, record.note = plan.error_status, "injected"
         message = _STATUS_MESSAGES.get(plan.error_status, "Server Error")
         return _answer(plan.error_status, {"message": message}, headers)
+
+    if plan.hostile is not None and not plan.hostile.processes:
+        return await _hostile(sim, request, plan, verdict, record)
 
     try:
         raw = await _read_body(request, sim.config.max_body_bytes)
@@ -108,7 +106,25 @@ async def _track(sim: Simulator, request: web.Request, record: RequestRecord) ->
         body["errors"] = outcome.errors
         record.errors = len(outcome.errors)
     record.status = 201
+    if plan.hostile is not None:  # applied as Braze would, answered with unusable rate-limit headers
+        record.note = f"hostile {plan.hostile.value}"
+        headers = hostile.corrupt_headers(plan.hostile, verdict)
     return _answer(201, body, headers)
+
+
+async def _hostile(
+    sim: Simulator, request: web.Request, plan: Plan, verdict: Verdict, record: RequestRecord
+) -> web.Response:
+    """A hostile answer that applies nothing (:mod:`braze_sim.hostile`)."""
+    assert plan.hostile is not None
+    record.note = f"hostile {plan.hostile.value}"
+    if plan.hostile is hostile.HostileKind.HANG:
+        await sim.hang(sim.faults.spec.hostile_hang_s)
+    response = hostile.answer(
+        plan.hostile, request, verdict, redirect_to=sim.faults.spec.redirect_to, status_5xx=plan.error_status
+    )
+    record.status = 0 if response.status == hostile.DROPPED else response.status
+    return response
 
 
 def _too_large(max_bytes: int) -> RequestRejected:

@@ -31,6 +31,11 @@ class Outgoing:
     routing_key: str
     size_bytes: int = 0
 
+    def ids(self) -> dict[str, str | None]:
+        """``submission_id`` and ``hub_id`` for its log events (a hub is known from a ``hub.<id>`` key)."""
+        hub_id = self.routing_key.removeprefix("hub.") if self.routing_key.startswith("hub.") else None
+        return {"submission_id": self.message.message_id, "hub_id": hub_id}
+
 
 @dataclass(frozen=True, slots=True)
 class Unusable:
@@ -81,7 +86,7 @@ async def publish_with_retry(publisher: ConfirmPublisher, item: Outgoing, policy
         except PublishFailed as exc:
             if not exc.retryable or attempt == policy.attempts:
                 return exc.reason
-            log.info("publish_retry", position=item.position, attempt=attempt, reason=exc.reason)
+            log.info("publish_retry", position=item.position, attempt=attempt, reason=exc.reason, **item.ids())
             if not await publisher.wait_ready(policy.ready_wait_s):
                 return exc.reason
             await asyncio.sleep(policy.backoff_s * 2 ** (attempt - 1))

@@ -19,8 +19,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from komo_braze.bulk import BulkReport, Item
+from komo_braze.terminal import printable
 
 #: failures listed one by one in the summary; more are counted (each was reported as it happened)
 MAX_LISTED_FAILURES = 20
@@ -43,7 +45,8 @@ class BulkProgress:
         self.done += 1
         if reason is not None:
             target = self._progress.console if self._progress is not None else self._console
-            target.print(f"[red]{self._noun} {item.position}[/red]: {reason}", highlight=False)
+            line = Text(f"{self._noun} {item.position}", style="red") + Text(f": {printable(reason)}")
+            target.print(line, highlight=False)
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, advance=item.size_bytes if self._by_bytes else 1, published=self.done)
 
@@ -78,6 +81,6 @@ def print_summary(console: Console, report: BulkReport, *, title: str, noun: str
     table.add_row("rate", f"{report.rate_per_s:,.0f} messages/s")
     console.print(table)
     for position, reason in report.failures[:MAX_LISTED_FAILURES]:
-        console.print(f"  {noun} {position}: {reason}", highlight=False)
+        console.print(Text(f"  {noun} {position}: {printable(reason)}"), highlight=False)
     if report.failed > MAX_LISTED_FAILURES:
         console.print(f"  ... and {report.failed - MAX_LISTED_FAILURES} more", highlight=False)

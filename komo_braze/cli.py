@@ -6,13 +6,13 @@ Subcommands live with the package that owns them and are imported only when call
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from typing import Any
 
 import click
 
 from komo_braze import __version__
+from komo_braze.failures import exit_on_failure
 from komo_braze.settings import Settings, SettingsError, load_settings, settings_markdown, settings_table
 
 #: subcommand name -> "module:attribute" of its click command
@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "braze-sim": "braze_sim.cli:braze_sim_command",
     "demo": "komo_braze.demo:demo_command",
     "metrics": "komo_braze.metrics_cli:metrics_command",
+    "topology": "worker.topology_command:topology_command",
 }
 
 
@@ -73,19 +74,10 @@ def settings_command(markdown: bool) -> None:
         click.echo(f"{name:<36} {default:<38} {meaning}")
 
 
-@cli.command("topology")
-@click.option("--prefix", help="prefix of the broker objects (KOMO_BRAZE_PREFIX)")
-@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
-def topology_command(prefix: str | None, as_json: bool) -> None:
-    """Declare the broker objects and print them with their message and consumer counts."""
-    from komo_braze.topology_cli import describe
-
-    settings = settings_from(prefix=prefix)
-    asyncio.run(describe(settings, as_json=as_json))
-
-
 def main() -> None:
-    cli(prog_name="komo-braze")
+    """The console script: every command's failures end the same way (:mod:`komo_braze.failures`)."""
+    with exit_on_failure():
+        cli(prog_name="komo-braze")
 
 
 if __name__ == "__main__":

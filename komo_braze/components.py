@@ -2,7 +2,9 @@
 
 A component is ``komo-braze <subcommand>`` started with its settings in the environment and its port
 set to 0; it announces where it listens with a ``listening`` log event (JSON lines, ``port`` field),
-which :func:`start_component` reads from the component's log file before waiting for ``/readyz``.
+which :func:`start_component` reads from the component's log file before waiting for ``/readyz`` (on a
+producer's admin port when it announces one with ``admin_listening``, else with the component's webhook
+token, which a producer asks on its intake port).
 Going through subprocesses keeps ``komo_braze`` free of imports of ``producer`` and ``worker``.
 """
 
@@ -14,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import aiohttp
 import orjson
 
 LISTENING_EVENT = "listening"
+ADMIN_LISTENING_EVENT = "admin_listening"
 
 
 class ComponentFailed(Exception):
@@ -34,10 +37,19 @@ class Component:
     process: asyncio.subprocess.Process
     log_path: Path
     port: int = 0
+    #: a producer's admin port (``KOMO_BRAZE_PRODUCER_ADMIN_BIND``), where its ``/readyz`` and ``/metrics`` are
+    admin_port: int | None = None
+    #: what ``/readyz`` and ``/metrics`` of this component ask: a producer on its intake port guards them
+    admin_headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """Where ``/readyz`` and ``/metrics`` are: the admin port when there is one, else the main one."""
+        return f"http://127.0.0.1:{self.admin_port}" if self.admin_port is not None else self.url
 
     def log_events(self) -> list[dict[str, Any]]:
         """Every JSON log line the component has written so far."""
@@ -91,7 +103,7 @@ async def start_component(
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "komo_braze.cli", *args, env=dict(env), stdout=log_file, stderr=log_file
         )
-    component = Component(name, process, log_path)
+    component = Component(name, process, log_path, admin_headers=credentials(env))
     try:
         async with asyncio.timeout(ready_timeout_s):
             component.port = await _wait_for_port(component)
@@ -105,9 +117,17 @@ async def start_component(
     return component
 
 
+def credentials(env: Mapping[str, str]) -> dict[str, str]:
+    """The header that opens a producer's ``/readyz`` and ``/metrics``: its first webhook token, if any."""
+    tokens = [token.strip() for token in env.get("KOMO_BRAZE_WEBHOOK_TOKEN", "").split(",") if token.strip()]
+    return {"Authorization": f"Bearer {tokens[0]}"} if tokens else {}
+
+
 async def _wait_for_port(component: Component) -> int:
     while True:
         for event in component.log_events():
+            if event.get("event") == ADMIN_LISTENING_EVENT and isinstance(event.get("port"), int):
+                component.admin_port = int(event["port"])  # logged before the main port
             if event.get("event") == LISTENING_EVENT and isinstance(event.get("port"), int):
                 return int(event["port"])
         if component.process.returncode is not None:
@@ -119,7 +139,7 @@ async def _wait_for_ready(component: Component) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while True:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(f"{component.url}/readyz") as response:
+                async with session.get(f"{component.admin_url}/readyz", headers=component.admin_headers) as response:
                     if response.status == 200:
                         return
             if component.process.returncode is not None:

@@ -14,6 +14,8 @@ import orjson
 
 VERSION = 1
 ROUTING_PREFIX = "hub."
+#: AMQP carries a routing key and a message id as a short string: at most 255 bytes of UTF-8
+SHORTSTR_MAX_BYTES = 255
 
 
 class EnvelopeError(ValueError):
@@ -25,6 +27,10 @@ class EnvelopeError(ValueError):
         self.field = field
 
 
+#: longest id a log event repeats from a refused body
+LOGGED_ID_CHARS = 128
+
+
 def _text_id(payload: dict[str, Any], key: str) -> str | None:
     value = payload.get(key)
     if isinstance(value, str):
@@ -33,6 +39,19 @@ def _text_id(payload: dict[str, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def body_ids(payload: Any) -> dict[str, str | None]:
+    """``submission_id`` and ``hub_id`` of a Komo body, as far as it has them, for the log events of a
+    body that was refused (each cut to ``LOGGED_ID_CHARS``: a body is the sender's, not ours)."""
+    if not isinstance(payload, dict):
+        return {"submission_id": None, "hub_id": None}
+    submission_id = _text_id(payload, "submission_id") or _text_id(payload, "id")
+    hub_id = _text_id(payload, "site_id")
+    return {
+        "submission_id": submission_id[:LOGGED_ID_CHARS] if submission_id else None,
+        "hub_id": hub_id[:LOGGED_ID_CHARS] if hub_id else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +75,8 @@ class Envelope:
         hub_id = _text_id(payload, "site_id")
         if hub_id is None:
             raise EnvelopeError("body has no site_id", field="site_id")
+        check_carried("submission_id", submission_id)
+        check_carried("site_id", hub_id, routing_key(hub_id))
         event = payload.get("event")
         return cls(
             submission_id=submission_id,
@@ -118,6 +139,17 @@ class Envelope:
 
 def routing_key(hub_id: str) -> str:
     return ROUTING_PREFIX + hub_id
+
+
+def check_carried(field: str, value: str, on_the_wire: str | None = None) -> None:
+    """Raise :class:`EnvelopeError` when ``value`` (as ``on_the_wire``, e.g. inside a routing key) is
+    longer than an AMQP short string: the broker client would refuse to publish it."""
+    size = len((value if on_the_wire is None else on_the_wire).encode())
+    if size > SHORTSTR_MAX_BYTES:
+        where = "" if on_the_wire is None else " in the routing key"
+        raise EnvelopeError(
+            f"{field} takes {size} bytes{where}; the broker carries at most {SHORTSTR_MAX_BYTES} bytes", field=field
+        )
 
 
 def format_time(moment: datetime) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -44,32 +45,83 @@ def _redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) ->
     return event_dict
 
 
+class _Output:
+    """What :func:`configure` chose, for the few places that print instead of logging."""
+
+    json_lines = False
+
+
+def json_lines() -> bool:
+    """Whether log lines are JSON (then anything a command writes to stderr should be a JSON line too)."""
+    return _Output.json_lines
+
+
+class _DuplicateTransportErrors(logging.Filter):
+    """Drops aiormq's ``error when creating transport`` line: ``broker_connect_failed``,
+    ``broker_connection_lost`` and ``command_failed`` say the same with fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "aiormq.connection" and record.msg == "error when creating transport: %r")
+
+
 def configure(level: str = "info", log_format: LogFormat = LogFormat.AUTO) -> None:
-    """Configure structlog and the standard library's root logger (for aiohttp and aio-pika)."""
+    """Configure structlog and the standard library's root logger (for aiohttp and aio-pika).
+
+    Both render alike: structlog events directly, the standard library's records (and their
+    tracebacks) through structlog's ``ProcessorFormatter``; in JSON mode an uncaught exception's
+    traceback is a JSON line too.
+    """
     numeric_level = logging.getLevelName(level.upper())
     console = log_format is LogFormat.CONSOLE or (log_format is LogFormat.AUTO and sys.stderr.isatty())
+    _Output.json_lines = not console
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
     ]
-    renderer: structlog.types.Processor
+    structlog_tail: list[structlog.types.Processor]
+    stdlib_tail: list[structlog.types.Processor]
     if console:
-        renderer = structlog.dev.ConsoleRenderer()
+        # a traceback's local variables may hold personal data: never shown
+        tracebacks = structlog.dev.RichTracebackFormatter(show_locals=False)
+        structlog_tail = stdlib_tail = [structlog.dev.ConsoleRenderer(exception_formatter=tracebacks)]
         logger_factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
     else:
-        shared.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        exc_info = structlog.processors.format_exc_info
+        structlog_tail = [exc_info, structlog.processors.JSONRenderer(serializer=orjson.dumps)]
+        stdlib_tail = [exc_info, structlog.processors.JSONRenderer(serializer=_json_text)]
         logger_factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, *structlog_tail],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=logger_factory,
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_DuplicateTransportErrors())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *stdlib_tail],
+        )
+    )
     # libraries log through the standard library: keep them quiet below WARNING
-    logging.basicConfig(level=max(numeric_level, logging.WARNING), stream=sys.stderr, format="%(name)s %(message)s")
+    logging.basicConfig(level=max(numeric_level, logging.WARNING), handlers=[handler], force=True)
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught if not console else sys.__excepthook__
+
+
+def _json_text(event_dict: Any, **kwargs: Any) -> str:
+    return orjson.dumps(event_dict, **kwargs).decode()
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+    """A crash's traceback as one JSON event (``sys.excepthook`` in JSON mode)."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    structlog.get_logger("komo_braze").critical("uncaught_exception", exc_info=(kind, error, traceback))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

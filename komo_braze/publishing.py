@@ -23,6 +23,7 @@ from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobust
 from komo_braze import topology
 from komo_braze.amqp import connect, redact_url
 from komo_braze.envelope import Envelope
+from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import get_logger
 from komo_braze.settings import Settings
 
@@ -61,6 +62,13 @@ class Unroutable(PublishRejected):
     """The broker returned the message: no queue is bound for its routing key."""
 
     kind = "unroutable"
+    retryable = False
+
+
+class Unencodable(PublishFailed):
+    """The broker client cannot encode the message (e.g. a header name over 255 bytes): nothing was sent."""
+
+    kind = "rejected"
     retryable = False
 
 
@@ -115,6 +123,13 @@ class ConfirmPublisher:
                     await asyncio.sleep(0.05)
         return self.ready
 
+    async def wait_ready_or_fail(self, timeout_s: float) -> None:
+        """:meth:`wait_ready`, for a command that cannot go on without the broker: raises
+        :class:`komo_braze.failures.BrokerUnreachable` when it is not there in time."""
+        if not await self.wait_ready(timeout_s):
+            url = redact_url(self._settings.amqp_url_str)
+            raise BrokerUnreachable(f"broker {url} unreachable: no connection within {timeout_s:.0f} s")
+
     async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
         """Publish and wait for the broker's confirm; raises a :class:`PublishFailed`."""
         exchange = self._exchange
@@ -129,6 +144,9 @@ class ConfirmPublisher:
             raise PublishRejected("broker refused the message") from None
         except TimeoutError:
             raise BrokerUnavailable("broker did not confirm in time") from None
+        except (TypeError, ValueError) as exc:
+            # raised while encoding the frames, before anything is written: the channel stays usable
+            raise Unencodable(f"the broker cannot carry this message: {exc}") from None
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
             log.warning("publish_interrupted", error=type(exc).__name__)

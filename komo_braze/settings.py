@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "KOMO_BRAZE_"
@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # --- Braze --------------------------------------------------------------------------------
     braze_url: AnyUrl | None = Field(None, description="Braze REST endpoint (base URL); required by `worker`")
     braze_api_key: SecretStr | None = Field(None, description="Braze REST API key; required by `worker`")
+    braze_single_endpoint: bool = Field(
+        False,
+        description="send every workspace of the mapping to `KOMO_BRAZE_BRAZE_URL` with `KOMO_BRAZE_BRAZE_API_KEY` "
+        "(a braze-sim, a staging workspace): the mapping's `url`s and `api_key_env` keys are then not needed",
+    )
     braze_timeout_s: float = Field(30.0, gt=0, description="timeout of one `/users/track` request")
     braze_max_in_flight: int = Field(8, ge=1, le=256, description="requests in flight per workspace")
     braze_static_rate_limit: str | None = Field(
@@ -119,6 +124,20 @@ class Settings(BaseSettings):
     braze_breaker_failures: int = Field(
         5, ge=1, description="consecutive 5xx/timeouts/connection errors that open a workspace's breaker"
     )
+    braze_max_pause_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86_400,
+        description="longest pause a rate-limit answer can impose (`X-RateLimit-Reset`, `Retry-After`); "
+        "longer values are clamped to it",
+    )
+    braze_pause_probe_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="while a workspace is paused longer than this, a probe checks this often whether Braze "
+        "still says so",
+    )
     mapping: Path | None = Field(None, description="path of the mapping file; required by `worker`")
 
     # --- batching -----------------------------------------------------------------------------
@@ -128,6 +147,11 @@ class Settings(BaseSettings):
 
     # --- producer -----------------------------------------------------------------------------
     producer_bind: HostPort = Field(HostPort("127.0.0.1", 8080), description="intake host:port")
+    producer_admin_bind: HostPort | None = Field(
+        None,
+        description="optional host:port for the producer's `/healthz`, `/readyz` and `/metrics`, off the intake "
+        "port; unset: they stay on the intake port, `/readyz` and `/metrics` behind the intake's credentials",
+    )
     webhook_token: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="bearer token(s) Komo sends; several comma-separated allowed for rotation",
@@ -136,6 +160,36 @@ class Settings(BaseSettings):
         None, description="secret for `X-Komo-Signature: sha256=<hex HMAC of the raw body>`"
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest webhook body accepted")
+    producer_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="time a client has to send its request headers, from connecting or from the previous "
+        "response (an idle keep-alive connection is closed after it)",
+    )
+    producer_body_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="time a client has to send the body once its headers arrived (else 408)"
+    )
+    producer_max_connections: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description="client connections open at once; one more closes the one waiting longest for its headers, "
+        "or gets 503",
+    )
+    producer_trim_memory: bool = Field(
+        True, description="after a burst of connections, hand freed memory back to the system (glibc `malloc_trim`)"
+    )
+    webhook_timestamp_tolerance_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="how far a signed `X-Komo-Timestamp` may be from the intake's clock; inside it a signature "
+        "is accepted once",
+    )
+    webhook_require_timestamp: bool = Field(
+        False, description="refuse signed requests without `X-Komo-Timestamp` (the signature then covers the time)"
+    )
 
     # --- worker -------------------------------------------------------------------------------
     worker_metrics_bind: HostPort = Field(
@@ -160,10 +214,21 @@ class Settings(BaseSettings):
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")
     log_format: LogFormat = Field(LogFormat.AUTO, description="`auto`, `json` or `console`")
 
-    @field_validator("producer_bind", "worker_metrics_bind", mode="before")
+    @field_validator("producer_bind", "producer_admin_bind", "worker_metrics_bind", mode="before")
     @classmethod
-    def _parse_bind(cls, value: Any) -> Any:
+    def _parse_bind(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip() and info.field_name == "producer_admin_bind":
+            return None  # an empty optional bind (e.g. a blank compose variable) is no bind
         return HostPort.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _admin_bind_apart(self) -> Settings:
+        admin = self.producer_admin_bind
+        if admin is not None and admin.port != 0 and admin == self.producer_bind:
+            raise ValueError(
+                "KOMO_BRAZE_PRODUCER_ADMIN_BIND must differ from KOMO_BRAZE_PRODUCER_BIND (or be left unset)"
+            )
+        return self
 
     @field_validator("webhook_token", mode="before")
     @classmethod

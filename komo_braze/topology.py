@@ -1,6 +1,8 @@
 """Broker topology, every name derived from the prefix (docs/architecture.md, "Broker topology").
 
-Declaring is idempotent: producer, worker, ``dlq`` and ``topology`` all call :func:`declare` at start.
+Declaring is idempotent: producer, worker, ``dlq replay`` and ``topology --apply`` call :func:`declare`.
+Commands that only read (``dlq stats|list|show|export``, ``topology``) never declare: they check with
+:func:`require` and passive declares, so that a mistyped prefix creates nothing.
 The submissions exchange carries an alternate exchange from the first day, so that hubs no workspace
 binding names fall through to the ``default`` work queue; a named workspace binds its own hubs.
 """
@@ -15,6 +17,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, ExchangeType
 
 from komo_braze.envelope import routing_key
+from komo_braze.failures import TopologyMissing
 
 DEFAULT_WORKSPACE = "default"
 
@@ -124,3 +127,25 @@ async def queue_counts(connection: aio_pika.abc.AbstractConnection, queue_name: 
         return result.message_count or 0, result.consumer_count or 0
     finally:
         await channel.close()
+
+
+async def exchange_exists(connection: aio_pika.abc.AbstractConnection, exchange_name: str) -> bool:
+    """Whether an exchange exists, by a passive declare (which creates nothing)."""
+    channel = await connection.channel()
+    try:
+        await channel.declare_exchange(exchange_name, passive=True)
+    except aio_pika.exceptions.ChannelClosed:
+        return False
+    await channel.close()
+    return True
+
+
+async def require(connection: aio_pika.abc.AbstractConnection, prefix: str, queue_names: Iterable[str]) -> Names:
+    """Check, creating nothing, that ``queue_names`` of ``prefix`` exist; raises :class:`TopologyMissing`."""
+    for name in queue_names:
+        if await queue_counts(connection, name) is None:
+            raise TopologyMissing(
+                f"queue {name!r} does not exist: nothing is declared under prefix {prefix!r} "
+                "(a mistyped prefix? `komo-braze topology --apply` declares it)"
+            )
+    return Names(prefix)

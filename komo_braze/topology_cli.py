@@ -1,59 +1,126 @@
-"""``komo-braze topology``: declare the broker objects and describe them."""
+"""``komo-braze topology``: describe the broker objects of a prefix, and declare them with ``--apply``.
+
+Without ``--apply`` nothing is declared: every object is looked at with a passive declare, so a
+mistyped prefix answers "does not exist" (exit status 66) instead of creating an empty topology. The
+bindings shown are the ones the topology and the mapping call for (AMQP cannot list bindings).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
 from komo_braze import topology
-from komo_braze.amqp import connect, redact_url
+from komo_braze.amqp import connect_once, redact_url
+from komo_braze.envelope import routing_key
+from komo_braze.failures import TopologyMissing
 from komo_braze.settings import Settings
 
+#: the width a table is measured in, to learn how wide it wants to be
+UNBOUNDED_WIDTH = 10_000
+COLUMNS = ("kind", "name", "workspace", "type / bound to", "messages", "consumers")
 
-async def describe(settings: Settings, *, as_json: bool) -> None:
-    connection = await connect(settings, "topology")
-    async with connection:
-        channel = await connection.channel()
-        declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
-        names = declared.names
-        rows: list[dict[str, object]] = [
-            {
-                "kind": "exchange",
-                "name": names.exchange,
-                "type": "topic",
-                "messages": None,
-                "consumers": None,
-            },
-            {
-                "kind": "exchange",
-                "name": names.unrouted_exchange,
-                "type": "fanout (alternate)",
-                "messages": None,
-                "consumers": None,
-            },
-            {
-                "kind": "exchange",
-                "name": names.dead_exchange,
-                "type": "fanout",
-                "messages": None,
-                "consumers": None,
-            },
-        ]
-        queue_names = [q.name for q in declared.work_queues.values()] + [names.dead_queue]
-        for name in queue_names:
-            counts = await topology.queue_counts(connection, name)
-            messages, consumers = counts if counts else (None, None)
-            kind = "dead-letter queue" if name == names.dead_queue else "work queue"
-            rows.append({"kind": kind, "name": name, "type": "quorum", "messages": messages, "consumers": consumers})
-    if as_json:
-        print(orjson.dumps({"broker": redact_url(settings.amqp_url_str), "objects": rows}).decode())
-        return
-    table = Table(title=f"broker objects of prefix {settings.prefix!r} on {redact_url(settings.amqp_url_str)}")
-    for column in ("kind", "name", "type", "messages", "consumers"):
-        table.add_column(column, justify="right" if column in ("messages", "consumers") else "left")
-    for row in rows:
-        table.add_row(
-            *("" if row[c] is None else str(row[c]) for c in ("kind", "name", "type", "messages", "consumers"))
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    exchange: str
+    routing_key: str
+
+    def __str__(self) -> str:
+        return f"{self.exchange} ← {self.routing_key}" if self.routing_key else f"{self.exchange} (all)"
+
+
+@dataclass(slots=True)
+class BrokerObject:
+    kind: str
+    name: str
+    type: str
+    exists: bool = False
+    workspace: str | None = None
+    bindings: list[Binding] = field(default_factory=list)
+    messages: int | None = None
+    consumers: int | None = None
+
+
+def expected_objects(prefix: str, workspace_hubs: Mapping[str, Sequence[str]]) -> list[BrokerObject]:
+    """Every object :func:`komo_braze.topology.declare` makes for ``prefix`` and these workspaces."""
+    names = topology.Names(prefix)
+    objects = [
+        BrokerObject("exchange", names.exchange, f"topic, alternate exchange {names.unrouted_exchange}"),
+        BrokerObject("exchange", names.unrouted_exchange, "fanout (alternate)"),
+        BrokerObject("exchange", names.dead_exchange, "fanout"),
+    ]
+    for workspace in [topology.DEFAULT_WORKSPACE, *sorted(set(workspace_hubs) - {topology.DEFAULT_WORKSPACE})]:
+        bindings = [Binding(names.unrouted_exchange, "")] if workspace == topology.DEFAULT_WORKSPACE else []
+        bindings += [Binding(names.exchange, routing_key(hub)) for hub in workspace_hubs.get(workspace, ())]
+        queue = BrokerObject(
+            "work queue", names.work_queue(workspace), "quorum", workspace=workspace, bindings=bindings
         )
-    Console().print(table)
+        objects.append(queue)
+    dead = BrokerObject("dead-letter queue", names.dead_queue, "quorum", bindings=[Binding(names.dead_exchange, "")])
+    objects.append(dead)
+    return objects
+
+
+async def describe(
+    settings: Settings, *, workspace_hubs: Mapping[str, Sequence[str]], apply: bool, as_json: bool
+) -> None:
+    """Print the objects of ``settings.prefix``; raises :class:`TopologyMissing` if any is missing."""
+    objects = expected_objects(settings.prefix, workspace_hubs)
+    connection = await connect_once(settings, "topology")
+    async with connection:
+        if apply:
+            channel = await connection.channel()
+            await topology.declare(
+                channel, settings.prefix, delivery_limit=settings.delivery_limit, workspace_hubs=workspace_hubs
+            )
+            await channel.close()
+        for item in objects:
+            if item.kind == "exchange":
+                item.exists = await topology.exchange_exists(connection, item.name)
+                continue
+            counts = await topology.queue_counts(connection, item.name)
+            item.exists = counts is not None
+            item.messages, item.consumers = counts if counts else (None, None)
+    broker = redact_url(settings.amqp_url_str)
+    missing = [item.name for item in objects if not item.exists]
+    if len(missing) == len(objects):
+        raise TopologyMissing(
+            f"nothing is declared under prefix {settings.prefix!r} on {broker} "
+            "(a mistyped prefix? `komo-braze topology --apply` declares it)"
+        )
+    if as_json:
+        document = {"broker": broker, "prefix": settings.prefix, "objects": [asdict(item) for item in objects]}
+        print(orjson.dumps(document).decode())
+    else:
+        _print_table(objects, f"broker objects of prefix {settings.prefix!r} on {broker}")
+    if missing:
+        raise TopologyMissing(
+            f"{len(missing)} object(s) do not exist: {', '.join(missing)} (`komo-braze topology --apply` declares them)"
+        )
+
+
+def _print_table(objects: list[BrokerObject], title: str) -> None:
+    table = Table(title=title)
+    for column in COLUMNS:
+        numeric = column in ("messages", "consumers")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
+    for item in objects:
+        counts = ("", "") if item.kind == "exchange" else (_count(item.messages), _count(item.consumers))
+        name = item.name if item.exists else f"{item.name} (missing)"
+        bindings = "\n".join(str(binding) for binding in item.bindings) if item.bindings else item.type
+        table.add_row(item.kind, name, item.workspace or "", bindings, *counts)
+    console = Console()
+    # a terminal narrower than the table gets longer lines rather than cut names
+    needed = console.measure(table, options=console.options.update_width(UNBOUNDED_WIDTH)).maximum
+    if needed > console.width:
+        console = Console(width=needed)
+    console.print(table)
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)

@@ -1,27 +1,38 @@
 """Who may post submissions: a bearer token (several, for rotation) and/or an HMAC-SHA256 signature.
 
 Komo documents no signature on its webhooks, so a shared bearer token is the usual credential; a sender
-that can sign sends ``X-Komo-Signature: sha256=<hex HMAC-SHA256 of the raw body>``. When both are
+that can sign sends ``X-Komo-Signature: sha256=<hex HMAC-SHA256 of the raw body>``, or, with
+``X-Komo-Timestamp: <Unix seconds>``, of ``timestamp + "." + body`` (see :mod:`producer.replay` for the
+window and replays). When both are
 configured either credential suffices, but every credential a request presents must be right. Every
 comparison is constant-time and the caller learns only "401", never which part was wrong.
 
 With neither configured the intake is open, which is allowed only on a loopback bind.
+
+``/readyz`` and ``/metrics`` served on the intake port (no ``KOMO_BRAZE_PRODUCER_ADMIN_BIND``) ask the
+same credentials as the intake, checked against an empty body: a bearer token, or the signature of
+``b""`` (what Prometheus or a probe can send). ``/healthz`` says only "alive" and stays open.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.settings import Settings
+from producer.replay import TIMESTAMP_HEADER
 
 SIGNATURE_HEADER = "X-Komo-Signature"
 SIGNATURE_SCHEME = "sha256="
 BEARER_SCHEME = "bearer "
 
 
-class UnsafeBind(Exception):
+class UnsafeBind(ConfigurationInvalid):
     """The intake would be open to the network without any credential."""
 
 
@@ -62,8 +73,13 @@ class Authenticator:
         if authorization is not None:
             verdicts.append(bool(self._tokens) and self._token_matches(authorization))
         if signature is not None:
-            verdicts.append(self._hmac_secret is not None and self._signature_matches(signature, body))
+            signed = signed_content(headers.get(TIMESTAMP_HEADER), body)
+            verdicts.append(self._hmac_secret is not None and self._signature_matches(signature, signed))
         return bool(verdicts) and all(verdicts)
+
+    def signature_checked(self, headers: Mapping[str, str]) -> str | None:
+        """The signature of a request :meth:`allows` let through by its signature, else ``None``."""
+        return headers.get(SIGNATURE_HEADER) if self._hmac_secret is not None else None
 
     def _token_matches(self, authorization: str) -> bool:
         if authorization[: len(BEARER_SCHEME)].lower() != BEARER_SCHEME:
@@ -83,10 +99,17 @@ class Authenticator:
         return hmac.compare_digest(presented[len(SIGNATURE_SCHEME) :].lower().encode("utf-8", "replace"), expected)
 
 
-def sign(secret: str | bytes, body: bytes) -> str:
-    """The ``X-Komo-Signature`` value for ``body`` (for senders, tests and the demo)."""
+def signed_content(timestamp: str | None, body: bytes) -> bytes:
+    """What the signature covers: the body, or ``timestamp + "." + body`` when a timestamp is sent."""
+    return body if timestamp is None else timestamp.strip().encode("utf-8", "replace") + b"." + body
+
+
+def sign(secret: str | bytes, body: bytes, timestamp: int | None = None) -> str:
+    """The ``X-Komo-Signature`` value for ``body`` (for senders, tests and the demo); with ``timestamp``,
+    the value for a request that sends ``X-Komo-Timestamp: <timestamp>``."""
     key = secret.encode() if isinstance(secret, str) else secret
-    return SIGNATURE_SCHEME + hmac.new(key, body, hashlib.sha256).hexdigest()
+    content = signed_content(None if timestamp is None else str(timestamp), body)
+    return SIGNATURE_SCHEME + hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
 def check_bind(settings: Settings, authenticator: Authenticator) -> None:
@@ -98,3 +121,15 @@ def check_bind(settings: Settings, authenticator: Authenticator) -> None:
         "neither KOMO_BRAZE_WEBHOOK_TOKEN nor KOMO_BRAZE_WEBHOOK_HMAC_SECRET is set; set one of them, "
         "or bind to 127.0.0.1"
     )
+
+
+def guard_paths(authenticator: Authenticator, paths: Collection[str]) -> Middleware:
+    """An aiohttp middleware answering ``401`` on ``paths`` to a request without the intake's credentials."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in paths and not authenticator.allows(request.headers, b""):
+            return web.json_response({"error": "missing or invalid credentials"}, status=401)
+        return await handler(request)
+
+    return guard

@@ -96,9 +96,7 @@ async def publish_ndjson(
     publisher = ConfirmPublisher(settings, "publish")
     publisher.start()
     try:
-        if not await publisher.wait_ready(CONNECT_WAIT_S):
-            console.print(f"[red]broker unavailable[/red]: no connection within {CONNECT_WAIT_S:.0f} s")
-            return 1
+        await publisher.wait_ready_or_fail(CONNECT_WAIT_S)
         with bulk_progress(
             console, total_bytes=regular_file_size(stream), enabled=show_progress, noun="line"
         ) as progress:

@@ -49,14 +49,9 @@ def producer_command(bind: str | None, prefix: str | None) -> None:
 
     SIGTERM or SIGINT: stop accepting, finish the publishes in progress, close.
     """
-    from producer.auth import UnsafeBind
-
     settings = settings_from(producer_bind=bind, prefix=prefix)
     _configure_logs(settings)
-    try:
-        asyncio.run(_run_producer(settings))
-    except UnsafeBind as exc:
-        raise click.ClickException(str(exc)) from None
+    asyncio.run(_run_producer(settings))
 
 
 @click.command("publish")

@@ -2,7 +2,8 @@
 
 Checks run cheapest first and nothing is published unless all pass:
 ``413`` from ``Content-Length`` before reading, ``415`` not JSON, ``413`` again while reading a chunked
-body, ``401`` credentials, ``400`` not a JSON object or no id / ``site_id``, ``503`` broker away.
+body, ``401`` credentials (or a signed timestamp outside its window, or a replayed signature), ``400`` not
+a JSON object, no id / ``site_id`` or one too long for the broker, ``503`` broker away.
 Every answer but ``202`` carries ``{"error": "<one line>"}``.
 """
 
@@ -17,27 +18,31 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp import web
 
-from komo_braze.envelope import Envelope, EnvelopeError
+from komo_braze.envelope import Envelope, EnvelopeError, body_ids
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher, PublishFailed
 from producer.auth import Authenticator
 from producer.metrics import ProducerMetrics
+from producer.replay import ReplayGuard, ReplayRefused
 
 log = get_logger(__name__)
 
 SUBMISSIONS_PATH = "/v1/submissions"
-BODY_READ_TIMEOUT_S = 30.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
 class Rejected(Exception):
     """A request answered with an error status; ``reason`` is its one-line JSON body."""
 
-    def __init__(self, status: int, reason: str, *, close: bool = False) -> None:
+    def __init__(
+        self, status: int, reason: str, *, close: bool = False, ids: dict[str, str | None] | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.close = close
+        #: ``submission_id`` and ``hub_id`` for the log event, once the body was read and authenticated
+        self.ids = ids or {"submission_id": None, "hub_id": None}
 
 
 def is_json(content_type: str) -> bool:
@@ -52,12 +57,13 @@ def check_declared_length(request: web.Request, max_body_bytes: int) -> None:
         raise Rejected(413, f"body of {declared} bytes is over the limit of {max_body_bytes}", close=True)
 
 
-async def read_body(request: web.Request, max_body_bytes: int) -> bytes:
-    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)."""
+async def read_body(request: web.Request, max_body_bytes: int, timeout_s: float) -> bytes:
+    """The raw body, refusing it once it grows over ``max_body_bytes`` (a chunked body has no length)
+    or takes longer than ``timeout_s``."""
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(BODY_READ_TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > max_body_bytes:
@@ -77,13 +83,17 @@ class SubmissionHandler:
         authenticator: Authenticator,
         metrics: ProducerMetrics,
         *,
+        replays: ReplayGuard,
         max_body_bytes: int,
+        body_timeout_s: float,
         retry_after_s: float,
     ) -> None:
         self._publisher = publisher
         self._authenticator = authenticator
+        self._replays = replays
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
+        self._body_timeout_s = body_timeout_s
         self._retry_after = str(max(1, math.ceil(retry_after_s)))
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -105,19 +115,38 @@ class SubmissionHandler:
         check_declared_length(request, self._max_body_bytes)
         if not is_json(request.content_type):
             raise Rejected(415, f"content type {request.content_type} is not JSON; send application/json")
-        body = await read_body(request, self._max_body_bytes)
+        body = await read_body(request, self._max_body_bytes, self._body_timeout_s)
         if not self._authenticator.allows(request.headers, body):
             raise Rejected(401, "missing or invalid credentials")
+        claim = self._claim_signature(request)
+        try:
+            envelope = self._envelope(body, received_at)
+            await self._publish(envelope)
+        except BaseException:
+            # not accepted (or not known to be): the sender's retry of this signed request is no replay
+            self._replays.release(claim)
+            raise
+        return envelope.submission_id
+
+    def _claim_signature(self, request: web.Request) -> str | None:
+        signature = self._authenticator.signature_checked(request.headers)
+        if signature is None:
+            return None
+        try:
+            return self._replays.claim(request.headers, signature)
+        except ReplayRefused as refused:
+            raise Rejected(401, refused.reason) from None
+
+    @staticmethod
+    def _envelope(body: bytes, received_at: datetime) -> Envelope:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise Rejected(400, "body is not valid JSON") from None
         try:
-            envelope = Envelope.from_komo(payload, received_at=received_at)
+            return Envelope.from_komo(payload, received_at=received_at)
         except EnvelopeError as exc:
-            raise Rejected(400, exc.reason) from None
-        await self._publish(envelope)
-        return envelope.submission_id
+            raise Rejected(400, exc.reason, ids=body_ids(payload)) from None
 
     async def _publish(self, envelope: Envelope) -> None:
         started = time.perf_counter()
@@ -127,8 +156,9 @@ class SubmissionHandler:
                 await self._publisher.publish_envelope(envelope)
         except PublishFailed as exc:
             outcome = exc.kind
-            log.warning("publish_failed", outcome=outcome, reason=exc.reason, hub_id=envelope.hub_id)
-            raise Rejected(503, f"{exc.reason}; retry later") from None
+            ids: dict[str, str | None] = {"submission_id": envelope.submission_id, "hub_id": envelope.hub_id}
+            log.warning("publish_failed", outcome=outcome, reason=exc.reason, **ids)
+            raise Rejected(503, f"{exc.reason}; retry later", ids=ids) from None
         finally:
             self._metrics.publish_seconds.labels(outcome=outcome).observe(time.perf_counter() - started)
         log.debug("submission_accepted", submission_id=envelope.submission_id, hub_id=envelope.hub_id)
@@ -140,7 +170,7 @@ class SubmissionHandler:
         if rejected.close:
             response.force_close()
         if rejected.status != 503:
-            log.info("submission_refused", status=rejected.status, reason=rejected.reason)
+            log.info("submission_refused", status=rejected.status, reason=rejected.reason, **rejected.ids)
         return response
 
 

@@ -21,6 +21,8 @@ PUBLISH_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 #: every status the intake answers (README, "The intake")
 STATUSES = ("202", "400", "401", "408", "413", "415", "503")
 #: how a publish ended (:class:`komo_braze.publishing.PublishFailed` kinds, and success)
+#: why the intake closed a client connection itself (``producer/connections.py``)
+CLOSE_REASONS = ("header_timeout", "idle", "evicted", "over_capacity")
 OUTCOMES = ("confirmed", "unavailable", "rejected", "unroutable", "failed")
 
 
@@ -48,6 +50,23 @@ class ProducerMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        self.open_connections = Gauge(
+            "open_connections",
+            "Client connections open now",
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        self.connections_closed = Counter(
+            "connections_closed",
+            "Client connections the intake closed itself: header_timeout (headers not complete in time), "
+            "idle (keep-alive unused), evicted (longest waiting for headers, to admit a new one), "
+            "over_capacity (refused with 503: every slot inside a request)",
+            ["reason"],
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
+        for reason in CLOSE_REASONS:
+            self.connections_closed.labels(reason=reason)
         for status in STATUSES:
             self.requests.labels(status=status)
         for outcome in OUTCOMES:

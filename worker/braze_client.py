@@ -1,9 +1,10 @@
 """The Braze ``/users/track`` client: one aiohttp session per workspace.
 
 Keep-alive connections, at most ``max_in_flight`` requests at once, a timeout per request, bodies
-serialized with orjson. It never raises for an answer or a network failure: it returns a
-:class:`BrazeAnswer` carrying a status (or the failure) and the rate-limit headers, and the outcome
-policy (:mod:`worker.outcome`) decides what it means. The API key lives only in the session's default
+serialized with orjson, redirects not followed. It never raises for an answer or a network failure: it
+returns a :class:`BrazeAnswer` carrying a status (or the failure), the body if it is JSON (else None)
+and the rate-limit headers as read (:mod:`worker.ratelimit_headers`), and the outcome policy
+(:mod:`worker.outcome`) decides what it means. The API key lives only in the session's default
 headers; it is never logged and never part of a ``repr``.
 """
 
@@ -18,7 +19,7 @@ import aiohttp
 import orjson
 from pydantic import SecretStr
 
-from worker.pacer import RateLimitHeaders
+from worker.ratelimit_headers import DEFAULT_MAX_AHEAD_S, RateLimitHeaders
 
 TRACK_PATH = "/users/track"
 #: the probe sent while the breaker is open: valid JSON with no object in it, so it changes nothing
@@ -38,6 +39,12 @@ class BrazeAnswer:
         """A bounded label for metrics: the status code, or the kind of failure."""
         return str(self.status) if self.status is not None else (self.failure or "connection_error")
 
+    def log_fields(self) -> dict[str, int | str]:
+        """``status`` (always a number) when Braze answered, else ``failure``."""
+        if self.status is not None:
+            return {"status": self.status}
+        return {"failure": self.failure or "connection_error"}
+
 
 _NO_HEADERS = RateLimitHeaders(None, None, None, None)
 
@@ -45,8 +52,17 @@ _NO_HEADERS = RateLimitHeaders(None, None, None, None)
 class BrazeClient:
     """Requests to one workspace's REST endpoint."""
 
-    def __init__(self, base_url: str, api_key: SecretStr, *, max_in_flight: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr,
+        *,
+        max_in_flight: int,
+        timeout_s: float,
+        max_pause_s: float = DEFAULT_MAX_AHEAD_S,
+    ) -> None:
         self.url = base_url.rstrip("/") + TRACK_PATH
+        self._max_pause_s = max_pause_s
         self._api_key = api_key
         self._max_in_flight = max_in_flight
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -79,9 +95,11 @@ class BrazeClient:
             raise RuntimeError("BrazeClient used outside its `async with`")
         started = time.perf_counter()
         try:
-            async with self._session.post(self.url, data=body) as response:
+            # a redirect is answered as it is (a configuration fault), never followed: following it would
+            # send the batch to another origin, and take that origin's 2xx for Braze's
+            async with self._session.post(self.url, data=body, allow_redirects=False) as response:
                 raw = await response.read()
-                rate_limit = RateLimitHeaders.parse(response.headers)
+                rate_limit = RateLimitHeaders.parse(response.headers, max_ahead_s=self._max_pause_s)
                 try:
                     parsed: Any = orjson.loads(raw) if raw else None
                 except orjson.JSONDecodeError:

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from komo_braze.cli import settings_from
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.logs import configure, get_logger
 from komo_braze.settings import Settings
 
@@ -28,7 +29,7 @@ FORCED_EXIT_STATUS = 128 + signal.SIGTERM
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-async def _main(settings: Settings, mapping_path: Path) -> None:
+async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, ...]) -> None:
     from worker.mapping import load_mapping
     from worker.service import serve
 
@@ -51,22 +52,32 @@ async def _main(settings: Settings, mapping_path: Path) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     environ = dict(os.environ)  # noqa: TID251 - workspace keys are named by the mapping file (`api_key_env`)
-    await serve(settings, mapping, shutdown, environ=environ)
+    await serve(settings, mapping, shutdown, environ=environ, workspaces=workspaces)
 
 
 @click.command("worker")
 @click.option("--mapping", "mapping_path", type=click.Path(path_type=Path), help="mapping file (KOMO_BRAZE_MAPPING)")
 @click.option("--metrics-bind", help="host:port of /metrics and health (KOMO_BRAZE_WORKER_METRICS_BIND)")
-def worker_command(mapping_path: Path | None, metrics_bind: str | None) -> None:
-    """Consume submissions, map them, and deliver them to Braze /users/track."""
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="NAME",
+    help="consume only this workspace's queue (repeatable; default: every workspace of the mapping)",
+)
+def worker_command(mapping_path: Path | None, metrics_bind: str | None, workspaces: tuple[str, ...]) -> None:
+    """Consume submissions, map them, and deliver them to Braze /users/track.
+
+    With --workspace, only those workspaces' queues are consumed and only their Braze settings are
+    needed (the `default` queue also carries the hubs that the mapping's "*" entry sends elsewhere).
+    """
     settings = settings_from(mapping=mapping_path, worker_metrics_bind=metrics_bind)
     configure(settings.log_level, settings.log_format)
     if settings.mapping is None:
         raise click.UsageError("KOMO_BRAZE_MAPPING (or --mapping) is required")
     from worker.mapping import MappingFileError
-    from worker.service import ConfigurationError
 
     try:
-        asyncio.run(_main(settings, settings.mapping))
-    except (MappingFileError, ConfigurationError) as exc:
-        raise click.ClickException(str(exc)) from None
+        asyncio.run(_main(settings, settings.mapping, workspaces))
+    except MappingFileError as exc:
+        raise ConfigurationInvalid(str(exc)) from None

@@ -5,7 +5,11 @@ tells the gate what the outcome was (:meth:`succeeded`, :meth:`failed`, :meth:`r
 :meth:`config_fault`) and the gate keeps breaker and pacer state, logs and metrics in step. While the
 breaker is open, :meth:`probe_loop` sends a harmless request (no objects) after each backoff step; any
 answer about the request itself (a 2xx or a 400) shows that Braze is there and takes the key, and
-closes the breaker.
+closes the breaker. While the pacer holds requests back for longer than ``pause_probe_s`` (a Reset
+far ahead, a long ``Retry-After``), :meth:`pause_probe_loop` sends the same harmless request past the
+pacer once per ``pause_probe_s``: an answer that takes the request ends the pause (its headers are
+the truth from then on), a 429 replaces it with its own, so a workspace resumes by itself within
+``pause_probe_s`` of Braze answering sanely (``docs/decisions.md``, "Hostile answers").
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from worker.state.limiter import SharedLimiter
 log = get_logger(__name__)
 
 _TICK_S = 0.5
+#: a pause (or spacing) longer than this is checked by a probe this often
+PAUSE_PROBE_S = 60.0
 
 
 class BrazeGate:
@@ -34,6 +40,8 @@ class BrazeGate:
         breaker: Breaker,
         metrics: WorkerMetrics,
         shared_limit: SharedLimiter | None = None,
+        *,
+        pause_probe_s: float = PAUSE_PROBE_S,
     ) -> None:
         self.workspace = workspace
         self.client = client
@@ -41,6 +49,7 @@ class BrazeGate:
         self.shared_limit = shared_limit
         self.breaker = breaker
         self.metrics = metrics
+        self.pause_probe_s = pause_probe_s
         metrics.breaker_state.labels(workspace).set(breaker.state)
 
     async def request(self, data: bytes, *, objects: int) -> BrazeAnswer:
@@ -49,14 +58,14 @@ class BrazeGate:
         self.metrics.batch_objects.labels(self.workspace).observe(objects)
         self.metrics.requests.labels(self.workspace, answer.status_label).inc()
         self.metrics.request_duration.labels(self.workspace).observe(answer.duration_s)
-        log.debug("request", workspace=self.workspace, objects=objects, status=answer.status_label)
+        log.debug("request", workspace=self.workspace, objects=objects, **answer.log_fields())
         return answer
 
     async def _probe(self) -> BrazeAnswer:
         """A request with no object, counted apart from real requests (``probes_total``)."""
         answer = await self._send(PROBE_BODY)
         self.metrics.probes.labels(self.workspace, answer.status_label).inc()
-        log.debug("probe", workspace=self.workspace, status=answer.status_label)
+        log.debug("probe", workspace=self.workspace, **answer.log_fields())
         return answer
 
     async def _send(self, data: bytes) -> BrazeAnswer:
@@ -74,17 +83,23 @@ class BrazeGate:
         self.pacer.observe(answer.rate_limit)
         if self.shared_limit is not None:
             await self.shared_limit.learn(grant, answer.rate_limit, refused=answer.status == 429)
+        self._record(answer)
+        return answer
+
+    def _record(self, answer: BrazeAnswer) -> None:
+        """The rate-limit gauges after an answer, and the header values that could not be used."""
+        for header in answer.rate_limit.unusable:
+            self.metrics.rate_limit_header_unusable.labels(self.workspace, header).inc()
         if self.pacer.remaining is not None:
             self.metrics.rate_limit_remaining.labels(self.workspace).set(self.pacer.remaining)
         if self.pacer.limit is not None:
             self.metrics.rate_limit_limit.labels(self.workspace).set(self.pacer.limit)
-        return answer
 
     def succeeded(self, answer: BrazeAnswer) -> None:
         was_closed = self.breaker.is_closed
         self.breaker.success()
         if not was_closed:
-            log.info("breaker_closed", workspace=self.workspace, status=answer.status_label)
+            log.info("breaker_closed", workspace=self.workspace, **answer.log_fields())
         self.metrics.breaker_state.labels(self.workspace).set(self.breaker.state)
 
     def failed(self, reason: str) -> None:
@@ -139,4 +154,27 @@ class BrazeGate:
                     self.pacer.pause_for_429(answer.rate_limit)
                     self.succeeded(answer)
                 case _:  # an answer about the (empty) request itself: Braze is there and takes our key
+                    self.succeeded(answer)
+
+    async def pause_probe_loop(self) -> None:
+        """Probe long pauses (runs for the pipeline's lifetime)."""
+        while True:
+            await asyncio.sleep(self.pause_probe_s)
+            if self.pacer.blocked_for_s() <= self.pause_probe_s:
+                continue  # it ends before the next look by itself
+            self.metrics.pause_probes.labels(self.workspace).inc()
+            answer = await self.client.track(PROBE_BODY)
+            self._record(answer)
+            outcome = decide(answer.status, answer.body, failure=answer.failure)
+            log.info("pause_probed", workspace=self.workspace, **answer.log_fields())
+            match outcome:
+                case Retry(reason=reason):
+                    self.failed(reason)
+                case ConfigFault(status=status, reason=reason):
+                    self.config_fault(status, reason)
+                case RateLimited():
+                    paused_s = self.pacer.pause_for_429(answer.rate_limit, replace=True)
+                    log.info("rate_limited", workspace=self.workspace, paused_s=round(paused_s, 3))
+                case _:  # Braze took the (empty) request: the pause no longer holds
+                    self.pacer.resume(answer.rate_limit)
                     self.succeeded(answer)

@@ -2,7 +2,8 @@
 
 Labels are bounded: ``workspace`` comes from the mapping file, ``kind`` from :class:`ErrorKind`,
 ``reason`` is a retry reason, ``status`` is an HTTP status code or ``timeout`` / ``connection_error``,
-``attribute`` is a Braze attribute name the mapping file declares. No user, submission or hub ids, ever.
+``attribute`` is a Braze attribute name the mapping file declares, ``header`` one of the four rate-limit
+headers. No user, submission or hub ids, ever.
 
 Every labelled series exists from the start (:meth:`WorkerMetrics.initialise`, at 0), so that
 ``increase()`` and ``rate()`` see the first event of each: a counter that appears only on its first
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from komo_braze.metrics import process_registry, ready_gauge
 from worker.deadletter import ErrorKind
+from worker.ratelimit_headers import HEADER_NAMES
 
 NAMESPACE = "komo_braze_worker"
 
@@ -78,9 +80,15 @@ class WorkerMetrics:
         self.paused_seconds = counter("rate_limit_paused_seconds", "seconds paused after 429s")
         self.rate_limit_remaining = gauge("rate_limit_remaining", "X-RateLimit-Remaining of the latest answer")
         self.rate_limit_limit = gauge("rate_limit_limit", "X-RateLimit-Limit of the latest answer")
+        self.rate_limit_header_unusable = counter(
+            "rate_limit_header_unusable",
+            "rate-limit header values ignored or clamped (not a number, NaN, negative, beyond the pause cap)",
+            "header",
+        )
+        self.pause_probes = counter("pause_probes", "probes sent during a long pause to check whether it still holds")
         self.breaker_state = gauge("breaker_state", BREAKER_STATES)
         self.config_faults = counter(
-            "config_faults", "answers 401/403/404 (probes included): key or endpoint wrong", "status"
+            "config_faults", "answers 3xx/401/403/404 (probes included): key or endpoint wrong", "status"
         )
         self.coalesced = counter("coalesced_updates", "submissions merged into another submission's attribute object")
         self.rejected_fields = Counter(
@@ -117,6 +125,7 @@ class WorkerMetrics:
                 self.paused_seconds,
                 self.coalesced,
                 self.consumer_restarts,
+                self.pause_probes,
             ):
                 metric.labels(workspace)
             for histogram in (self.batch_objects, self.request_duration, self.latency):
@@ -130,6 +139,8 @@ class WorkerMetrics:
                 self.config_faults.labels(workspace, status)
             for reason in RETRY_REASONS:
                 self.retries.labels(workspace, reason)
+            for header in HEADER_NAMES:
+                self.rate_limit_header_unusable.labels(workspace, header)
             self.held.labels(workspace)
             self.breaker_state.labels(workspace)
             # the rate-limit gauges stay absent until Braze's first answer: 0 would read as "no budget"

@@ -7,10 +7,15 @@ acts on the value and nothing else looks at status codes.
 | ------------------------------- | ----------------------------------------------------------- |
 | 2xx, no ``errors``              | :class:`Accepted` (ack all)                                 |
 | 2xx with ``errors[]``           | :class:`Accepted` with the named objects (dead-letter them)  |
+| 2xx, body not a JSON object     | :class:`Retry` (a proxy's page, a cut body: not Braze's)     |
 | 400, 413 (and any other 4xx)    | :class:`Split` (halves; an object failing alone: rejected)  |
 | 429                             | :class:`RateLimited` (pause the workspace, resend)           |
 | 5xx, 408, timeout, connection   | :class:`Retry` (backoff, then the breaker)                   |
 | 401, 403, 404 (and 3xx)         | :class:`ConfigFault` (breaker open, nothing dead-lettered)   |
+
+Only a JSON object body makes a 2xx an acceptance (Braze's ``201 {"message": "success"}``, or its
+documented ``202 {"message": "queued"}``): a captive proxy's or maintenance page answers 200 too, and a
+cut connection can leave half of Braze's JSON; taking those for success would ack what was never stored.
 
 A 4xx that Braze does not document for this endpoint is treated like a 400: it says *this request* is
 wrong, and splitting finds the object that makes it so without dead-lettering the others.
@@ -23,6 +28,8 @@ from typing import Any
 
 CONFIG_FAULT_STATUSES = frozenset({401, 403, 404})
 SPLIT_STATUSES = frozenset({400, 413})
+#: the retry reason of a 2xx whose body is not a JSON object
+NOT_JSON_2XX = "not_json_2xx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,7 @@ class RateLimited:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    reason: str  # "status_503", "timeout", "connection_error"
+    reason: str  # "status_503", "timeout", "connection_error", "not_json_2xx"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,7 @@ def decide(status: int | None, body: Any, *, failure: str | None = None) -> Outc
     if status is None:
         return Retry(failure or "connection_error")
     if 200 <= status < 300:
-        return Accepted(_errors(body))
+        return Accepted(_errors(body)) if isinstance(body, dict) else Retry(NOT_JSON_2XX)
     if status == 429:
         return RateLimited()
     if status in CONFIG_FAULT_STATUSES or status < 400:  # a redirect: the URL is not Braze's endpoint

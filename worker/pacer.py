@@ -8,7 +8,10 @@ decays like ``time_left ** N``), so together they reach zero only as the window 
 instead of routine. The budget leaves out requests sent but not yet answered (not in the headers yet)
 and a small reserve (3% of the limit, at least 2) for other processes' requests we cannot see yet.
 A 429 pauses every request to the workspace until ``Retry-After`` or the reset, plus jitter so that
-processes do not all come back at the same instant.
+processes do not all come back at the same instant, and for at least a second. Headers arrive read
+and bounded (:mod:`worker.ratelimit_headers`): no pause is longer than the cap they were read with. A
+long pause is checked by a probe (``worker.gate``); what the probe's answer says replaces it
+(:meth:`Pacer.resume`, :meth:`Pacer.pause_for_429` with ``replace``).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+
+from worker.ratelimit_headers import RateLimitHeaders
 
 #: the longest pause a single request waits in one go, so a stopping worker notices within a second
 _SLEEP_SLICE_S = 1.0
@@ -28,31 +32,8 @@ _MAX_WINDOW_S = 3600.0
 _COLD_POLL_S = 0.01
 #: the share of a window's limit left unspent for other processes' requests we cannot see yet
 _RESERVE_SHARE = 0.03
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitHeaders:
-    limit: int | None
-    remaining: int | None
-    reset_epoch_s: float | None
-    retry_after_s: float | None
-
-    @classmethod
-    def parse(cls, headers: Mapping[str, str]) -> RateLimitHeaders:
-        def number(name: str) -> float | None:
-            text = headers.get(name)
-            try:
-                return float(text) if text is not None else None
-            except ValueError:
-                return None
-
-        limit, remaining = number("X-RateLimit-Limit"), number("X-RateLimit-Remaining")
-        return cls(
-            limit=int(limit) if limit is not None else None,
-            remaining=int(remaining) if remaining is not None else None,
-            reset_epoch_s=number("X-RateLimit-Reset"),
-            retry_after_s=number("Retry-After"),
-        )
+#: the shortest pause after a 429, whatever it says (``Retry-After: 0`` or ``-5``): no hot loop
+MIN_429_PAUSE_S = 1.0
 
 
 class Pacer:
@@ -73,6 +54,7 @@ class Pacer:
         self._paused_until = 0.0
         self.in_flight = 0
         self._cold = True  # no answer yet
+        self._refused = False  # the latest answer was a 429
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_epoch_s: float | None = None
@@ -94,8 +76,10 @@ class Pacer:
         return interval
 
     def _window_unknown(self, now: float) -> bool:
-        """No answer yet, or the window we know has reset and no answer of the new one has come."""
-        return self._cold or (self.reset_epoch_s is not None and now >= self.reset_epoch_s)
+        """No answer yet, the latest answer was a 429 (after its pause, one request finds out whether it
+        still holds, not every batch waiting at once), or the window we know has reset and no answer of
+        the new one has come."""
+        return self._cold or self._refused or (self.reset_epoch_s is not None and now >= self.reset_epoch_s)
 
     def _reserve(self) -> int:
         return max(2, math.ceil((self.limit or 0) * _RESERVE_SHARE))
@@ -121,15 +105,18 @@ class Pacer:
 
     def observe(self, headers: RateLimitHeaders) -> None:
         """Take in the rate-limit headers of an answer (any status)."""
-        self._cold = False
+        self._cold = self._refused = False
         if headers.remaining is None:
             return
         if (
             headers.reset_epoch_s is not None
             and self.reset_epoch_s is not None
             and headers.reset_epoch_s < self.reset_epoch_s
+            and headers.reset_epoch_s <= self._clock()
         ):
-            return  # a late answer from a window that has already reset: nothing to learn from it
+            # a late answer from a window that has already reset: nothing to learn from it (a Reset still
+            # ahead is news even when it is earlier than ours: ours was wrong, and must not stick)
+            return
         new_window = headers.reset_epoch_s is not None and headers.reset_epoch_s != self.reset_epoch_s
         if new_window or self.remaining is None:
             self.reset_epoch_s = headers.reset_epoch_s
@@ -140,17 +127,33 @@ class Pacer:
         if self.remaining <= 0 and self.reset_epoch_s is not None:
             self._pause_until(self.reset_epoch_s)
 
-    def pause_for_429(self, headers: RateLimitHeaders) -> float:
-        """Pause every request to the workspace after a 429; returns the seconds paused from now."""
+    def pause_for_429(self, headers: RateLimitHeaders, *, replace: bool = False) -> float:
+        """Pause every request to the workspace after a 429; returns the seconds paused from now.
+        ``replace``: this answer's pause replaces the one running (a probe's answer), else extends it."""
         now = self._clock()
         if headers.retry_after_s is not None:
             until = now + headers.retry_after_s
         elif headers.reset_epoch_s is not None and 0 < headers.reset_epoch_s - now <= _MAX_WINDOW_S:
             until = headers.reset_epoch_s
         else:
-            until = now + 1.0
-        self._pause_until(until)
+            until = now
+        if replace:
+            self._paused_until = 0.0
+        self._refused = True
+        self._pause_until(max(until, now + MIN_429_PAUSE_S))
         return max(0.0, self._paused_until - now)
+
+    def blocked_for_s(self) -> float:
+        """How long the next request would wait from now (a pause, or the spacing)."""
+        return max(0.0, self._next_at - self._clock(), self._paused_until - self._clock())
+
+    def resume(self, headers: RateLimitHeaders) -> None:
+        """A probe got through during a pause: forget the pause, the spacing and the window, and take
+        the probe's headers instead."""
+        self._paused_until = 0.0
+        self._next_at = 0.0
+        self.remaining = self.reset_epoch_s = None
+        self.observe(headers)
 
     def _pause_until(self, until: float) -> None:
         until += random.uniform(0, self._jitter_s)

@@ -108,11 +108,12 @@ class WorkspacePipeline:
     async def run(self) -> None:
         """Hand batches to senders until closed and everything is settled."""
         async with asyncio.TaskGroup() as group:
-            prober = group.create_task(self.gate.probe_loop())
+            probers = [group.create_task(self.gate.probe_loop()), group.create_task(self.gate.pause_probe_loop())]
             try:
                 await self._dispatch(group)
             finally:
-                prober.cancel()
+                for prober in probers:
+                    prober.cancel()
 
     async def _dispatch(self, group: asyncio.TaskGroup) -> None:
         while True:

@@ -14,12 +14,16 @@ from komo_braze.envelope import Envelope, EnvelopeError
 from komo_braze.logs import get_logger
 from worker.batch import Submission
 from worker.deadletter import ErrorKind
-from worker.mapping.model import MappingFailure, MapResult
+from worker.log_throttle import LogThrottle
+from worker.mapping.model import MappingFailure, MapResult, RejectedField
 from worker.metrics import WorkerMetrics
 from worker.pipeline import WorkspacePipeline
 from worker.settle import Delivery, Settler
 
 log = get_logger(__name__)
+
+#: a rejected field is logged at most once per hub, attribute and reason in this window (always counted)
+REJECTED_FIELD_LOG_WINDOW_S = 60.0
 
 
 class Mapper(Protocol):
@@ -30,12 +34,19 @@ class Mapper(Protocol):
 
 class Router:
     def __init__(
-        self, mapper: Mapper, pipelines: Mapping[str, WorkspacePipeline], settler: Settler, metrics: WorkerMetrics
+        self,
+        mapper: Mapper,
+        pipelines: Mapping[str, WorkspacePipeline],
+        settler: Settler,
+        metrics: WorkerMetrics,
+        *,
+        rejection_log: LogThrottle | None = None,
     ) -> None:
         self._mapper = mapper
         self._pipelines = pipelines
         self._settler = settler
         self._metrics = metrics
+        self._rejection_log = rejection_log or LogThrottle(REJECTED_FIELD_LOG_WINDOW_S)
         self._tasks: set[asyncio.Task[bool]] = set()
 
     def route(self, delivery: Delivery) -> None:
@@ -48,7 +59,7 @@ class Router:
         try:
             result = self._mapper.map(envelope)
         except Exception as exc:  # a mapper bug must not stop the worker; a replay after the fix re-maps
-            log.exception("mapping_crashed", hub_id=envelope.hub_id, error=type(exc).__name__)
+            log.exception("mapping_crashed", error=type(exc).__name__, **delivery.ids())
             detail = f"the mapping failed on this submission: {type(exc).__name__}"
             self._dead_letter(delivery, ErrorKind.INVALID_SUBMISSION, detail, delivery.queue_workspace)
             return
@@ -56,8 +67,7 @@ class Router:
             self._dead_letter(delivery, ErrorKind(result.kind.value), result.detail, delivery.queue_workspace)
             return
         for rejected in result.rejected:
-            self._metrics.rejected_fields.labels(rejected.attribute).inc()
-            log.debug("field_rejected", attribute=rejected.attribute, reason=rejected.reason, hub_id=envelope.hub_id)
+            self._note_rejected(delivery, envelope.hub_id, rejected)
         pipeline = self._pipelines.get(result.workspace)
         if pipeline is None:
             detail = f"the mapping sends hub {envelope.hub_id} to workspace {result.workspace!r}, not configured"
@@ -67,6 +77,21 @@ class Router:
         # checked again before it is sent
         size = len(delivery.body)
         pipeline.add(Submission(delivery, envelope.submission_id, result, envelope.received_at, size_bytes=size))
+
+    def _note_rejected(self, delivery: Delivery, hub_id: str, rejected: RejectedField) -> None:
+        """Count every rejected field; log it (name and reason, never the value) once a window."""
+        self._metrics.rejected_fields.labels(rejected.attribute).inc()
+        left_out = self._rejection_log.admit((hub_id, rejected.attribute, rejected.reason))
+        if left_out is not None:
+            log.info(
+                "field_rejected",
+                **delivery.ids(),  # the submission that showed it first in this window
+                field=rejected.field,
+                attribute=rejected.attribute,
+                reason=rejected.reason,
+                left_out=left_out,
+                window_s=REJECTED_FIELD_LOG_WINDOW_S,
+            )
 
     def _dead_letter(self, delivery: Delivery, kind: ErrorKind, detail: str, workspace: str) -> None:
         task = asyncio.get_running_loop().create_task(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from komo_braze import amqp, topology
+from komo_braze.failures import ConfigurationInvalid
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.settings import BatchMode, Settings, parse_rate
@@ -56,11 +57,45 @@ class WorkerMapping(Mapper, Protocol):
     def workspace_hubs(self) -> dict[str, list[str]]: ...
 
     @property
+    def any_hub_workspace(self) -> str | None: ...
+
+    @property
     def attribute_names(self) -> list[str]: ...
 
 
-class ConfigurationError(Exception):
-    """The worker cannot start: a workspace lacks its endpoint or key."""
+class ConfigurationError(ConfigurationInvalid):
+    """The worker cannot start: a workspace lacks its endpoint or key, or ``--workspace`` names none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The work queues one process consumes (by workspace) and the workspaces it delivers to."""
+
+    queues: tuple[str, ...]
+    deliver_to: tuple[str, ...]
+
+
+def select_workspaces(mapping: WorkerMapping, requested: Collection[str] = ()) -> Selection:
+    """The queues of ``requested`` workspaces (none: every one) and where their messages can go.
+
+    A named workspace's queue holds only the hubs bound to it. The ``default`` queue takes every other
+    hub: those the mapping sends to ``default``, and those the ``"*"`` entry sends, maybe to a named
+    workspace; so a process consuming it delivers to both.
+    """
+    known = sorted({topology.DEFAULT_WORKSPACE, *mapping.workspaces})
+    unknown = sorted(set(requested) - set(known))
+    if unknown:
+        raise ConfigurationError(
+            f"--workspace {', '.join(unknown)}: not in the mapping, whose workspaces are {', '.join(known)}"
+        )
+    queues = tuple(name for name in known if not requested or name in requested)
+    deliver_to = set(queues)
+    if topology.DEFAULT_WORKSPACE in queues:
+        if topology.DEFAULT_WORKSPACE not in mapping.workspaces:
+            deliver_to.discard(topology.DEFAULT_WORKSPACE)  # no hub goes there: it needs no endpoint
+        if mapping.any_hub_workspace is not None:
+            deliver_to.add(mapping.any_hub_workspace)
+    return Selection(queues, tuple(sorted(deliver_to)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +105,27 @@ class Target:
     api_key: SecretStr
 
 
-def resolve_targets(settings: Settings, mapping: WorkerMapping, environ: Mapping[str, str]) -> list[Target]:
-    """Endpoint and key of every workspace: ``default`` from the settings, others from the mapping."""
+def resolve_targets(
+    settings: Settings, mapping: WorkerMapping, environ: Mapping[str, str], workspaces: Collection[str]
+) -> list[Target]:
+    """Endpoint and key of each of ``workspaces``: ``default`` from the settings, others from the mapping (or,
+    with ``braze_single_endpoint``, the default's too: each workspace keeps its own pacer and breaker)."""
     targets = []
-    if settings.braze_url is None or settings.braze_api_key is None:
-        raise ConfigurationError("KOMO_BRAZE_BRAZE_URL and KOMO_BRAZE_BRAZE_API_KEY are required by the worker")
-    targets.append(Target(topology.DEFAULT_WORKSPACE, str(settings.braze_url), settings.braze_api_key))
+    if topology.DEFAULT_WORKSPACE in workspaces:
+        if settings.braze_url is None or settings.braze_api_key is None:
+            raise ConfigurationError(
+                "KOMO_BRAZE_BRAZE_URL and KOMO_BRAZE_BRAZE_API_KEY are required by a worker of the default workspace"
+            )
+        targets.append(Target(topology.DEFAULT_WORKSPACE, str(settings.braze_url), settings.braze_api_key))
     for name, spec in mapping.workspaces.items():
-        if name == topology.DEFAULT_WORKSPACE:
+        if name == topology.DEFAULT_WORKSPACE or name not in workspaces:
+            continue
+        if settings.braze_single_endpoint:
+            if settings.braze_url is None or settings.braze_api_key is None:
+                raise ConfigurationError(
+                    "KOMO_BRAZE_BRAZE_SINGLE_ENDPOINT needs KOMO_BRAZE_BRAZE_URL and KOMO_BRAZE_BRAZE_API_KEY"
+                )
+            targets.append(Target(name, str(settings.braze_url), settings.braze_api_key))
             continue
         key = environ.get(spec.api_key_env or "")
         if not spec.url or not key:
@@ -109,9 +157,17 @@ async def serve(
     environ: Mapping[str, str] | None = None,
     metrics: WorkerMetrics | None = None,
     on_listening: Callable[[int], None] | None = None,
+    workspaces: Collection[str] = (),
 ) -> None:
-    """Run a worker until ``shutdown`` is set, then shut down in order (see the module docstring)."""
-    targets = resolve_targets(settings, mapping, environ or {})
+    """Run a worker until ``shutdown`` is set, then shut down in order (see the module docstring).
+
+    ``workspaces``: consume only these workspaces' queues (``komo-braze worker --workspace``); none: all.
+    """
+    selection = select_workspaces(mapping, workspaces)
+    targets = resolve_targets(settings, mapping, environ or {}, selection.deliver_to)
+    if settings.braze_single_endpoint:
+        redirected = sorted({t.workspace for t in targets} - {topology.DEFAULT_WORKSPACE})
+        log.warning("single_braze_endpoint", endpoint=str(settings.braze_url), workspaces=redirected)
     metrics = metrics or WorkerMetrics()
     metrics.initialise((target.workspace for target in targets), attributes=mapping.attribute_names)
     limits = BatchLimits(
@@ -143,6 +199,7 @@ async def serve(
                     target.api_key,
                     max_in_flight=settings.braze_max_in_flight,
                     timeout_s=settings.braze_timeout_s,
+                    max_pause_s=settings.braze_max_pause_s,
                 )
             )
             breaker = Breaker(
@@ -161,8 +218,15 @@ async def serve(
                     limit=limit,
                     window_s=window_s,
                 )
-            pacer = Pacer(static_limit=static_limit)
-            gate = BrazeGate(target.workspace, client, pacer, breaker, metrics, shared_limit)
+            gate = BrazeGate(
+                target.workspace,
+                client,
+                Pacer(static_limit=static_limit),
+                breaker,
+                metrics,
+                shared_limit,
+                pause_probe_s=settings.braze_pause_probe_s,
+            )
             pipelines[target.workspace] = WorkspacePipeline(
                 gate, settler, metrics, limits=limits, max_in_flight=settings.braze_max_in_flight
             )
@@ -185,6 +249,7 @@ async def serve(
                 metrics=metrics,
             )
             for workspace, queue in topo.work_queues.items()
+            if workspace in selection.queues
         ]
 
         def ready() -> bool:
@@ -197,7 +262,7 @@ async def serve(
         runner, port = await start_site(app, bind.host, port=bind.port)
         stack.push_async_callback(runner.cleanup)
         log.info("listening", port=port, host=bind.host)  # komo_braze.components reads the port from this
-        log.info("worker_started", workspaces=sorted(pipelines), prefix=settings.prefix)
+        log.info("worker_started", queues=list(selection.queues), workspaces=sorted(pipelines), prefix=settings.prefix)
         if on_listening is not None:
             on_listening(port)
         await _run(settings, shutdown, consumers, pipelines, router)

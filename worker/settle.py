@@ -73,6 +73,12 @@ class Delivery:
         tag = getattr(self.message.delivery, "delivery_tag", None)
         return tag if isinstance(tag, int) else 0
 
+    def ids(self) -> dict[str, str | None]:
+        """``submission_id`` and ``hub_id`` for its log events (the message id when it is no envelope)."""
+        if self.envelope is not None:
+            return {"submission_id": self.envelope.submission_id, "hub_id": self.envelope.hub_id}
+        return {"submission_id": self.message.header.properties.message_id, "hub_id": None}
+
     def properties(self) -> aio_pika.Message:
         """The original's properties (headers, message id, timestamp), for its dead letter."""
         props = self.message.header.properties
@@ -178,7 +184,12 @@ async def _send_ack(delivery: Delivery, *, multiple: bool) -> bool:
     except asyncio.CancelledError:
         raise
     except (*_CHANNEL_GONE, aio_pika.exceptions.MessageProcessError):
-        log.warning("ack_lost", workspace=delivery.queue_workspace, reason="channel closed, will be redelivered")
+        log.warning(
+            "ack_lost",
+            workspace=delivery.queue_workspace,
+            reason="channel closed, will be redelivered",
+            **delivery.ids(),
+        )
         return False
     return True
 
@@ -237,7 +248,13 @@ class Settler:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("dead_letter_publish_failed", workspace=workspace, kind=kind.value, error=type(exc).__name__)
+            log.error(
+                "dead_letter_publish_failed",
+                workspace=workspace,
+                kind=kind.value,
+                error=type(exc).__name__,
+                **delivery.ids(),
+            )
             with contextlib.suppress(*_CHANNEL_GONE):
                 await delivery.message.channel.basic_nack(delivery.delivery_tag, requeue=True)
             delivery.mark_settled()
@@ -247,7 +264,7 @@ class Settler:
             workspace=workspace,
             kind=kind.value,
             detail=detail[:200],
-            submission_id=delivery.envelope.submission_id if delivery.envelope else None,
+            **delivery.ids(),
         )
         self._metrics.dead_lettered.labels(workspace, kind.value).inc()
         return await self.ack(delivery, defer=False)  # at once: a redelivery would be a second dead letter

@@ -78,6 +78,31 @@ async def test_fault_flags_and_mode(session: aiohttp.ClientSession) -> None:
     assert "(503: 1)" in out
 
 
+async def test_hostile_mode_flags(session: aiohttp.ClientSession) -> None:
+    process, url = await _start("--hostile-rate", "1", "--hostile-kinds", "html_200", "--quiet", "--seed", "1")
+    try:
+        async with session.post(f"{url}/users/track", headers={"Authorization": "Bearer test-key"}, data=b"{}") as r:
+            assert (r.status, r.content_type) == (200, "text/html")
+        async with session.get(f"{url}/_sim/faults") as response:
+            faults = await response.json()
+        assert (faults["hostile_rate"], faults["hostile_kinds"]) == (1.0, ["html_200"])
+    finally:
+        out, _err = await _stop(process)
+    assert "(200: 1)" in out
+
+
+async def test_help_documents_hostile_mode() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "komo_braze.cli", "braze-sim", "--help",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment(),
+    )  # fmt: skip
+    out, _err = await asyncio.wait_for(process.communicate(), timeout=30)
+    text = " ".join(out.decode().split())
+    assert "--hostile-rate FLOAT hostile mode: share of requests (0..1)" in text
+    assert "429_retry_after_negative" in text
+    assert "--redirect-to TEXT where hostile redirects point" in text
+
+
 async def test_the_default_key_is_the_workers_own(session: aiohttp.ClientSession) -> None:
     process, url = await _start("--quiet", env=_environment(KOMO_BRAZE_BRAZE_API_KEY="worker-key"))
     try:

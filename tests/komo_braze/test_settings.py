@@ -105,3 +105,15 @@ def test_readme_carries_the_settings_table_of_the_code() -> None:
 def test_a_url_default_shows_without_its_password() -> None:
     [amqp_row] = [row for row in settings_table() if row[0] == "KOMO_BRAZE_AMQP_URL"]
     assert amqp_row[2] == "amqp://guest:***@localhost:5672/"
+
+
+def test_the_producer_admin_bind_is_optional_and_apart_from_the_intake(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KOMO_BRAZE_PRODUCER_ADMIN_BIND", raising=False)
+    assert load_settings().producer_admin_bind is None
+    monkeypatch.setenv("KOMO_BRAZE_PRODUCER_ADMIN_BIND", "")
+    assert load_settings().producer_admin_bind is None
+    monkeypatch.setenv("KOMO_BRAZE_PRODUCER_ADMIN_BIND", "0.0.0.0:9180")
+    assert load_settings().producer_admin_bind == HostPort("0.0.0.0", 9180)
+    monkeypatch.setenv("KOMO_BRAZE_PRODUCER_BIND", "0.0.0.0:9180")
+    with pytest.raises(SettingsError, match="KOMO_BRAZE_PRODUCER_ADMIN_BIND must differ from KOMO_BRAZE_PRODUCER_BIND"):
+        load_settings()

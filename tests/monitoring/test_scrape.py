@@ -79,7 +79,10 @@ async def pipeline(broker: BrokerKit, sim: RunningSim, tmp_path: Path) -> AsyncI
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING)
     common = {"amqp_url": broker.amqp_url, "prefix": broker.prefix}
-    producer_env = component_env(**common, producer_bind="127.0.0.1:0", webhook_token=TOKEN)
+    # as deployed (compose, Kubernetes): /metrics on the admin bind, off the intake port
+    producer_env = component_env(
+        **common, producer_bind="127.0.0.1:0", producer_admin_bind="127.0.0.1:0", webhook_token=TOKEN
+    )
     worker_env = component_env(
         **common,
         braze_url=sim.url,
@@ -104,9 +107,11 @@ async def pipeline(broker: BrokerKit, sim: RunningSim, tmp_path: Path) -> AsyncI
 @asynccontextmanager
 async def intake_without_broker(broker: BrokerKit) -> AsyncIterator[Producer]:
     """An intake whose broker is gone: it answers 503 and is not ready."""
-    settings = broker.settings(amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/", webhook_token=TOKEN)
+    settings = broker.settings(
+        amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/", webhook_token=TOKEN, producer_admin_bind="127.0.0.1:0"
+    )
     producer = Producer(settings)
-    await producer.start(port=0)
+    await producer.start(port=0, admin_port=0)
     try:
         yield producer
     finally:
@@ -125,9 +130,9 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
     ):
         jobs = [
-            ScrapeJob("producer", f"127.0.0.1:{producer.port}"),
+            ScrapeJob("producer", f"127.0.0.1:{producer.admin_port}"),
             ScrapeJob("worker", f"127.0.0.1:{worker.port}"),
-            ScrapeJob("producer_without_broker", f"127.0.0.1:{refusing.port}"),
+            ScrapeJob("producer_without_broker", f"127.0.0.1:{refusing.admin_port}"),
             ScrapeJob("rabbitmq", rabbitmq, "/metrics/detailed", {"family": QUEUE_FAMILIES}),
         ]
         async with running_prometheus(tmp_path, jobs, interval_s=1.0, rule_files=[ALERTS]) as prom:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -27,8 +29,19 @@ class Intake:
         data = body.encode() if isinstance(body, str) else body
         return self.session.post(f"{self.url}/v1/submissions", data=data, headers=headers, **kwargs)
 
+    def admin_headers(self) -> dict[str, str]:
+        """What opens ``/metrics`` on the intake port: the first token, else the signature of an empty body."""
+        settings = self.producer.settings
+        if settings.webhook_token:
+            return {"Authorization": f"Bearer {settings.webhook_token[0].get_secret_value()}"}
+        if settings.webhook_hmac_secret is not None:
+            secret = settings.webhook_hmac_secret.get_secret_value().encode()
+            return {"X-Komo-Signature": "sha256=" + hmac.new(secret, b"", hashlib.sha256).hexdigest()}
+        return {}
+
     async def metrics_text(self) -> str:
-        async with self.session.get(f"{self.url}/metrics") as response:
+        async with self.session.get(f"{self.url}/metrics", headers=self.admin_headers()) as response:
+            assert response.status == 200, f"/metrics answered {response.status}"
             return await response.text()
 
 

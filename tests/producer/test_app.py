@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 import orjson
 
 from producer.app import Producer, serve
+from producer.auth import SIGNATURE_HEADER, sign
 from tests.broker import BrokerKit
 from tests.komo_example import KOMO_BODY
 from tests.producer.conftest import Intake, StartIntake
 from tests.proxy import TcpProxy
 from tests.waiting import eventually
+
+PATHS = ("/healthz", "/readyz", "/metrics")
+JSON = {"Content-Type": "application/json"}
 
 
 async def post(intake: Intake, submission_id: str) -> tuple[int, dict[str, str], str | None]:
@@ -127,3 +132,57 @@ async def eventually_ready(session: aiohttp.ClientSession, port: int) -> None:
                 if response.status == 200:
                     return
             await asyncio.sleep(0.05)
+
+
+async def status_of(session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None) -> int:
+    async with session.get(url, headers=headers or {}) as response:
+        return response.status
+
+
+async def test_with_an_admin_bind_metrics_and_readyz_leave_the_intake_port(broker: BrokerKit) -> None:
+    settings = broker.settings(producer_admin_bind="127.0.0.1:0", webhook_token=["tok"], reconnect_interval_s=0.2)
+    producer = Producer(settings)
+    await producer.start(port=0, admin_port=0)
+    try:
+        assert await producer.publisher.wait_ready(15)
+        public, admin = f"http://127.0.0.1:{producer.port}", f"http://127.0.0.1:{producer.admin_port}"
+        assert producer.admin_port not in (None, producer.port)
+        async with aiohttp.ClientSession() as session:
+            bearer = {"Authorization": "Bearer tok"}
+            assert [await status_of(session, f"{public}{path}", bearer) for path in PATHS] == [200, 404, 404]
+            assert [await status_of(session, f"{admin}{path}") for path in PATHS] == [200, 200, 200]
+            async with session.post(
+                f"{public}/v1/submissions", data=orjson.dumps(KOMO_BODY), headers={**bearer, **JSON}
+            ) as response:
+                assert response.status == 202
+            async with session.get(f"{admin}/metrics") as response:
+                assert re.search(r'_requests_total\{status="202"\} 1\.0$', await response.text(), re.MULTILINE)
+            async with session.post(f"{admin}/v1/submissions", data=orjson.dumps(KOMO_BODY), headers=JSON) as response:
+                assert response.status == 404  # the admin port takes no submissions
+    finally:
+        await producer.stop()
+    assert await broker.count(broker.names.work_queue()) == 1
+
+
+async def test_without_an_admin_bind_metrics_and_readyz_need_the_intake_credentials(broker: BrokerKit) -> None:
+    settings = broker.settings(webhook_token=["tok"], webhook_hmac_secret="hmac-key", reconnect_interval_s=0.2)
+    producer = Producer(settings)
+    await producer.start(port=0)
+    try:
+        assert await producer.publisher.wait_ready(15)
+        public = f"http://127.0.0.1:{producer.port}"
+        async with aiohttp.ClientSession() as session:
+            assert [await status_of(session, f"{public}{path}") for path in PATHS] == [200, 401, 401]
+            wrong = {"Authorization": "Bearer nope"}
+            assert [await status_of(session, f"{public}{path}", wrong) for path in PATHS] == [200, 401, 401]
+            bearer = {"Authorization": "Bearer tok"}
+            assert [await status_of(session, f"{public}{path}", bearer) for path in PATHS] == [200, 200, 200]
+            signed = {SIGNATURE_HEADER: sign("hmac-key", b"")}
+            assert [await status_of(session, f"{public}{path}", signed) for path in PATHS] == [200, 200, 200]
+    finally:
+        await producer.stop()
+
+
+async def test_an_open_loopback_intake_keeps_its_admin_routes_open(start_intake: StartIntake) -> None:
+    async with start_intake() as intake:
+        assert [await status_of(intake.session, f"{intake.url}{path}") for path in PATHS] == [200, 200, 200]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import orjson
@@ -124,4 +126,72 @@ async def test_hmac_over_http_signed_body_accepted_others_refused_and_not_publis
     ]
     statuses = await posted(start_intake, broker, attempts, webhook_hmac_secret="hmac-secret")
     assert statuses == [202, 401, 401, 401]
+    assert await broker.wait_for_count(broker.names.work_queue(), 1) == 1
+
+
+def test_with_a_timestamp_the_signature_covers_timestamp_dot_body() -> None:
+    signer = authenticator(secret="s3cret")
+    stamp = 1_800_000_000
+    assert signer.allows({"X-Komo-Signature": sign("s3cret", BODY, stamp), "X-Komo-Timestamp": str(stamp)}, BODY)
+    moved = {"X-Komo-Signature": sign("s3cret", BODY, stamp), "X-Komo-Timestamp": str(stamp + 1)}
+    assert not signer.allows(moved, BODY)  # the time cannot be changed without the secret
+    body_only = {"X-Komo-Signature": sign("s3cret", BODY), "X-Komo-Timestamp": str(stamp)}
+    assert not signer.allows(body_only, BODY)
+
+
+async def test_a_signed_timestamped_request_is_accepted_once_near_its_time_over_http(
+    start_intake: StartIntake, broker: BrokerKit
+) -> None:
+    now = int(time.time())
+    fresh = {"X-Komo-Signature": sign("hmac-secret", BODY, now), "X-Komo-Timestamp": str(now)}
+    stale = {"X-Komo-Signature": sign("hmac-secret", BODY, now - 600), "X-Komo-Timestamp": str(now - 600)}
+    answers = []
+    async with start_intake(webhook_hmac_secret="hmac-secret", webhook_timestamp_tolerance_s=300) as intake:
+        for headers in (fresh, fresh, stale, {"X-Komo-Signature": sign("hmac-secret", BODY)}):
+            async with intake.post(BODY, headers=headers) as response:
+                answers.append((response.status, await response.json()))
+        metrics = await intake.metrics_text()
+    stale_answer = answers.pop(2)
+    assert answers == [
+        (202, {"submission_id": KOMO_BODY["submission_id"]}),
+        (401, {"error": "this signed request was already received (a replay)"}),
+        (202, {"submission_id": KOMO_BODY["submission_id"]}),  # no timestamp: the body-only signature still counts
+    ]
+    assert stale_answer[0] == 401
+    assert re.fullmatch(
+        r"X-Komo-Timestamp is 60[01] s from this server's clock; the tolerance is 300 s", stale_answer[1]["error"]
+    )
+    assert 'komo_braze_producer_requests_total{status="401"} 2.0' in metrics
+    assert await broker.wait_for_count(broker.names.work_queue(), 2) == 2
+
+
+async def test_timestamps_can_be_required(start_intake: StartIntake, broker: BrokerKit) -> None:
+    now = int(time.time())
+    async with start_intake(webhook_hmac_secret="hmac-secret", webhook_require_timestamp=True) as intake:
+        async with intake.post(BODY, headers={"X-Komo-Signature": sign("hmac-secret", BODY)}) as response:
+            assert (response.status, await response.json()) == (
+                401,
+                {"error": "signed requests must carry X-Komo-Timestamp"},
+            )
+        headers = {"X-Komo-Signature": sign("hmac-secret", BODY, now), "X-Komo-Timestamp": str(now)}
+        async with intake.post(BODY, headers=headers) as response:
+            assert response.status == 202
+    assert await broker.wait_for_count(broker.names.work_queue(), 1) == 1
+
+
+async def test_a_signed_request_that_got_a_503_is_no_replay_when_the_sender_retries_it(
+    start_intake: StartIntake, broker: BrokerKit
+) -> None:
+    now = int(time.time())
+    headers = {"X-Komo-Signature": sign("hmac-secret", BODY, now), "X-Komo-Timestamp": str(now)}
+    async with start_intake(webhook_hmac_secret="hmac-secret") as intake:
+        async with broker.connection() as connection:
+            await (await connection.channel()).queue_delete(broker.names.work_queue())
+        async with intake.post(BODY, headers=headers) as response:
+            assert response.status == 503  # unroutable: nothing was accepted
+        await broker.declare()
+        async with intake.post(BODY, headers=headers) as response:
+            assert response.status == 202
+        async with intake.post(BODY, headers=headers) as response:
+            assert response.status == 401
     assert await broker.wait_for_count(broker.names.work_queue(), 1) == 1

@@ -36,6 +36,8 @@ def test_a_good_line_becomes_an_enveloped_persistent_message() -> None:
         (b"[1, 2]\n", "not a JSON object"),
         (b'{"site_id": "s"}\n', "no submission_id"),
         (b'{"id": "x"}\n', "no site_id"),
+        (b'{"id": "x", "site_id": "%s"}\n' % (b"h" * 252), "site_id takes 256 bytes in the routing key"),
+        (b'{"id": "%s", "site_id": "s"}\n' % (b"i" * 256), "submission_id takes 256 bytes"),
     ],
 )
 def test_a_bad_line_is_unusable_with_its_reason(text: bytes, reason: str) -> None:

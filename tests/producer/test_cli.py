@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ async def post(session: aiohttp.ClientSession, component: Component, submission_
 
 
 async def in_flight(session: aiohttp.ClientSession, component: Component) -> float:
-    async with session.get(f"{component.url}/metrics") as response:
+    async with session.get(f"{component.url}/metrics", headers=component.admin_headers) as response:
         for line in (await response.text()).splitlines():
             if line.startswith("komo_braze_producer_publishes_in_flight "):
                 return float(line.split()[1])
@@ -92,7 +93,7 @@ async def test_an_open_intake_on_a_public_bind_refuses_to_start(broker: BrokerKi
     )
     async with asyncio.timeout(30):
         _, stderr = await process.communicate()
-    assert process.returncode == 1
+    assert process.returncode == os.EX_CONFIG
     assert b"refusing to start" in stderr
     assert b"KOMO_BRAZE_WEBHOOK_TOKEN" in stderr
 

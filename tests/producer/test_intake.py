@@ -190,3 +190,36 @@ async def test_logs_name_no_personal_data(start_intake: StartIntake) -> None:
     text = repr(events)
     for personal in ("joe@bloggs.com", "Joe", "Bloggs"):
         assert personal not in text
+
+
+#: AMQP carries a routing key and a message id as a short string: at most 255 bytes of UTF-8
+TOO_LONG_FOR_AMQP = [
+    pytest.param({"site_id": "h" * 252}, "site_id", id="site-id-256-byte-routing-key"),
+    pytest.param({"site_id": "é" * 126}, "site_id", id="site-id-multibyte"),
+    pytest.param({"submission_id": "s" * 256}, "submission_id", id="submission-id"),
+    pytest.param({"submission_id": None, "id": "i" * 300}, "submission_id", id="id"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), TOO_LONG_FOR_AMQP)
+async def test_an_id_longer_than_amqp_carries_is_a_counted_400_with_a_reason(
+    start_intake: StartIntake, broker: BrokerKit, changes: dict[str, Any], field: str
+) -> None:
+    async with start_intake() as intake:
+        status, answer = await post_json(intake, body_with(**changes))
+        metrics = await intake.metrics_text()
+        assert (await post_json(intake, KOMO_BODY))[0] == 202  # the intake still publishes
+    assert status == 400
+    assert answer["error"].startswith(field)
+    assert "255 bytes" in answer["error"]
+    assert 'komo_braze_producer_requests_total{status="400"} 1.0' in metrics
+    assert [m.message_id for m in await broker.drain(broker.names.work_queue())] == [KOMO_BODY["submission_id"]]
+
+
+async def test_ids_of_exactly_255_bytes_on_the_wire_are_accepted(start_intake: StartIntake, broker: BrokerKit) -> None:
+    longest = body_with(site_id="h" * 251, submission_id="s" * 255)  # routing key "hub." + 251 = 255 bytes
+    async with start_intake() as intake:
+        status, _ = await post_json(intake, longest)
+    assert status == 202
+    [message] = await broker.drain(broker.names.work_queue())
+    assert (message.routing_key, message.message_id) == ("hub." + "h" * 251, "s" * 255)

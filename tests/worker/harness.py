@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 
+from komo_braze.components import Component, component_env, start_component
 from komo_braze.envelope import Envelope, format_time
 from tests.broker import BrokerKit
 from worker.deadletter import DeadLetter
@@ -19,6 +21,43 @@ from worker.metrics import WorkerMetrics
 from worker.service import WorkerMapping, serve
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+#: the mapping of worker processes: an external_id (else an email alias), and one event per submission
+PROCESS_MAPPING = """\
+hubs:
+  "*":
+    identify:
+      - {by: external_id, field: customer_id}
+      - {by: alias, field: email, label: email}
+    update_existing_only: false
+    attributes:
+      first_name: first_name
+      email: {to: email, type: email}
+      favourite_team: favourite_team
+    event:
+      name: komo_form_submitted
+      properties: [site_id, submission_id]
+"""
+
+
+async def start_worker_process(kit: BrokerKit, braze_url: str, tmp_path: Path, name: str, **settings: str) -> Component:
+    """``komo-braze worker`` as a process on ``kit``'s prefix, sending to ``braze_url`` with
+    :data:`PROCESS_MAPPING`; ``settings`` (``KOMO_BRAZE_*`` names in lower case) override the defaults."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(PROCESS_MAPPING)
+    env = component_env(
+        amqp_url=kit.amqp_url,
+        prefix=kit.prefix,
+        braze_url=braze_url,
+        braze_api_key="test-key",
+        mapping=str(mapping),
+        worker_metrics_bind="127.0.0.1:0",
+        batch_linger_ms="20",
+        shutdown_grace_s="20",
+        **settings,
+    )
+    return await start_component(name, ["worker"], env, tmp_path)
 
 
 def body(
@@ -100,9 +139,10 @@ async def running_worker(
     kit: BrokerKit,
     mapper: WorkerMapping,
     *,
-    braze_url: str,
-    api_key: str = "test-key",
+    braze_url: str | None,
+    api_key: str | None = "test-key",
     environ: Mapping[str, str] | None = None,
+    workspaces: Collection[str] = (),
     **overrides: Any,
 ) -> AsyncIterator[RunningWorker]:
     options: dict[str, Any] = {
@@ -120,7 +160,15 @@ async def running_worker(
     shutdown = asyncio.Event()
     listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serve(settings, mapper, shutdown, environ=environ, metrics=metrics, on_listening=listening.set_result)
+        serve(
+            settings,
+            mapper,
+            shutdown,
+            environ=environ,
+            metrics=metrics,
+            on_listening=listening.set_result,
+            workspaces=workspaces,
+        )
     )
     started: list[asyncio.Future[Any]] = [task, listening]
     done, _ = await asyncio.wait(started, timeout=30, return_when=asyncio.FIRST_COMPLETED)

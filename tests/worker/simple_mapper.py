@@ -41,6 +41,10 @@ class SimpleMapper:
     def workspaces(self) -> Mapping[str, Spec]:
         return {"default": Spec("default"), **self.specs}
 
+    @property
+    def any_hub_workspace(self) -> str | None:
+        return "default"
+
     def workspace_hubs(self) -> dict[str, list[str]]:
         hubs: dict[str, list[str]] = {}
         for hub, workspace in self.hub_workspaces.items():

@@ -26,6 +26,16 @@ def test_a_2xx_with_errors_names_the_objects_not_processed() -> None:
     )
 
 
+def test_braze_documented_202_queued_is_an_acceptance() -> None:
+    assert decide(202, {"message": "queued"}) == Accepted(())
+
+
+@pytest.mark.parametrize("body", [None, ["success"], "success", 201])
+def test_a_2xx_whose_body_is_not_a_json_object_is_retried(body: object) -> None:
+    # None: no body, or not JSON at all (an HTML page, a cut body); the client parses, decide sees None
+    assert decide(200, body) == Retry("not_json_2xx")
+
+
 @pytest.mark.parametrize("status", [400, 413, 422])
 def test_a_request_braze_refuses_as_a_whole_is_split(status: int) -> None:
     outcome = decide(status, {"message": "too many objects"})
@@ -50,7 +60,7 @@ def test_braze_being_down_is_retried(status: int | None, failure: str | None, re
     assert decide(status, None, failure=failure) == Retry(reason)
 
 
-@pytest.mark.parametrize("status", [401, 403, 404, 301])
+@pytest.mark.parametrize("status", [401, 403, 404, 301, 307, 308])
 def test_a_wrong_key_or_url_is_a_configuration_fault(status: int) -> None:
     outcome = decide(status, {"message": "Invalid API key"})
     assert isinstance(outcome, ConfigFault)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from worker.pacer import Pacer, RateLimitHeaders
+from worker.pacer import Pacer
+from worker.ratelimit_headers import RateLimitHeaders
 
 
 class Clock:
@@ -16,15 +17,6 @@ class Clock:
 
 def _headers(remaining: int, reset: float, limit: int = 3000, retry_after: float | None = None) -> RateLimitHeaders:
     return RateLimitHeaders(limit=limit, remaining=remaining, reset_epoch_s=reset, retry_after_s=retry_after)
-
-
-def test_headers_are_read_from_an_answer() -> None:
-    parsed = RateLimitHeaders.parse(
-        {"X-RateLimit-Limit": "3000", "X-RateLimit-Remaining": "12", "X-RateLimit-Reset": "1700000003"}
-    )
-    assert parsed == RateLimitHeaders(3000, 12, 1700000003.0, None)
-    assert RateLimitHeaders.parse({"Retry-After": "2"}).retry_after_s == 2.0
-    assert RateLimitHeaders.parse({"X-RateLimit-Remaining": "soon"}).remaining is None
 
 
 def test_the_remaining_budget_is_spread_over_the_rest_of_the_window() -> None:
@@ -110,3 +102,49 @@ async def test_a_static_limit_spaces_requests_evenly() -> None:
         await asyncio.wait_for(pacer.acquire(), 2)
         pacer.done()
     assert time.monotonic() - started >= 0.29
+
+
+def test_a_429_pauses_at_least_a_second_whatever_it_says() -> None:
+    clock = Clock()
+    for retry_after in (0.0, None):
+        pacer = Pacer(clock=clock, jitter_s=0.0)
+        assert pacer.pause_for_429(RateLimitHeaders(None, None, None, retry_after)) == 1.0
+    pacer = Pacer(clock=clock, jitter_s=0.0)
+    assert pacer.pause_for_429(_headers(remaining=0, reset=clock.now - 5)) == 1.0
+
+
+def test_a_sane_reset_after_a_wrong_one_is_taken_not_ignored_as_late() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, jitter_s=0.0)
+    pacer.observe(_headers(remaining=10, reset=clock.now + 3600))  # a far Reset, clamped when read
+    pacer.observe(_headers(remaining=2990, reset=clock.now + 3))
+    assert (pacer.remaining, pacer.reset_epoch_s) == (2990, clock.now + 3)
+    pacer.observe(_headers(remaining=5, reset=clock.now - 1))  # a window over: late, nothing to learn
+    assert (pacer.remaining, pacer.reset_epoch_s) == (2990, clock.now + 3)
+
+
+def test_a_probe_answer_ends_a_pause_or_replaces_it() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock, jitter_s=0.0)
+    pacer.observe(_headers(remaining=0, reset=clock.now + 3600))
+    assert pacer.blocked_for_s() == 3600
+    pacer.resume(_headers(remaining=2999, reset=clock.now + 2))
+    assert (pacer.blocked_for_s(), pacer.remaining) == (0.0, 2999)
+    pacer.pause_for_429(_headers(remaining=0, reset=clock.now + 2, retry_after=3600))
+    assert pacer.blocked_for_s() == 3600
+    pacer.pause_for_429(_headers(remaining=0, reset=clock.now + 2, retry_after=5), replace=True)
+    assert pacer.blocked_for_s() == 5
+
+
+async def test_after_a_429_pause_one_request_goes_first_and_the_rest_wait_for_its_answer() -> None:
+    pacer = Pacer(jitter_s=0.0)
+    pacer.observe(RateLimitHeaders(None, None, None, None))  # an answer without usable headers
+    pacer.pause_for_429(RateLimitHeaders(None, None, None, retry_after_s=0.0))  # paused for the 1 s floor
+    first, second = asyncio.create_task(pacer.acquire()), asyncio.create_task(pacer.acquire())
+    await asyncio.wait_for(first, 3)
+    await asyncio.sleep(0.2)
+    assert (second.done(), pacer.in_flight) == (False, 1)
+    pacer.done()
+    pacer.observe(RateLimitHeaders(3000, 2999, None, None))  # the first was taken: the rest may go
+    await asyncio.wait_for(second, 1)
+    assert pacer.in_flight == 1

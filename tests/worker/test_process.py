@@ -9,45 +9,12 @@ from pathlib import Path
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.components import Component, component_env, start_component
+from komo_braze.components import Component
 from komo_braze.samples import SampleFactory
 from tests.broker import BrokerKit
-from tests.worker.harness import dead_letters, publish, wait_until
+from tests.worker.harness import dead_letters, publish, start_worker_process, wait_until
 
 pytestmark = pytest.mark.slow
-
-MAPPING = """\
-hubs:
-  "*":
-    identify:
-      - {by: external_id, field: customer_id}
-      - {by: alias, field: email, label: email}
-    update_existing_only: false
-    attributes:
-      first_name: first_name
-      email: {to: email, type: email}
-      favourite_team: favourite_team
-    event:
-      name: komo_form_submitted
-      properties: [site_id, submission_id]
-"""
-
-
-async def _worker(kit: BrokerKit, sim: RunningSim, tmp_path: Path, name: str, **settings: str) -> Component:
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MAPPING)
-    env = component_env(
-        amqp_url=kit.amqp_url,
-        prefix=kit.prefix,
-        braze_url=sim.url,
-        braze_api_key="test-key",
-        mapping=str(mapping),
-        worker_metrics_bind="127.0.0.1:0",
-        batch_linger_ms="20",
-        shutdown_grace_s="20",
-        **settings,
-    )
-    return await start_component(name, ["worker"], env, tmp_path)
 
 
 async def _delivered_ids(sim: RunningSim) -> list[str]:
@@ -66,7 +33,7 @@ async def test_sigterm_under_load_loses_nothing_and_acks_nothing_early(broker: B
     async with running_sim(latency_ms=150, latency_jitter_ms=100) as sim:
         await publish(broker, bodies)
         # two requests in flight: a prefetch of 300, so that some of the 600 are still queued at SIGTERM
-        worker = await _worker(broker, sim, tmp_path, "worker-1", braze_max_in_flight="2")
+        worker = await start_worker_process(broker, sim.url, tmp_path, "worker-1", braze_max_in_flight="2")
         await wait_until(lambda: _some_delivered(sim), what="deliveries under way")
         worker.process.send_signal(signal.SIGTERM)
         # wait, not `stop()`: a second SIGTERM would be the "exit at once" signal
@@ -89,11 +56,11 @@ async def test_kill_9_mid_batch_redelivers_and_loses_nothing(broker: BrokerKit, 
     ids = {str(b["submission_id"]) for b in bodies}
     async with running_sim(latency_ms=300) as sim:
         await publish(broker, bodies)
-        first = await _worker(broker, sim, tmp_path, "worker-1")
+        first = await start_worker_process(broker, sim.url, tmp_path, "worker-1")
         await wait_until(lambda: _some_delivered(sim), what="deliveries under way")
         first.process.kill()
         await first.process.wait()
-        second = await _worker(broker, sim, tmp_path, "worker-2")
+        second = await start_worker_process(broker, sim.url, tmp_path, "worker-2")
         try:
             await wait_until(lambda: _all_delivered(sim, ids), timeout_s=60, what="all 300 delivered")
             await wait_until(lambda: _queue_empty(broker), what="the queue drained")
@@ -120,7 +87,7 @@ async def test_a_second_signal_exits_at_once_and_the_broker_redelivers(broker: B
     bodies = _bodies(50)
     async with running_sim(hang_rate=1.0, hang_s=60.0) as sim:
         await publish(broker, bodies)
-        worker = await _worker(broker, sim, tmp_path, "worker-1")
+        worker = await start_worker_process(broker, sim.url, tmp_path, "worker-1")
         await wait_until(lambda: _hanging(sim), what="a request hanging at Braze")
         worker.process.send_signal(signal.SIGTERM)  # graceful: it would wait the 20 s grace for Braze
         await wait_until(lambda: _logged(worker, "worker_stopping"), what="the graceful stop to begin")

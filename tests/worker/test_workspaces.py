@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from braze_sim.testing import running_sim
+from komo_braze.settings import load_settings
+from komo_braze.topology import queue_counts
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
 from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
 from tests.worker.simple_mapper import SimpleMapper, Spec
+from worker.mapping import MappingConfig
+from worker.service import ConfigurationError, Selection, resolve_targets, select_workspaces
 
 
 def _two_workspaces(url: str) -> SimpleMapper:
@@ -113,3 +122,79 @@ async def test_two_workers_sharing_a_workspace_stay_under_its_limit_together(bro
         assert accepted >= 30
         assert throttled <= 0.1 * accepted  # the headers are their only shared view, and it is enough
         assert len(await sim.client.events()) == 120
+
+
+MAPPING_TEXT = """
+workspaces:
+  client_b: {url: "http://127.0.0.1:1", api_key_env: CLIENT_B_BRAZE_KEY}
+  client_c: {url: "http://127.0.0.1:1", api_key_env: CLIENT_C_BRAZE_KEY}
+hubs:
+  "*": {identify: {by: external_id, field: customer_id}}
+  hub-b: {workspace: client_b, identify: {by: external_id, field: customer_id}}
+  hub-c: {workspace: client_c, identify: {by: external_id, field: customer_id}}
+"""
+
+
+def test_without_workspace_flags_a_worker_consumes_every_queue() -> None:
+    mapping = MappingConfig.from_text(MAPPING_TEXT)
+    assert select_workspaces(mapping) == Selection(
+        queues=("client_b", "client_c", "default"), deliver_to=("client_b", "client_c", "default")
+    )
+
+
+def test_a_named_workspace_alone_is_its_queue_and_its_settings_only() -> None:
+    mapping = MappingConfig.from_text(MAPPING_TEXT)
+    assert select_workspaces(mapping, ["client_c"]) == Selection(queues=("client_c",), deliver_to=("client_c",))
+    settings = load_settings(braze_url=None, braze_api_key=None)
+    targets = resolve_targets(settings, mapping, {"CLIENT_C_BRAZE_KEY": "key-c"}, ["client_c"])
+    assert [(t.workspace, t.api_key.get_secret_value()) for t in targets] == [("client_c", "key-c")]
+
+
+def test_the_default_queue_also_delivers_where_the_star_entry_sends() -> None:
+    mapping = MappingConfig.from_text(MAPPING_TEXT.replace('"*": {', '"*": {workspace: client_b, '))
+    assert select_workspaces(mapping, ["default"]) == Selection(queues=("default",), deliver_to=("client_b",))
+
+
+def test_an_unknown_workspace_is_refused_with_the_known_ones_named() -> None:
+    mapping = MappingConfig.from_text(MAPPING_TEXT)
+    with pytest.raises(ConfigurationError) as caught:
+        select_workspaces(mapping, ["client_b", "clinet_c"])
+    assert str(caught.value) == (
+        "--workspace clinet_c: not in the mapping, whose workspaces are client_b, client_c, default"
+    )
+
+
+async def test_the_command_line_refuses_an_unknown_workspace_in_one_line(broker: BrokerKit, tmp_path: Path) -> None:
+    mapping_file = tmp_path / "mapping.yaml"
+    mapping_file.write_text(MAPPING_TEXT)
+    env = broker.env(KOMO_BRAZE_BRAZE_URL="http://127.0.0.1:9", KOMO_BRAZE_BRAZE_API_KEY="test-key")
+    finished = await run_komo_braze("worker", "--mapping", str(mapping_file), "--workspace", "nope", env=env)
+    assert finished.status == os.EX_CONFIG
+    [event] = finished.stderr_events()
+    assert event["problem"] == "--workspace nope: not in the mapping, whose workspaces are client_b, client_c, default"
+
+
+async def test_a_worker_of_one_workspace_consumes_its_queue_only_without_the_default_settings(
+    broker: BrokerKit,
+) -> None:
+    broker.workspaces.add("client_b")
+    mapper = _two_workspaces("")
+    await broker.declare(workspace_hubs=mapper.workspace_hubs())
+    async with running_sim(api_keys=("b=key-b",)) as sim:
+        async with running_worker(
+            broker,
+            _two_workspaces(sim.url),
+            braze_url=None,
+            api_key=None,
+            environ={"CLIENT_B_BRAZE_KEY": "key-b"},
+            workspaces=["client_b"],
+        ) as worker:
+            await publish(broker, [body(f"a-{n}", hub="hub-a") for n in range(5)])
+            await publish(broker, [body(f"b-{n}", hub="hub-b") for n in range(7)])
+            await wait_until(acked(worker, 7, "client_b"), what="workspace b delivered")
+            assert {p["external_id"] for p in await sim.client.profiles(workspace="b")} == {f"b-{n}" for n in range(7)}
+            async with broker.connection() as connection:
+                assert await queue_counts(connection, broker.names.work_queue()) == (5, 0)
+                assert await queue_counts(connection, broker.names.work_queue("client_b")) == (0, 1)
+            assert worker.value("messages_acked_total", workspace="default") == 0
+        assert await dead_letters(broker) == []

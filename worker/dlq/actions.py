@@ -80,15 +80,15 @@ async def move_letters(
     """Replay, purge or dry-run the letters ``letter_filter`` selects."""
     async with (
         serving_metrics(metrics, metrics_bind, metrics_linger_s, shutdown),
-        opened(settings, action.value) as (connection, declared),
+        opened(settings, action.value, declare=action is Action.REPLAY) as (connection, names),
     ):
         destination = None
         if action is Action.REPLAY:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            destination = Destination(channel, declared.names.exchange)
+            destination = Destination(channel, names.exchange)
         # room for every publish in flight on top of the letters held in place
         min_prefetch = 2 * max_in_flight
-        async with DeadLetterReader(connection, declared.names.dead_queue, min_prefetch=min_prefetch) as reader:
+        async with DeadLetterReader(connection, names.dead_queue, min_prefetch=min_prefetch) as reader:
             total = reader.depth if letter_filter.limit is None else min(reader.depth, letter_filter.limit)
             verb = {Action.REPLAY: "replaying", Action.PURGE: "purging", Action.DRY_RUN: "reading"}[action]
             with ProgressView(verb, total) as view:
@@ -191,8 +191,7 @@ async def import_file(
 
     publisher.start()
     try:
-        if not await publisher.wait_ready(CONNECT_WAIT_S):
-            raise ConnectionError(f"no connection within {CONNECT_WAIT_S:.0f} s")
+        await publisher.wait_ready_or_fail(CONNECT_WAIT_S)
         items = import_items(stream, to_dlq=to_dlq, replayed_at=datetime.now(UTC), shutdown=shutdown)
         bulk = await publish_all(
             publisher,

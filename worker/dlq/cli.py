@@ -20,6 +20,7 @@ import aio_pika
 import click
 
 from komo_braze.cli import settings_from
+from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import configure
 from komo_braze.settings import HostPort, Settings
 from worker.dlq import actions, commands
@@ -66,7 +67,7 @@ def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
     except QueueBusy as exc:
         raise click.ClickException(str(exc)) from None
     except (ConnectionError, OSError, aio_pika.exceptions.AMQPConnectionError) as exc:
-        raise click.ClickException(f"broker unavailable: {type(exc).__name__}: {exc}") from None
+        raise BrokerUnreachable(f"broker connection lost: {type(exc).__name__}: {exc}") from None
     except aio_pika.exceptions.AMQPError as exc:  # e.g. a queue declared with other arguments
         raise click.ClickException(f"the broker refused: {exc}") from None
 

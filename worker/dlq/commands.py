@@ -1,4 +1,4 @@
-"""The ``dlq`` commands as coroutines: each opens a plain connection, declares the topology, reads the
+"""The ``dlq`` commands as coroutines: each opens a plain connection, checks the topology exists, reads the
 dead-letter queue through a :class:`DeadLetterReader` and reports. The click layer is ``cli.py``.
 
 The connection is deliberately not a robust one: should it drop, the broker hands every held letter
@@ -14,13 +14,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import IO, Any
 
-import aio_pika
 import orjson
 from aio_pika.abc import AbstractConnection
 from rich.console import Console
 
 from komo_braze import topology
+from komo_braze.amqp import connect_once
 from komo_braze.settings import Settings
+from komo_braze.terminal import printable_json
 from worker.dlq.filters import LetterFilter
 from worker.dlq.mask import mask
 from worker.dlq.progress import ProgressView
@@ -30,31 +31,39 @@ from worker.dlq.transfer import export_line
 
 
 @asynccontextmanager
-async def opened(settings: Settings, name: str) -> AsyncIterator[tuple[AbstractConnection, topology.Topology]]:
-    """A plain connection named ``komo-braze dlq <name>``, with the topology declared."""
-    async with asyncio.timeout(max(10.0, settings.publish_timeout_s)):
-        connection = await aio_pika.connect(
-            settings.amqp_url_str, client_properties={"connection_name": f"komo-braze dlq {name}"}
-        )
+async def opened(
+    settings: Settings, name: str, *, declare: bool = False
+) -> AsyncIterator[tuple[AbstractConnection, topology.Names]]:
+    """A plain connection named ``komo-braze dlq <name>``.
+
+    Reading commands change nothing, not even the topology: they check the dead-letter queue exists
+    (:class:`komo_braze.failures.TopologyMissing` if not, e.g. a mistyped prefix). ``declare`` is for
+    a command that publishes (``replay``).
+    """
+    connection = await connect_once(settings, f"dlq {name}")
     async with connection:
-        channel = await connection.channel()
-        declared = await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
-        await channel.close()
-        yield connection, declared
+        if declare:
+            channel = await connection.channel()
+            await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
+            await channel.close()
+            names = topology.Names(settings.prefix)
+        else:
+            names = await topology.require(connection, settings.prefix, [topology.Names(settings.prefix).dead_queue])
+        yield connection, names
 
 
 @asynccontextmanager
 async def reading(settings: Settings, name: str) -> AsyncIterator[tuple[DeadLetterReader, topology.Names]]:
     """An open :class:`DeadLetterReader` on the dead-letter queue (handed back in order on exit)."""
     async with (
-        opened(settings, name) as (connection, declared),
-        DeadLetterReader(connection, declared.names.dead_queue) as reader,
+        opened(settings, name) as (connection, names),
+        DeadLetterReader(connection, names.dead_queue) as reader,
     ):
-        yield reader, declared.names
+        yield reader, names
 
 
 def emit_json(data: Any, out: IO[str] | None = None) -> None:
-    (out or sys.stdout).write(orjson.dumps(data).decode() + "\n")
+    (out or sys.stdout).write(printable_json(orjson.dumps(data).decode()) + "\n")
 
 
 async def stats(settings: Settings, *, as_json: bool, shutdown: asyncio.Event) -> Stats:
@@ -87,7 +96,7 @@ async def list_letters(
         async for held in reader.letters():
             if letter_filter.matches(held.letter):
                 row = list_row(held.letter, reveal=reveal)
-                out.write((orjson.dumps(row).decode() if as_json else list_line(row)) + "\n")
+                out.write((printable_json(orjson.dumps(row).decode()) if as_json else list_line(row)) + "\n")
                 listed += 1
             if shutdown.is_set() or (letter_filter.limit is not None and listed >= letter_filter.limit):
                 break
@@ -109,7 +118,7 @@ async def show(settings: Settings, submission_id: str, *, reveal: bool, shutdown
                 if shutdown.is_set():
                     break
     for record in found:
-        sys.stdout.write(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(printable_json(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode()) + "\n")
     return len(found)
 
 

@@ -1,25 +1,54 @@
 """Mask emails and phone numbers in what ``dlq`` prints, unless the operator asks with ``--reveal``.
 
 Komo bodies are flat and their keys are chosen by each hub owner, so masking goes by value, not only by
-key: any email address anywhere in a string (Braze's error texts quote them too), any string that reads
-as a phone number, and every digit of a value whose key names a phone.
+key. The parsers are the mapper's libraries, so that what the mapper would read as an address or a
+number is masked, in any script:
+
+- emails: every word of a text that holds an ``@`` (``x-error-detail`` quotes the address it refused);
+  email-validator (without DNS, internationalised addresses allowed) tells a valid address, shown as
+  ``j***@b***.de``, from one that only looks like one, shown as ``j***@***``: both are masked;
+- phone numbers: phonenumbers' ``PhoneNumberMatcher`` finds international numbers inside a text; a
+  whole value that reads as a phone number, and every digit of a value whose key names a phone, are
+  masked too (a national number has no country code to be found by).
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za-z0-9.-]*(\.[A-Za-z]{2,})")
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,24}$")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}$")
 _PHONE_KEY = re.compile(r"phone|mobile|msisdn|\btel\b|cell", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+#: a word: a maximal run of characters that are not spaces, quotes, brackets or separators (linear)
+_WORD = re.compile(r"""[^\s'"`<>()\[\]{},;:=]+""")
+_PLUS_SIGNS = ("+", "\uff0b")  # the matcher reads numbers written with a country code only
+
+
+@lru_cache(maxsize=4096)
+def _masked_address(word: str) -> str:
+    core = word.rstrip(".!?")
+    local, _, domain = core.rpartition("@")
+    if not local or not domain or local.endswith("***"):  # nothing to mask, or masked already
+        return word
+    try:
+        checked = validate_email(core, check_deliverability=False, allow_smtputf8=True)
+    except (EmailNotValidError, UnicodeError, ValueError):
+        return f"{local[0]}***@***{word[len(core) :]}"
+    top_level = str(checked.domain).rsplit(".", 1)[-1]
+    return f"{local[0]}***@{domain[0]}***.{top_level}{word[len(core) :]}"
 
 
 def mask_email(text: str) -> str:
     """``joe.bloggs@example.com`` -> ``j***@e***.com``, wherever addresses appear in ``text``."""
-    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}***{m.group(3)}", text)
+    if "@" not in text:
+        return text
+    return _WORD.sub(lambda m: _masked_address(m.group(0)) if "@" in m.group(0) else m.group(0), text)
 
 
 def looks_like_phone(text: str) -> bool:
@@ -42,10 +71,20 @@ def mask_phone(text: str) -> str:
     return _DIGIT.sub(replace, text)
 
 
+def mask_phones_within(text: str) -> str:
+    """Every international phone number phonenumbers finds in ``text``, masked."""
+    if not any(sign in text for sign in _PLUS_SIGNS):
+        return text
+    spans = [(match.start, match.end) for match in phonenumbers.PhoneNumberMatcher(text, None)]
+    for start, end in reversed(spans):
+        text = text[:start] + mask_phone(text[start:end]) + text[end:]
+    return text
+
+
 def mask_text(text: str, key: str | None = None) -> str:
     if (key is not None and _PHONE_KEY.search(key)) or looks_like_phone(text):
         return mask_phone(text)
-    return mask_email(text)
+    return mask_phones_within(mask_email(text))
 
 
 def mask(value: Any, key: str | None = None) -> Any:

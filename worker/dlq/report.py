@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from komo_braze.terminal import cell
 from komo_braze.topology import Names
 from worker.dlq.actions import MAX_NAMED_FAILURES, ImportReport
 from worker.dlq.commands import emit_json
@@ -26,9 +27,9 @@ def print_move(report: MoveReport, prefix: str, *, as_json: bool) -> None:
             table.add_column("kind")
             table.add_column("letters", justify="right")
             for kind, count in report.matched_by_kind.most_common():
-                table.add_row(kind, f"{count:,}")
+                table.add_row(cell(kind), f"{count:,}")
             for hub, count in report.matched_by_hub.most_common(10):
-                table.add_row(f"hub {hub}", f"{count:,}")
+                table.add_row(cell(f"hub {hub}"), f"{count:,}")
             console.print(table)
     else:
         verb = "replayed" if report.action is Action.REPLAY else "removed"
@@ -38,7 +39,7 @@ def print_move(report: MoveReport, prefix: str, *, as_json: bool) -> None:
             f"in {report.duration_s:.1f} s ({report.rate_per_s:,.0f}/s)"
         )
         for kind, count in report.moved_by_kind.most_common():
-            console.print(f"  {kind}: {count:,}")
+            console.print(cell(f"  {kind}: {count:,}"))
     if report.unroutable:
         console.print(f"{report.unroutable:,} matching letters have no hub to route by; they stay")
     if report.failure:
@@ -65,7 +66,7 @@ def print_import(report: ImportReport, *, as_json: bool) -> None:
     if report.failed:
         console.print(f"[red]{report.failed:,} lines failed:[/red]")
         for line_number, reason in report.failures[:MAX_NAMED_FAILURES]:
-            console.print(f"  line {line_number}: {reason}")
+            console.print(cell(f"  line {line_number}: {reason}"))
         if report.failed > MAX_NAMED_FAILURES:
             console.print(f"  ... and {report.failed - MAX_NAMED_FAILURES:,} more")
     if report.interrupted:

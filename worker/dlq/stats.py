@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from komo_braze.envelope import format_time
+from komo_braze.terminal import cell, printable
 from worker.deadletter import DeadLetter
-from worker.dlq.mask import mask_email, mask_text
+from worker.dlq.mask import mask_text
 
 DETAIL_CHARS = 60
 
@@ -76,7 +77,7 @@ def render_stats(stats: Stats, queue_name: str, console: Console, *, top: int = 
         table.add_column("letters", justify="right")
         table.add_column("share", justify="right")
         for name, count in counts.most_common(top):
-            table.add_row(name, f"{count:,}", f"{count / stats.total:.1%}")
+            table.add_row(cell(name), f"{count:,}", f"{count / stats.total:.1%}")
         if len(counts) > top:
             table.add_row(f"... {len(counts) - top} more", "", "")
         console.print(table)
@@ -91,7 +92,7 @@ def list_row(letter: DeadLetter, *, reveal: bool = False) -> dict[str, Any]:
     """One line of ``dlq list``; the detail is shortened and masked unless ``reveal``."""
     detail = " ".join(letter.detail.split())
     if not reveal:
-        detail = mask_email(mask_text(detail))
+        detail = mask_text(detail)
     if len(detail) > DETAIL_CHARS:
         detail = detail[: DETAIL_CHARS - 1] + "…"
     return {
@@ -114,4 +115,4 @@ def list_header() -> str:
 
 def list_line(row: dict[str, Any]) -> str:
     """One fixed-width line per letter: streams, so a million letters print as they are read."""
-    return " ".join(str(row[name] or "-").ljust(width) for name, width in LIST_COLUMNS).rstrip()
+    return " ".join(printable(str(row[name] or "-")).ljust(width) for name, width in LIST_COLUMNS).rstrip()

@@ -19,7 +19,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import DeliveryMode
 
-from komo_braze.envelope import format_time, parse_time, routing_key
+from komo_braze.envelope import EnvelopeError, check_carried, format_time, parse_time, routing_key
 from worker.deadletter import DeadLetter
 
 
@@ -52,8 +52,25 @@ def export_line(letter: DeadLetter, timestamp: datetime | None = None) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 
+#: AMQP limits a header (field table) name to 128 bytes; the client would cut a longer one silently
+HEADER_NAME_MAX_BYTES = 128
+
+
 class BadLine(ValueError):
     """An import line that cannot become a message; the reason is safe to print."""
+
+
+def _check_header_names(value: Any) -> None:
+    """Raise :class:`BadLine` for a header name, at any depth, that AMQP cannot carry whole."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            size = len(str(name).encode())
+            if size > HEADER_NAME_MAX_BYTES:
+                raise BadLine(f"a header name takes {size} bytes; the broker carries at most {HEADER_NAME_MAX_BYTES}")
+            _check_header_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_header_names(item)
 
 
 def _restore_headers(headers: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +105,7 @@ def message_from_line(line: bytes) -> aio_pika.Message:
     headers = record.get("headers") or {}
     if not isinstance(headers, dict):
         raise BadLine("headers is not an object")
+    _check_header_names(headers)
     timestamp = None
     if isinstance(record.get("timestamp"), str):
         try:
@@ -120,8 +138,15 @@ def plan_import(line_number: int, line: bytes, *, to_dlq: bool, replayed_at: dat
     dead = message_from_line(line)
     letter = DeadLetter.from_message(dead)
     if to_dlq:
-        return Planned(line_number, dead, "", letter.kind)
-    hub = letter.routing_hub
-    if hub is None:
-        raise BadLine("no hub to route by (the body is not an envelope and there is no x-hub-id)")
-    return Planned(line_number, letter.replay_message(replayed_at), routing_key(hub), letter.kind)
+        planned = Planned(line_number, dead, "", letter.kind)
+    else:
+        hub = letter.routing_hub
+        if hub is None:
+            raise BadLine("no hub to route by (the body is not an envelope and there is no x-hub-id)")
+        planned = Planned(line_number, letter.replay_message(replayed_at), routing_key(hub), letter.kind)
+    try:
+        check_carried("message_id", planned.message.message_id or "")
+        check_carried("hub", planned.routing_key, planned.routing_key)
+    except EnvelopeError as exc:
+        raise BadLine(exc.reason) from None
+    return planned

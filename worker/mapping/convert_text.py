@@ -62,19 +62,31 @@ def to_string(value: Any) -> str:
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
+#: a sign and the digits of MAX_SAFE_INTEGER: longer digit strings are read as floats (a float
+#: from text never raises; ``int()`` of 4,301 digits and ``float()`` of a 309-digit int do)
+SAFE_INTEGER_CHARS: Final = len(str(MAX_SAFE_INTEGER)) + 1
+
+
 def to_number(value: Any) -> int | float:
     if isinstance(value, bool):
         raise Rejected("not a number")
     if isinstance(value, int):
-        return value if abs(value) <= MAX_SAFE_INTEGER else _finite(float(value))
+        return value if abs(value) <= MAX_SAFE_INTEGER else _float_of(value)
     if isinstance(value, float):
         return _finite(value)
     if type(value) is not str or not _NUMBER.fullmatch(value):
         raise Rejected("not a number")
-    if value.lstrip("+-").isdigit():
+    if len(value) <= SAFE_INTEGER_CHARS and value.lstrip("+-").isdigit():
         whole = int(value)
         return whole if abs(whole) <= MAX_SAFE_INTEGER else _finite(float(whole))
     return _finite(float(value))
+
+
+def _float_of(whole: int) -> float:
+    try:
+        return _finite(float(whole))
+    except OverflowError:
+        raise Rejected("not a finite number") from None
 
 
 def _finite(number: float) -> float:

@@ -98,7 +98,7 @@ class HubMapper:
             try:
                 converted = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(name, problem.reason))
+                rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if converted is not SKIP:
                 attributes[name] = converted
@@ -146,7 +146,7 @@ class HubMapper:
             try:
                 entry = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(name, problem.reason))
+                rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if entry is not SKIP:
                 entries.append(entry)
@@ -168,7 +168,7 @@ class HubMapper:
             try:
                 converted = convert(value)
             except Rejected as problem:
-                rejected.append(RejectedField(f"event.properties.{name}", problem.reason))
+                rejected.append(RejectedField(f"event.properties.{name}", problem.reason, field))
                 continue
             if converted is not SKIP:
                 properties[name] = converted

@@ -38,6 +38,7 @@ class RejectedField:
 
     attribute: str  # the Braze attribute it would have set
     reason: str  # e.g. "not a valid email address"; never the value itself
+    field: str | None = None  # the Komo field it came from, where the mapping names one
 
 
 @dataclass(frozen=True, slots=True)

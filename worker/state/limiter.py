@@ -3,7 +3,7 @@ shared by all workers: GCRA in Redis").
 
 Each request reserves its moment to start with one atomic Lua script (GCRA, the generic cell rate
 algorithm): the key holds a *theoretical arrival time*; a reservation gets ``max(now, tat - tolerance)``
-and pushes ``tat`` on by one emission interval (``window / (limit * 97%)``). The slot is taken before
+and pushes ``tat`` on by one emission interval (``window / (limit * 98%)``). The slot is taken before
 sending and waited for after, so N processes together start at most the shared rate, in one round trip
 per request, with the time read from Redis (one clock for every machine).
 
@@ -33,14 +33,14 @@ from redis.exceptions import RedisError
 
 from komo_braze.logs import get_logger
 from worker.metrics import WorkerMetrics
-from worker.pacer import RateLimitHeaders
+from worker.ratelimit_headers import RateLimitHeaders
 
 log = get_logger(__name__)
 
 #: Braze's documented /users/track limit, used until an answer's headers say otherwise
 BRAZE_DEFAULT_RATE = (3000, 3.0)
-#: the share of the limit left unspent: room for the start of a request landing in the next window
-HEADROOM_SHARE = 0.03
+#: the share of the limit left unspent: room for requests that start in one window and land in the next
+HEADROOM_SHARE = 0.02
 #: requests that may start together after an idle spell, as a share of the limit (at least 1)
 BURST_SHARE = 0.01
 #: grants the headers cannot see yet (sent before request n but answered after it), as a share of the limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aio_pika
 
@@ -51,17 +52,30 @@ def dead_letter(item: Spec) -> aio_pika.Message:
         "mobile": "+61 412 345 678",
         "first_name": "Joe",
     }
-    envelope = Envelope.from_komo(body, received_at=item.failed_at - timedelta(seconds=5))
+    return letter_of(
+        body,
+        kind=item.kind,
+        detail=f"Invalid email address user{item.n}@example.com",
+        workspace=item.workspace,
+        failed_at=item.failed_at,
+    )
+
+
+def letter_of(
+    body: dict[str, Any], *, kind: ErrorKind, detail: str, workspace: str = "default", failed_at: datetime = BASE_TIME
+) -> aio_pika.Message:
+    """The dead letter the worker writes for a Komo ``body`` (received five seconds before it failed)."""
+    envelope = Envelope.from_komo(body, received_at=failed_at - timedelta(seconds=5))
     original = aio_pika.Message(envelope.encode(), message_id=envelope.submission_id)
     return deadletter.build_dead_letter(
         original.body,
         original,
-        kind=item.kind,
-        detail=f"Invalid email address user{item.n}@example.com",
+        kind=kind,
+        detail=detail,
         attempts=1,
-        hub_id=item.hub,
-        workspace=item.workspace,
-        failed_at=item.failed_at,
+        hub_id=envelope.hub_id,
+        workspace=workspace,
+        failed_at=failed_at,
     )
 
 

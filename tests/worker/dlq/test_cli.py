@@ -11,7 +11,8 @@ import orjson
 
 from tests.broker import BrokerKit
 from tests.prometheus import check_metrics
-from tests.worker.dlq.letters import fill, message_ids
+from tests.worker.dlq.letters import fill, letter_of, message_ids
+from worker.deadletter import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -128,6 +129,82 @@ async def test_import_names_the_lines_it_could_not_use(broker: BrokerKit, tmp_pa
     report = orjson.loads(out)
     assert report["published"] == 0
     assert [f["line"] for f in report["failed_lines"]] == [1, 2, 4]
+
+
+async def test_import_of_ids_and_headers_too_long_for_amqp_names_the_lines_and_publishes_the_rest(
+    broker: BrokerKit, tmp_path: Path
+) -> None:
+    await filled(broker, 3)
+    exported = tmp_path / "all.ndjson"
+    assert (await komo_braze(broker, "dlq", "export", str(exported)))[0] == 0
+    good = [orjson.loads(line) for line in exported.read_bytes().splitlines()]
+    long_id = {**good[0], "message_id": "m" * 300}
+    long_hub = {**good[1], "envelope": {**good[1]["envelope"], "hub_id": "h" * 252}}
+    long_header = {**good[2], "headers": {**good[2]["headers"], "x-" + "k" * 300: "v"}}
+    huge_number = {**good[0], "headers": {**good[0]["headers"], "x-n": 2**64 - 1}}  # no AMQP integer holds it
+    lines = [good[0], long_id, good[1], long_hub, long_header, good[2], huge_number]
+    source = tmp_path / "hostile.ndjson"
+    source.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in lines))
+
+    status, out, err = await komo_braze(broker, "dlq", "import", str(source), "--json")
+
+    assert status == 1
+    assert "Traceback" not in err
+    report = orjson.loads(out)
+    assert report["published"] == 3
+    failed = {f["line"]: f["reason"] for f in report["failed_lines"]}
+    assert sorted(failed) == [2, 4, 5, 7]
+    assert "message_id takes 300 bytes" in failed[2]
+    assert "hub takes 256 bytes in the routing key" in failed[4]
+    assert "a header name takes 302 bytes; the broker carries at most 128" in failed[5]
+    assert "the broker cannot carry this message: x-n error: Unsupported numeric value" in failed[7]
+    work = await broker.drain(broker.names.work_queue())
+    assert message_ids(work) == ["sub-000000", "sub-000001", "sub-000002"]
+
+
+HOSTILE_HUBS = ["\x1b[2Jclear", "two\nlines", "rtl\u202eevil", "c1\x9b31m", "[/]markup"]
+
+
+async def hostile_letters(broker: BrokerKit) -> None:
+    """Dead letters whose hub, id and detail carry terminal controls, markup and unicode contacts."""
+    await broker.declare()
+    async with broker.connection() as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(broker.names.dead_exchange)
+        for n, hub in enumerate(HOSTILE_HUBS):
+            body = {"submission_id": f"sub-{n}\x1b]0;title\x07", "site_id": hub, "email": "zoë@exämple.com"}
+            detail = "Braze: 'zoë@exämple.com'\n\x1b[31m+61 412 345 678 \u202einvalid"
+            letter = letter_of(body, kind=ErrorKind.BRAZE_REJECTED, detail=detail)
+            await exchange.publish(letter, routing_key="", mandatory=True)
+
+
+def raw_controls(text: str) -> list[str]:
+    return sorted({char for char in text if not char.isprintable() and char != "\n"})
+
+
+async def test_list_stats_and_show_print_control_characters_escaped_and_mask_unicode_contacts(
+    broker: BrokerKit,
+) -> None:
+    await hostile_letters(broker)
+    outputs = {}
+    for command in (["list"], ["list", "--json"], ["stats"], ["stats", "--json"], ["show", "sub-0\x1b]0;title\x07"]):
+        status, out, err = await komo_braze(broker, "dlq", *command)
+        assert status == 0, err
+        assert raw_controls(out) == [], command
+        outputs[" ".join(command[:2])] = out
+    listed = outputs["list"].splitlines()
+    assert len(listed) == 1 + len(HOSTILE_HUBS)  # a newline never breaks a line of the table
+    assert "\\x1b[2Jclear" in listed[1]
+    assert "two\\nlines" in listed[2]
+    assert "sub-0\\x1b]0;title\\x07" in listed[1]
+    assert [orjson.loads(line)["hub_id"] for line in outputs["list --json"].splitlines()] == HOSTILE_HUBS
+    for hub in ("\\x1b[2Jclear", "two\\nlines", "rtl\\u202eevil", "c1\\x9b31m", "[/]markup"):
+        assert hub in outputs["stats"]
+    assert orjson.loads(outputs["stats --json"])["by_hub"] == dict.fromkeys(HOSTILE_HUBS, 1)
+    shown = orjson.loads(outputs["show sub-0\x1b]0;title\x07"])
+    assert shown["headers"]["x-error-detail"] == "Braze: 'z***@e***.com'\n\x1b[31m+** *** *** *78 \u202einvalid"
+    assert shown["envelope"]["payload"]["email"] == "z***@e***.com"
+    assert "zoë" not in "".join(outputs.values())
 
 
 async def test_purge_needs_yes_and_removes_only_what_matches(broker: BrokerKit) -> None:

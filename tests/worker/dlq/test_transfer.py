@@ -71,3 +71,24 @@ def test_a_line_that_cannot_become_a_message_says_why(line: bytes, reason: str) 
 def test_a_line_with_no_hub_cannot_go_to_the_work_routing() -> None:
     with pytest.raises(BadLine, match="no hub"):
         plan_import(3, b'{"body_base64": "AAE="}', to_dlq=False, replayed_at=REPLAYED_AT)
+
+
+def exported_with(**changes: Any) -> bytes:
+    record = orjson.loads(export_line(DeadLetter.from_message(dead_letter(spec(7)))))
+    record["envelope"].update(changes)
+    return orjson.dumps(record)
+
+
+@pytest.mark.parametrize("to_dlq", [False, True])
+def test_a_message_id_longer_than_amqp_carries_is_a_bad_line(to_dlq: bool) -> None:
+    record = orjson.loads(exported_with())
+    record["message_id"] = "m" * 256
+    with pytest.raises(BadLine, match="message_id takes 256 bytes"):
+        plan_import(3, orjson.dumps(record), to_dlq=to_dlq, replayed_at=REPLAYED_AT)
+
+
+def test_a_hub_too_long_for_a_routing_key_is_a_bad_line_on_the_work_routing_only() -> None:
+    line = exported_with(hub_id="h" * 252)
+    with pytest.raises(BadLine, match="hub takes 256 bytes in the routing key"):
+        plan_import(3, line, to_dlq=False, replayed_at=REPLAYED_AT)
+    assert plan_import(3, line, to_dlq=True, replayed_at=REPLAYED_AT).routing_key == ""

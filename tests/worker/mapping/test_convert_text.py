@@ -52,6 +52,23 @@ def test_huge_integers_become_floats_rather_than_lose_digits_silently() -> None:
     assert to_number(str(2**60)) == float(2**60)
 
 
+TOO_LARGE_FOR_A_NUMBER = [
+    pytest.param("9" * 400, id="400-digits"),
+    pytest.param("-" + "9" * 400, id="minus-400-digits"),
+    pytest.param("1" + "0" * 5000, id="more-digits-than-python-converts"),
+    pytest.param(10**400, id="400-digit-int"),
+    pytest.param("1e999", id="exponent"),
+    pytest.param("-1E99999999999", id="huge-exponent"),
+    pytest.param(float("inf"), id="infinity"),
+]
+
+
+@pytest.mark.parametrize("value", TOO_LARGE_FOR_A_NUMBER)
+@pytest.mark.parametrize("convert", [to_number, to_integer])
+def test_a_number_too_large_for_a_float_is_rejected_with_a_reason_never_raised(convert: Any, value: Any) -> None:
+    assert rejection(convert, value) == "not a finite number"
+
+
 def test_integers_refuse_fractions_and_overflow() -> None:
     assert to_integer("42") == 42
     assert to_integer("4.0") == 4

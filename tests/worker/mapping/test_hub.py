@@ -172,12 +172,12 @@ def test_values_that_do_not_fit_are_rejected_by_name_never_by_value(example: Map
         ),
     )
     assert set(result.rejected) == {
-        RejectedField("phone", "not a valid phone number"),
-        RejectedField("dob", "not a real date"),
-        RejectedField("country", "not a known country"),
-        RejectedField("komo_last_score", "not a number"),
-        RejectedField("email_subscribe", "not a yes/no value"),
-        RejectedField("favourite_team", "longer than 255 characters"),
+        RejectedField("phone", field="mobile", reason="not a valid phone number"),
+        RejectedField("dob", field="date_of_birth", reason="not a real date"),
+        RejectedField("country", field="country", reason="not a known country"),
+        RejectedField("komo_last_score", field="score", reason="not a number"),
+        RejectedField("email_subscribe", field="optin", reason="not a yes/no value"),
+        RejectedField("favourite_team", field="favourite_team", reason="longer than 255 characters"),
     }
     for name in ("phone", "dob", "country", "komo_last_score", "email_subscribe", "favourite_team"):
         assert name not in result.attributes

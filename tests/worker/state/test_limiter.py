@@ -14,7 +14,7 @@ import structlog
 
 from tests.worker.state.redis_kit import own_redis
 from worker.metrics import WorkerMetrics
-from worker.pacer import RateLimitHeaders
+from worker.ratelimit_headers import RateLimitHeaders
 from worker.state.limiter import OtherClients, SharedLimiter
 
 # limit 100 per 97 s: one request per second at 97% of the limit, a burst of 1
