@@ -18,7 +18,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
-import aiormq.exceptions
+import aio_pika.exceptions
 
 from komo_braze.amqp_adapter import DeliveryChannel
 
@@ -81,7 +81,7 @@ class AckBatcher:
                 for channel, tag, multiple in self._frames(acking):
                     await channel.basic_ack(tag, multiple=multiple, wait=False)
             except asyncio.CancelledError:
-                batch.error = aiormq.exceptions.ChannelInvalidStateError("acks cancelled")
+                batch.error = aio_pika.exceptions.ChannelInvalidStateError("acks cancelled")
                 raise
             except Exception as exc:
                 batch.error = exc
