@@ -7,8 +7,10 @@ its profiles and events alive, the older generations too. So :func:`tune_gc` mov
 (modules, settings, the compiled mapping) out of every collection for good (``gc.freeze()``) and
 collects young garbage less often (:data:`GC_THRESHOLDS`). Cycles are still collected, later.
 
-What it buys is measured by ``python -m bench worker --gc-compare``: the worker with and without it in
-the same run, alternating (figures in ``docs/decisions.md``). ``KOMO_BRAZE_GC_TUNING=false`` turns it off.
+What it buys is measured by ``python -m bench worker --gc-compare`` and ``python -m bench sim
+--gc-compare``: each process with and without it in the same run (figures in ``docs/decisions.md``, "GC
+tuning": 4-7% less worker CPU over 60,000 messages, level over 20,000 and in braze-sim).
+``KOMO_BRAZE_GC_TUNING=false`` turns it off.
 """
 
 from __future__ import annotations
