@@ -149,6 +149,36 @@ class Settings(BaseSettings):
         "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
     )
 
+    # --- state store (shared by the workers of one deployment) ------------------------------
+    state_url: SecretStr | None = Field(
+        None,
+        description="state store shared by the workers, `redis://host:6379/0` (its password is a secret); "
+        "unset: in-process, for a single worker",
+    )
+    state_accepted_retention_s: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="how long a submission id Braze accepted is remembered: a copy arriving within it is acked, "
+        "not sent again",
+    )
+    state_user_retention_s: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="how long a user's last accepted attribute times and digests are kept (older values held "
+        "back, `skip_unchanged`); after it, values are sent again",
+    )
+    state_claim_ttl_s: float = Field(
+        10.0,
+        gt=0,
+        description="lifetime of a worker's claim on a user while their batch is in flight (renewed every third "
+        "of it): a dead worker's users wait at most this long",
+    )
+    state_timeout_s: float = Field(
+        0.5,
+        gt=0,
+        description="longest wait for the state store; slower or failing means per-process mode until it answers",
+    )
+
     # --- logging ------------------------------------------------------------------------------
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")
     log_format: LogFormat = Field(LogFormat.AUTO, description="`auto`, `json` or `console`")
@@ -163,7 +193,7 @@ class Settings(BaseSettings):
     def _parse_tokens(cls, value: Any) -> Any:
         return _split_secrets(value)
 
-    @field_validator("webhook_hmac_secret", "braze_api_key", mode="before")
+    @field_validator("webhook_hmac_secret", "braze_api_key", "state_url", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: Any) -> Any:
         # an empty HMAC key would turn authentication "on" while anyone can compute the signature
@@ -176,6 +206,13 @@ class Settings(BaseSettings):
     def _check_rate(cls, value: str | None) -> str | None:
         if value is not None:
             parse_rate(value)
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _check_state_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
         return value
 
     @property

@@ -31,9 +31,32 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        # named without the worker's namespace: `komo_braze_duplicates_total` is the name operators alert on
         self.duplicates = Counter(
-            "messages_duplicate",
-            "redelivered messages already accepted by Braze, acked without resending",
+            "duplicates",
+            "copies of submissions Braze already accepted, acked without a second send, by cause: "
+            "`accepted` (recorded as accepted, by any worker), `same_batch` (a copy in the same batch)",
+            ["workspace", "cause"],
+            namespace="komo_braze",
+            registry=r,
+        )
+        self.state_store_up = Gauge(
+            "state_store_up",
+            "1: the shared state store answers; 0: per-process mode (none configured, or it is down)",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.attributes_held_back = Counter(
+            "attributes_held_back",
+            "attribute values not sent, by reason: `older` (a newer value was accepted), `unchanged` "
+            "(`skip_unchanged`: equal to what was last accepted)",
+            ["workspace", "reason"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.claims_waited = Counter(
+            "user_claims_waited",
+            "submissions that waited because another worker held their user",
             ["workspace"],
             namespace=NAMESPACE,
             registry=r,
@@ -124,5 +147,6 @@ class WorkerMetrics:
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of a sample (tests and the demo read metrics through this)."""
-        found = self.registry.get_sample_value(f"{NAMESPACE}_{name}", labels)
+        full = name if name.startswith("komo_braze_") else f"{NAMESPACE}_{name}"
+        found = self.registry.get_sample_value(full, labels)
         return found or 0.0

@@ -32,6 +32,10 @@ from worker.pacer import Pacer
 from worker.pipeline import WorkspacePipeline
 from worker.router import Mapper, Router
 from worker.settle import Settler
+from worker.state import StateStore
+from worker.state.failover import FailoverStore
+from worker.state.memory import MemoryStore
+from worker.state.redis import RedisStore
 
 log = get_logger(__name__)
 
@@ -96,6 +100,29 @@ def prefetch_for(settings: Settings) -> int:
     return per_batch * (settings.braze_max_in_flight + 2)
 
 
+def open_store(settings: Settings, metrics: WorkerMetrics) -> StateStore:
+    """The in-process store, or Redis (``KOMO_BRAZE_STATE_URL``) falling back to it while Redis is down."""
+    memory = MemoryStore(
+        accepted_retention_s=settings.state_accepted_retention_s,
+        user_retention_s=settings.state_user_retention_s,
+        claim_ttl_s=settings.state_claim_ttl_s,
+    )
+    if settings.state_url is None:
+        metrics.state_store_up.set(0)
+        return memory
+    redis = RedisStore(
+        settings.state_url.get_secret_value(),
+        settings.prefix,
+        accepted_retention_s=settings.state_accepted_retention_s,
+        user_retention_s=settings.state_user_retention_s,
+        claim_ttl_s=settings.state_claim_ttl_s,
+        timeout_s=settings.state_timeout_s,
+    )
+    return FailoverStore(
+        redis, memory, timeout_s=settings.state_timeout_s, on_change=lambda up: metrics.state_store_up.set(int(up))
+    )
+
+
 async def serve(
     settings: Settings,
     mapping: WorkerMapping,
@@ -125,6 +152,12 @@ async def serve(
             workspace_hubs=mapping.workspace_hubs(),
         )
         settler = Settler(topo.dead_exchange, settings.publish_timeout_s, metrics)
+        store = open_store(settings, metrics)
+        stack.push_async_callback(store.close)
+        if isinstance(store, FailoverStore):
+            await store.start()
+            watcher = asyncio.create_task(store.watch())
+            stack.push_async_callback(_cancel, watcher)
         pipelines: dict[str, WorkspacePipeline] = {}
         for target in targets:
             client = await stack.enter_async_context(
@@ -142,7 +175,13 @@ async def serve(
             )
             gate = BrazeGate(target.workspace, client, Pacer(static_limit=static_limit), breaker, metrics)
             pipelines[target.workspace] = WorkspacePipeline(
-                gate, settler, metrics, limits=limits, max_in_flight=settings.braze_max_in_flight
+                gate,
+                settler,
+                metrics,
+                limits=limits,
+                max_in_flight=settings.braze_max_in_flight,
+                store=store,
+                claim_ttl_s=settings.state_claim_ttl_s,
             )
         router = Router(mapping, pipelines, settler, metrics)
 
@@ -174,11 +213,22 @@ async def serve(
         runner, port = await start_site(app, bind.host, port=bind.port)
         stack.push_async_callback(runner.cleanup)
         log.info("listening", port=port, host=bind.host)  # komo_braze.components reads the port from this
-        log.info("worker_started", workspaces=sorted(pipelines), prefix=settings.prefix)
+        log.info(
+            "worker_started",
+            workspaces=sorted(pipelines),
+            prefix=settings.prefix,
+            state_store="shared" if store.shared else "per_process",
+        )
         if on_listening is not None:
             on_listening(port)
         await _run(settings, shutdown, consumers, pipelines, router)
     log.info("worker_stopped")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _run(

@@ -1,0 +1,98 @@
+"""Which attribute values of a user's object are worth sending, given what Braze last accepted for them.
+
+- A value whose Komo time is older than the one last accepted for that attribute is held back (``older``):
+  a newer value is already in Braze, whichever worker sent it, and must stay.
+- With the hub's ``skip_unchanged``, a value equal to the one last accepted is held back (``unchanged``);
+  its time is still recorded, so that an older value arriving later is recognised as older.
+- Identifiers, ``_update_existing_only``, subscription groups, array edits and increments are always sent:
+  they identify or steer, or they are operations rather than values.
+
+An object left with nothing but what identifies the user is not sent at all (its events still are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+from worker.batch import H, Unit
+from worker.mapping.field_types import RESERVED_ATTRIBUTES
+from worker.mapping.model import IdentifierKind, UserKey
+from worker.merge import is_edit, is_increment
+from worker.state import Seen, UserState, value_digest
+
+_CONTACT_KINDS = (IdentifierKind.EMAIL, IdentifierKind.PHONE)
+#: the digest recorded for a hub without ``skip_unchanged``: equal to no value's digest
+NO_DIGEST = "-"
+
+
+@dataclass(slots=True)
+class Sendable(Generic[H]):
+    """One unit's attribute object after the check, and what to record once Braze accepts it."""
+
+    unit: Unit[H]
+    attributes: dict[str, Any] | None  # None: nothing left worth a write
+    record: dict[str, Seen] = field(default_factory=dict)
+    older: int = 0
+    unchanged: int = 0
+
+
+def _timestamp_ms(unit: Unit[H]) -> dict[str, int]:
+    """Each attribute's Komo time: that of the latest submission that set it."""
+    times: dict[str, int] = {}
+    for submission in unit.ordered():
+        stamp = int(submission.mapped.timestamp.timestamp() * 1000)
+        for name in submission.mapped.attributes:
+            times[name] = stamp
+    return times
+
+
+def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
+    """The part of ``unit``'s attribute object to send, given ``seen`` (what was last accepted)."""
+    merged = unit.attribute_object()
+    skip_unchanged = all(s.mapped.skip_unchanged for s in unit.submissions)
+    times = _timestamp_ms(unit)
+    result: Sendable[H] = Sendable(unit, None)
+    kept: dict[str, Any] = {}
+    for name, value in merged.items():
+        if not _is_value(name, value, unit):
+            kept[name] = value
+            continue
+        # digests only where they are compared: hashing every value would cost every hub
+        stamp, digest, last = times[name], value_digest(value) if skip_unchanged else NO_DIGEST, seen.get(name)
+        if last is not None and last.timestamp_ms > stamp:
+            result.older += 1
+            continue
+        if skip_unchanged and last is not None and last.digest == digest:
+            result.unchanged += 1
+            result.record[name] = Seen(max(stamp, last.timestamp_ms), digest)
+            continue
+        kept[name] = value
+        result.record[name] = Seen(stamp, digest)
+    held_back = result.older + result.unchanged
+    if not held_back or any(_is_value(name, value, unit) for name, value in kept.items()):
+        result.attributes = kept
+    return result
+
+
+def _is_value(name: str, value: Any, unit: Unit[H]) -> bool:
+    """An attribute set to a value (what the check is about), not an identifier, steering or operation."""
+    if name in RESERVED_ATTRIBUTES or is_edit(value) or is_increment(value):
+        return False
+    return not (unit.user.kind in _CONTACT_KINDS and name == unit.user.kind.value)
+
+
+@dataclass(slots=True)
+class BatchState(Generic[H]):
+    """What the state store said about one batch's users, and what its request holds back."""
+
+    tokens: dict[UserKey, str]  # each user's name in the store
+    seen: Mapping[str, UserState]  # what Braze last accepted, per claimed user
+    claimed: set[str]  # users this batch still holds claims on
+    sendables: dict[UserKey, Sendable[H]] = field(default_factory=dict)
+
+    def attribute_object(self, unit: Unit[H]) -> dict[str, Any] | None:
+        result = sendable(unit, self.seen.get(self.tokens[unit.user], {}))
+        self.sendables[unit.user] = result
+        return result.attributes
