@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 

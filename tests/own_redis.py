@@ -49,19 +49,22 @@ class OwnRedis:
 
     async def start(self) -> None:
         assert SERVER is not None
-        with (self.home / "server.out").open("ab") as log:
-            self.process = subprocess.Popen(
-                [SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                cwd=self.home,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = await asyncio.to_thread(self._spawn, SERVER)
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
         while not await asyncio.to_thread(redis_answers, "127.0.0.1", self.port):
             if self.process.poll() is not None or asyncio.get_running_loop().time() > deadline:
                 tail = (self.home / "server.out").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"own redis-server on {self.port} did not start:\n{tail}")
             await asyncio.sleep(0.05)
+
+    def _spawn(self, server: str) -> subprocess.Popen[bytes]:
+        with (self.home / "server.out").open("ab") as log:
+            return subprocess.Popen(
+                [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     async def kill(self) -> None:
         if self.process is not None:

@@ -54,6 +54,13 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.attribute_values_sent = Counter(
+            "attribute_values_sent",
+            "attribute values (Braze data points) in attribute objects Braze accepted",
+            ["workspace"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.claims_waited = Counter(
             "user_claims_waited",
             "submissions that waited because another worker held their user",

@@ -141,7 +141,8 @@ class WorkspacePipeline:
             self.metrics.coalesced.labels(self.workspace).inc(batch.coalesced_count())
             claimed, waiting, state = await self._claim(batch)
             if waiting.units:  # their users stay busy here until they are given back
-                release, waiting_count = claimed, len(waiting.submissions)
+                parked = {id(s) for s in waiting.submissions}
+                release, waiting_count = batch.without(lambda s: id(s) in parked), len(parked)
                 group.create_task(self._give_back_later(waiting))
             try:
                 await self._send(claimed, 0, state)
@@ -291,13 +292,13 @@ class WorkspacePipeline:
     ) -> None:
         """Tell the store what Braze accepted, before any of it is acked (one round trip), and free the users."""
         seen: dict[str, UserState] = {}
-        older = unchanged = 0
+        sent = older = unchanged = 0
         for unit in batch.units:
             result = state.sendables.get(unit.user)
             if result is None or any(id(s) in rejected for s in unit.submissions):
                 continue
             seen[state.tokens[unit.user]] = result.record
-            older, unchanged = older + result.older, unchanged + result.unchanged
+            sent, older, unchanged = sent + result.sent, older + result.older, unchanged + result.unchanged
         ids = list(dict.fromkeys(s.submission_id for s in accepted))
         users = {state.tokens[user] for user in batch.users}
         await self.store.record(ids, seen, sorted(users & state.claimed))
@@ -305,6 +306,7 @@ class WorkspacePipeline:
         state.claimed -= users
         if len(accepted) > len(ids):
             self.metrics.duplicates.labels(self.workspace, "same_batch").inc(len(accepted) - len(ids))
+        self.metrics.attribute_values_sent.labels(self.workspace).inc(sent)
         if older:
             self.metrics.attributes_held_back.labels(self.workspace, "older").inc(older)
         if unchanged:

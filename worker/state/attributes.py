@@ -34,6 +34,7 @@ class Sendable(Generic[H]):
     unit: Unit[H]
     attributes: dict[str, Any] | None  # None: nothing left worth a write
     record: dict[str, Seen] = field(default_factory=dict)
+    sent: int = 0  # attribute values (data points) in ``attributes``
     older: int = 0
     unchanged: int = 0
 
@@ -69,6 +70,7 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
             result.record[name] = Seen(max(stamp, last.timestamp_ms), digest)
             continue
         kept[name] = value
+        result.sent += 1
         result.record[name] = Seen(stamp, digest)
     held_back = result.older + result.unchanged
     if not held_back or any(_is_value(name, value, unit) for name, value in kept.items()):

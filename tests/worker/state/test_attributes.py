@@ -79,7 +79,7 @@ def test_identifiers_steering_keys_and_operations_are_always_sent() -> None:
     s.mapped = dataclasses.replace(s.mapped, user=UserKey(s.user.kind.EMAIL, "joe@example.com"))
     s.mapped.attributes["email"] = "joe@example.com"
     later = Seen(T0_MS + 9000, NO_DIGEST)
-    seen = {name: later for name in ("external_id", "email", "_update_existing_only", "komo_interests", "visits")}
+    seen = dict.fromkeys(("external_id", "email", "_update_existing_only", "komo_interests", "visits"), later)
     result = sendable(_unit(s), seen)
     assert result.attributes == s.mapped.attributes
     assert result.older == 0
