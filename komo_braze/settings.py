@@ -174,9 +174,10 @@ class Settings(BaseSettings):
         "of it): a dead worker's users wait at most this long",
     )
     state_timeout_s: float = Field(
-        0.5,
+        1.0,
         gt=0,
-        description="longest wait for the state store; slower or failing means per-process mode until it answers",
+        description="longest wait for one answer of the state store; three failed or slower in a row mean "
+        "per-process mode until it answers again",
     )
 
     # --- logging ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import orjson
 from worker.mapping.model import UserKey
 
 #: claims and writes of one batch are one round trip; waiting longer than this means the store is down
-DEFAULT_TIMEOUT_S = 0.5
+DEFAULT_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,12 +29,23 @@ async def workers(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
     prefix = f"test-store-{uuid.uuid4().hex[:10]}"
 
     def make(count: int, *, claim_ttl_s: float = 5.0, retention_s: float = 60.0) -> list[StateStore]:
-        options = {"accepted_retention_s": retention_s, "user_retention_s": retention_s, "claim_ttl_s": claim_ttl_s}
         for _ in range(count):
             if request.param == "memory":
-                made.append(MemoryStore(memory, **options))
+                made.append(
+                    MemoryStore(
+                        memory, accepted_retention_s=retention_s, user_retention_s=retention_s, claim_ttl_s=claim_ttl_s
+                    )
+                )
             else:
-                made.append(RedisStore(redis_url, prefix, **options))
+                made.append(
+                    RedisStore(
+                        redis_url,
+                        prefix,
+                        accepted_retention_s=retention_s,
+                        user_retention_s=retention_s,
+                        claim_ttl_s=claim_ttl_s,
+                    )
+                )
         return made[-count:]
 
     yield make
@@ -111,12 +122,12 @@ async def test_a_user_claimed_elsewhere_comes_without_attributes(workers: Worker
 async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str) -> None:
     prefix = f"test-keys-{uuid.uuid4().hex[:10]}"
     store = RedisStore(redis_url, prefix, accepted_retention_s=60, user_retention_s=60, claim_ttl_s=5)
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         await store.claim(["u1"], ["s1"])
         await store.record(["s1"], {"u1": {"team": Seen(1, "aa")}}, release=[])
         await store.claim(["u1"], [])
-        keys = sorted(k.decode() for k in await client.keys(f"{prefix}*"))
+        keys = sorted(await client.keys(f"{prefix}*"))
         assert keys == [f"{prefix}:state:accepted:s1", f"{prefix}:state:claim:u1", f"{prefix}:state:user:u1"]
         assert 0 < await client.pttl(f"{prefix}:state:accepted:s1") <= 60_000
         assert 0 < await client.pttl(f"{prefix}:state:claim:u1") <= 5_000
