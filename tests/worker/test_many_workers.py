@@ -163,11 +163,11 @@ async def test_redis_killed_mid_stream_and_restarted_loses_nothing_and_dead_lett
     broker: BrokerKit, tmp_path: Path
 ) -> None:
     await broker.declare()
-    bodies = _bodies(3000, seed=6)
+    bodies = _bodies(4000, seed=6)
     async with (
         own_redis() as redis,
-        running_sim(latency_ms=30) as sim,
-        fleet(broker, sim, tmp_path, redis.url) as crew,
+        running_sim(latency_ms=100) as sim,  # with 2 requests in flight: a stream of some seconds
+        fleet(broker, sim, tmp_path, redis.url, settings={"braze_max_in_flight": "2"}) as crew,
     ):
         await crew.start(2)
         await publish_fast(broker, bodies)
@@ -175,7 +175,9 @@ async def test_redis_killed_mid_stream_and_restarted_loses_nothing_and_dead_lett
         await redis.kill()
         await logged_by_all(crew, "state_store_down")
         assert await crew.metric("komo_braze_worker_state_store_up") == 0
-        await events_reach(sim, sum((await event_counts(sim)).values()) + 600)  # per-process mode delivers on
+        down_at = sum((await event_counts(sim)).values())
+        assert down_at < len(bodies) - 400, "the stream ended too soon to show per-process mode delivering"
+        await events_reach(sim, down_at + 400)  # per-process mode delivers on
         await redis.start()
         await logged_by_all(crew, "state_store_up")
         await settle(broker, crew, sim, _ids(bodies))
