@@ -169,7 +169,10 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int) -> float:
+async def worker_per_s(
+    settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int, **extra: str
+) -> float:
+    """One worker's rate over ``count`` queued messages; ``extra`` settings (e.g. ``state_url``) on top."""
     mapping = log_dir / "mapping.yaml"
     mapping.write_text(MAPPING)
     env = component_env(
@@ -180,6 +183,7 @@ async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Pa
         mapping=str(mapping),
         worker_metrics_bind="127.0.0.1:0",
         batch_mode=BatchMode.COMBINED.value,
+        **extra,
     )
     worker = await start_component("worker", ["worker"], env, log_dir)
     try:

@@ -1,0 +1,159 @@
+"""The state store's cost: worker throughput with Redis (``KOMO_BRAZE_STATE_URL``) against in-process.
+
+1. One worker over the same queued submissions, alternating in-process and Redis rounds in one run (so
+   that load from elsewhere hits both); the median ratio Redis / in-process counts (goal >= 0.8). The
+   worker talks to the store twice per batch, each time in one round trip, never per message.
+2. The order scenario: ``--users`` x 5 back-to-back updates (newer Komo time each), ``--workers``
+   processes competing on the queue, per-process against Redis: rate, and profiles left holding an
+   older value in braze_sim.
+
+    python -m bench state [--count 20000] [--users 1500] [--workers 4] [--rounds 3] [--redis URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import aiohttp
+from redis.asyncio import Redis
+
+from bench.bench_worker import API_KEY, MAPPING, acked, fill, start_sim, worker_per_s
+from braze_sim.client import SimClient
+from komo_braze import topology
+from komo_braze.components import Component, component_env, start_component
+from komo_braze.envelope import Envelope, format_time
+from komo_braze.samples import SampleFactory
+from komo_braze.settings import Settings, load_settings
+
+ROUNDS_PER_USER = 5
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def updates(users: int) -> list[Envelope]:
+    """Each user updates ``favourite_team`` five times back to back, each with a newer Komo time."""
+    envelopes = []
+    for user in range(users):
+        for r in range(1, ROUNDS_PER_USER + 1):
+            sid = f"order-{user}-{r}-{uuid.uuid4().hex[:6]}"
+            body = {
+                "id": sid,
+                "submission_id": sid,
+                "event": "CompetitionEntrySuccess",
+                "timestamp": format_time(T0 + timedelta(seconds=r)),
+                "site_id": "hub-1",
+                "customer_id": f"user-{user}",
+                "favourite_team": f"team-{r}",
+            }
+            envelopes.append(Envelope.from_komo(body))
+    return envelopes
+
+
+async def clear_store(redis_url: str, prefix: str) -> None:
+    client: Redis = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
+
+
+async def fleet_per_s(settings: Settings, count: int, sim_url: str, log_dir: Path, workers: int, **extra: str) -> float:
+    """``workers`` processes over ``count`` queued messages: from the first ack to the last."""
+    mapping = log_dir / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    env = component_env(
+        amqp_url=settings.amqp_url_str,
+        prefix=settings.prefix,
+        braze_url=sim_url,
+        braze_api_key=API_KEY,
+        mapping=str(mapping),
+        worker_metrics_bind="127.0.0.1:0",
+        **extra,
+    )
+    crew: list[Component] = []
+    try:
+        for n in range(workers):  # started one by one: no worker is handed the whole backlog first
+            crew.append(await start_component(f"fleet-{n}", ["worker"], env, log_dir))
+        async with aiohttp.ClientSession() as session, asyncio.timeout(600):
+            first_at = 0.0
+            while (done := sum([await acked(session, w) for w in crew])) < count:
+                if done and not first_at:
+                    first_at = time.perf_counter()
+                await asyncio.sleep(0.02)
+            return count / (time.perf_counter() - first_at)
+    finally:
+        await asyncio.gather(*(w.stop() for w in crew))
+
+
+async def older_profiles(sim_url: str, users: int) -> int:
+    async with SimClient(sim_url) as sim:
+        profiles = await sim.profiles(limit=users * 2)
+    latest = f"team-{ROUNDS_PER_USER}"
+    return sum(1 for p in profiles if p["custom_attributes"].get("favourite_team") != latest)
+
+
+async def run(options: argparse.Namespace) -> int:
+    settings = load_settings(prefix=f"bench-state-{uuid.uuid4().hex[:8]}", log_level="warning")
+    samples = SampleFactory(seed=5, users=5000)
+    envelopes = [Envelope.from_komo(samples.submission(n)) for n in range(options.count)]
+    redis = {"state_url": options.redis}
+    sim: Any = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
+            log_dir = Path(directory)
+            sim, sim_url = await start_sim(log_dir)
+            ratios = []
+            for round_number in range(1, options.rounds + 1):
+                await fill(settings, envelopes)
+                local = await worker_per_s(settings, options.count, sim_url, log_dir, sim.pid)
+                await fill(settings, envelopes)
+                shared = await worker_per_s(settings, options.count, sim_url, log_dir, sim.pid, **redis)
+                await clear_store(options.redis, settings.prefix)
+                ratios.append(shared / local)
+                print(
+                    f"round {round_number}: in-process {local:6.0f} msg/s, Redis {shared:6.0f} msg/s, "
+                    f"ratio {shared / local:.2f}"
+                )
+            print(f"median ratio Redis / in-process: {statistics.median(ratios):.2f}  (goal >= 0.8)")
+            order = updates(options.users)
+            for label, extra in (("per-process", {}), ("Redis", redis)):
+                async with SimClient(sim_url) as client:
+                    await client.reset()
+                await fill(settings, order)
+                rate = await fleet_per_s(settings, len(order), sim_url, log_dir, options.workers, **extra)
+                older = await older_profiles(sim_url, options.users)
+                await clear_store(options.redis, settings.prefix)
+                print(
+                    f"order, {options.workers} workers, {label}: {rate:6.0f} msg/s, "
+                    f"{older} of {options.users} profiles holding an older value"
+                )
+    finally:
+        if sim is not None:
+            with contextlib.suppress(ProcessLookupError):
+                sim.terminate()
+            await sim.wait()
+        connection = await aio_pika.connect(settings.amqp_url_str)
+        async with connection:
+            await topology.delete(await connection.channel(), settings.prefix)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench state", description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20000, help="submissions queued for each single-worker round")
+    parser.add_argument("--users", type=int, default=1500, help="users in the order scenario (5 updates each)")
+    parser.add_argument("--workers", type=int, default=4, help="competing workers in the order scenario")
+    parser.add_argument("--rounds", type=int, default=3, help="in-process/Redis pairs; the median ratio counts")
+    parser.add_argument("--redis", default="redis://localhost:6379/0", help="the Redis to measure against")
+    return asyncio.run(run(parser.parse_args(argv)))
