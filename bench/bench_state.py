@@ -68,8 +68,11 @@ async def clear_store(redis_url: str, prefix: str) -> None:
         await client.aclose()
 
 
-async def fleet_per_s(settings: Settings, count: int, sim_url: str, log_dir: Path, workers: int, **extra: str) -> float:
-    """``workers`` processes over ``count`` queued messages: from the first ack to the last."""
+async def fleet_per_s(
+    settings: Settings, envelopes: list[Envelope], sim_url: str, log_dir: Path, workers: int, **extra: str
+) -> float:
+    """``workers`` processes over ``envelopes`` queued while they run: from the first ack to the last
+    (the backlog is published while they run, as a campaign's webhooks would be)."""
     mapping = log_dir / "mapping.yaml"
     mapping.write_text(MAPPING)
     env = component_env(
@@ -83,15 +86,16 @@ async def fleet_per_s(settings: Settings, count: int, sim_url: str, log_dir: Pat
     )
     crew: list[Component] = []
     try:
-        for n in range(workers):  # started one by one: no worker is handed the whole backlog first
-            crew.append(await start_component(f"fleet-{n}", ["worker"], env, log_dir))
+        # all started before the backlog is queued: no worker is handed the whole of it first
+        crew += await asyncio.gather(*(start_component(f"fleet-{n}", ["worker"], env, log_dir) for n in range(workers)))
+        await fill(settings, envelopes)
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
             first_at = 0.0
-            while (done := sum([await acked(session, w) for w in crew])) < count:
+            while (done := sum([await acked(session, w) for w in crew])) < len(envelopes):
                 if done and not first_at:
                     first_at = time.perf_counter()
                 await asyncio.sleep(0.02)
-            return count / (time.perf_counter() - first_at)
+            return len(envelopes) / (time.perf_counter() - first_at)
     finally:
         await asyncio.gather(*(w.stop() for w in crew))
 
@@ -130,8 +134,7 @@ async def run(options: argparse.Namespace) -> int:
             for label, extra in (("per-process", {}), ("Redis", redis)):
                 async with SimClient(sim_url) as client:
                     await client.reset()
-                await fill(settings, order)
-                rate = await fleet_per_s(settings, len(order), sim_url, log_dir, options.workers, **extra)
+                rate = await fleet_per_s(settings, order, sim_url, log_dir, options.workers, **extra)
                 older = await older_profiles(sim_url, options.users)
                 await clear_store(options.redis, settings.prefix)
                 print(

@@ -8,7 +8,7 @@ Keys, all under ``{KOMO_BRAZE_PREFIX}:state:``:
 - ``accepted:{submission_id}``: present for ``accepted_retention_s`` after Braze accepted it.
 
 Claiming a batch is one Lua script (atomic: the claim, the attributes read under it, and the accepted ids
-are one consistent view); recording is one pipeline. A worker records the accepted ids *before* it releases
+are one consistent view); recording is another. A worker records the accepted ids *before* it releases
 the claims, so whoever claims the user next sees them.
 """
 
@@ -43,6 +43,28 @@ for j = 2 * n + 1, #KEYS do
   accepted[#accepted + 1] = redis.call('EXISTS', KEYS[j])
 end
 return {claimed, seen, accepted}
+"""
+
+_RECORD = """
+local owner, accepted_ms, user_ms = ARGV[1], ARGV[2], ARGV[3]
+local a, u = tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 1, a do
+  redis.call('SET', KEYS[i], '1', 'PX', accepted_ms)
+end
+local at = 6
+for i = 1, u do
+  local n = tonumber(ARGV[at])
+  at = at + 1
+  if n > 0 then
+    redis.call('HSET', KEYS[a + i], unpack(ARGV, at, at + 2 * n - 1))
+    redis.call('PEXPIRE', KEYS[a + i], user_ms)
+  end
+  at = at + 2 * n
+end
+for i = a + u + 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == owner then redis.call('DEL', KEYS[i]) end
+end
+return 0
 """
 
 _RENEW = """
@@ -81,6 +103,7 @@ class RedisStore:
         self._claim_ttl_ms = max(1, int(claim_ttl_s * 1000))
         self._owner = owner or uuid.uuid4().hex
         self._claim = self._redis.register_script(_CLAIM)
+        self._record = self._redis.register_script(_RECORD)
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
 
@@ -124,17 +147,26 @@ class RedisStore:
     async def record(
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for submission_id in submission_ids:
-                pipe.set(self._accepted_key(submission_id), b"1", px=self._accepted_retention_ms)
-            for user, attributes in seen.items():
-                if attributes:
-                    key = self._user_key(user)
-                    pipe.hset(key, mapping={name: s.encode() for name, s in attributes.items()})
-                    pipe.pexpire(key, self._user_retention_ms)
-            if release:  # after the writes: whoever claims these users next sees them
-                await self._release(keys=[self._claim_key(u) for u in release], args=[self._owner], client=pipe)
-            await pipe.execute()
+        # one script, not a pipeline of one command per id and user: packing hundreds of commands costs
+        # the worker more CPU than the round trip itself
+        users = list(seen.items())
+        keys = [
+            *(self._accepted_key(i) for i in submission_ids),
+            *(self._user_key(user) for user, _ in users),
+            *(self._claim_key(u) for u in release),  # last: whoever claims them next sees the writes
+        ]
+        args: list[str | int] = [
+            self._owner,
+            self._accepted_retention_ms,
+            self._user_retention_ms,
+            len(submission_ids),
+            len(users),
+        ]
+        for _, attributes in users:
+            args.append(len(attributes))
+            for name, last in attributes.items():
+                args += (name, last.encode())
+        await self._record(keys=keys, args=args)
 
     async def release(self, users: Sequence[str]) -> None:
         if users:
