@@ -1,4 +1,5 @@
-"""The state store: what the workers of one deployment share (``docs/decisions.md``, "The state store").
+"""The state store: what the workers of one deployment share (``docs/decisions.md``, "The state store:
+per-user claims in Redis rather than partitioned queues").
 
 One small interface, :class:`StateStore`, with two implementations: :class:`~worker.state.memory.MemoryStore`
 (in-process, the default for a single worker, and the fallback while Redis is down) and

@@ -94,10 +94,9 @@ class FailoverStore:
         claims = await self._call("claim", lambda: self._primary.claim(users, submission_ids))
         if claims is None and self._up:  # no answer this time: every user waits and is tried again
             return Claims(frozenset(), frozenset(), {})
-        local = await self._fallback.claim(users, submission_ids)
         if claims is None:
-            return local
-        return Claims(claims.users, claims.accepted_ids | local.accepted_ids, claims.seen)
+            return await self._fallback.claim(users, submission_ids)
+        return Claims(claims.users, claims.accepted_ids | self._fallback.accepted_among(submission_ids), claims.seen)
 
     async def renew(self, users: Sequence[str]) -> None:
         await self._call("renew", lambda: self._primary.renew(users))

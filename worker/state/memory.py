@@ -68,8 +68,11 @@ class MemoryStore:
             claimed.add(user)
             kept = state.users.get(user)
             seen[user] = dict(kept[1]) if kept is not None and kept[0] > now else {}
-        accepted = {i for i in submission_ids if self._live(state.accepted.get(i, 0.0))}
-        return Claims(frozenset(claimed), frozenset(accepted), seen)
+        return Claims(frozenset(claimed), self.accepted_among(submission_ids), seen)
+
+    def accepted_among(self, submission_ids: Sequence[str]) -> frozenset[str]:
+        """Which of ``submission_ids`` this process recorded as accepted (no claim taken)."""
+        return frozenset(i for i in submission_ids if self._live(self._state.accepted.get(i, 0.0)))
 
     async def renew(self, users: Sequence[str]) -> None:
         state, now = self._state, self._state.clock()
