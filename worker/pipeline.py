@@ -4,6 +4,11 @@ A :class:`WorkspacePipeline` owns the workspace's coalescer and its :class:`~wor
 (client, pacer, breaker). Its loop hands sealed batches to sender tasks (at most ``max_in_flight`` at
 once); each sender applies :func:`worker.outcome.decide` to every answer and acts on the value. While
 the breaker is open, batches wait at it, holding their messages unacked.
+
+Each batch talks to the state store (:mod:`worker.state`) twice: before its request it claims its users
+(those another worker holds go back to the coalescer for a moment), acks copies of submissions already
+accepted, and learns what Braze last accepted per attribute (older values, and unchanged ones where the
+hub skips them, are held back); after Braze's answer it records what was accepted, before any ack.
 """
 
 from __future__ import annotations
