@@ -14,48 +14,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.bench_worker import API_KEY, MAPPING, acked, fill, start_sim, worker_per_s
+from bench.bench_worker import API_KEY, MAPPING, acked, clean_up, fill, start_sim, worker_per_s
 from braze_sim.client import SimClient
-from komo_braze import topology
 from komo_braze.components import Component, component_env, start_component
-from komo_braze.envelope import Envelope, format_time
-from komo_braze.samples import SampleFactory
+from komo_braze.envelope import Envelope
+from komo_braze.samples import SampleFactory, updates
 from komo_braze.settings import Settings, load_settings
 
 ROUNDS_PER_USER = 5
-T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-
-
-def updates(users: int) -> list[Envelope]:
-    """Each user updates ``favourite_team`` five times back to back, each with a newer Komo time."""
-    envelopes = []
-    for user in range(users):
-        for r in range(1, ROUNDS_PER_USER + 1):
-            sid = f"order-{user}-{r}-{uuid.uuid4().hex[:6]}"
-            body = {
-                "id": sid,
-                "submission_id": sid,
-                "event": "CompetitionEntrySuccess",
-                "timestamp": format_time(T0 + timedelta(seconds=r)),
-                "site_id": "hub-1",
-                "customer_id": f"user-{user}",
-                "favourite_team": f"team-{r}",
-            }
-            envelopes.append(Envelope.from_komo(body))
-    return envelopes
 
 
 async def clear_store(redis_url: str, prefix: str) -> None:
@@ -130,7 +106,7 @@ async def run(options: argparse.Namespace) -> int:
                     f"ratio {shared / local:.2f}"
                 )
             print(f"median ratio Redis / in-process: {statistics.median(ratios):.2f}  (goal >= 0.8)")
-            order = updates(options.users)
+            order = [Envelope.from_komo(body) for body in updates(options.users, ROUNDS_PER_USER)]
             for label, extra in (("per-process", {}), ("Redis", redis)):
                 async with SimClient(sim_url) as client:
                     await client.reset()
@@ -142,13 +118,7 @@ async def run(options: argparse.Namespace) -> int:
                     f"{older} of {options.users} profiles holding an older value"
                 )
     finally:
-        if sim is not None:
-            with contextlib.suppress(ProcessLookupError):
-                sim.terminate()
-            await sim.wait()
-        connection = await aio_pika.connect(settings.amqp_url_str)
-        async with connection:
-            await topology.delete(await connection.channel(), settings.prefix)
+        await clean_up(sim, settings)
     return 0
 
 

@@ -205,6 +205,17 @@ async def worker_per_s(
         await worker.stop()
 
 
+async def clean_up(sim: asyncio.subprocess.Process | None, settings: Settings) -> None:
+    """Stop the simulator and delete the benchmark's broker objects."""
+    if sim is not None:
+        with contextlib.suppress(ProcessLookupError):
+            sim.terminate()
+        await sim.wait()
+    connection = await aio_pika.connect(settings.amqp_url_str)
+    async with connection:
+        await topology.delete(await connection.channel(), settings.prefix)
+
+
 async def run(count: int, users: int, rounds: int) -> int:
     settings = load_settings(prefix=f"bench-worker-{uuid.uuid4().hex[:8]}", log_level="warning")
     samples = SampleFactory(seed=5, users=users)
@@ -226,13 +237,7 @@ async def run(count: int, users: int, rounds: int) -> int:
                     f"ratio {rate / baseline:.2f}"
                 )
     finally:
-        if sim is not None:
-            with contextlib.suppress(ProcessLookupError):
-                sim.terminate()
-            await sim.wait()
-        connection = await aio_pika.connect(settings.amqp_url_str)
-        async with connection:
-            await topology.delete(await connection.channel(), settings.prefix)
+        await clean_up(sim, settings)
     print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")
     print(f"median ratio worker / baseline: {statistics.median(ratios):.2f}  (goal >= 0.85)")
     return 0

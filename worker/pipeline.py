@@ -1,7 +1,7 @@
 """One workspace's way to Braze: coalesce, pace, send, and settle every message by the outcome.
 
 A :class:`WorkspacePipeline` owns the workspace's coalescer and its :class:`~worker.gate.BrazeGate`
-(client, pacer, breaker). Its loop hands sealed batches to sender tasks (at most ``max_in_flight`` at
+(client, pacer, breaker). Its loop hands sealed batches to sender tasks (at most ``max_batches`` at
 once); each sender applies :func:`worker.outcome.decide` to every answer and acts on the value. While
 the breaker is open, batches wait at it, holding their messages unacked.
 
@@ -47,7 +47,7 @@ class WorkspacePipeline:
         metrics: WorkerMetrics,
         *,
         limits: BatchLimits,
-        max_in_flight: int,
+        max_batches: int,
         store: StateStore,
         claim_ttl_s: float,
     ) -> None:
@@ -61,7 +61,7 @@ class WorkspacePipeline:
         self.store = store
         self._claimed: set[str] = set()  # users this pipeline holds claims on in the store
         self._renew_interval_s = claim_ttl_s / 3
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = asyncio.Semaphore(max_batches)
         self._wake = asyncio.Event()
         self._closing = False
         self._in_flight: set[asyncio.Task[None]] = set()

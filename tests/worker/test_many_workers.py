@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from braze_sim.testing import running_sim
-from komo_braze.envelope import format_time
-from komo_braze.samples import SampleFactory
+from komo_braze.samples import SampleFactory, updates
 from tests.broker import BrokerKit
 from tests.own_redis import own_redis
 from tests.worker.fleet import Fleet, event_counts, events_reach, fleet, logged_by_all, publish_fast, settle
-from tests.worker.harness import T0, dead_letters, wait_until
+from tests.worker.harness import dead_letters, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -110,33 +108,13 @@ async def test_kill_9_during_a_stream_loses_nothing_and_duplicates_only_the_wind
         assert await dead_letters(broker) == []
 
 
-def _updates(users: int, rounds: int) -> list[dict[str, Any]]:
-    """Each user updates ``favourite_team`` ``rounds`` times back to back, each with a newer Komo time."""
-    bodies = []
-    for user in range(users):
-        for r in range(1, rounds + 1):
-            sid = f"order-{user}-{r}"
-            bodies.append(
-                {
-                    "id": sid,
-                    "submission_id": sid,
-                    "event": "CompetitionEntrySuccess",
-                    "timestamp": format_time(T0 + timedelta(seconds=r)),
-                    "site_id": "hub-1",
-                    "customer_id": f"user-{user}",
-                    "favourite_team": f"team-{r}",
-                }
-            )
-    return bodies
-
-
 @pytest.mark.parametrize("workers", [4, 8])
 async def test_competing_workers_leave_no_profile_holding_an_older_value(
     broker: BrokerKit, redis_url: str, tmp_path: Path, workers: int
 ) -> None:
     await broker.declare()
     users, rounds = 1500, 5
-    bodies = _updates(users, rounds)
+    bodies = updates(users, rounds)
     async with running_sim() as sim, fleet(broker, sim, tmp_path, redis_url) as crew:
         await crew.start(workers)
         await publish_fast(broker, bodies)

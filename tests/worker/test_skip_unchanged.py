@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from braze_sim.testing import running_sim
-from komo_braze.envelope import format_time
 from tests.broker import BrokerKit
 from tests.worker.fleet import event_counts, fleet, publish_fast, settle
-from tests.worker.harness import T0
+from tests.worker.harness import body
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -21,24 +19,17 @@ CHANGED = 50  # entrants whose favourite team is different the second time
 
 
 def _entries(round_number: int) -> list[dict[str, Any]]:
-    bodies = []
-    for n in range(ENTRANTS):
-        team = "Swans" if round_number == 1 or n >= CHANGED else "Cats"
-        sid = f"skip-{round_number}-{n}"
-        bodies.append(
-            {
-                "id": sid,
-                "submission_id": sid,
-                "event": "CompetitionEntrySuccess",
-                "timestamp": format_time(T0 + timedelta(minutes=round_number)),
-                "site_id": "hub-1",
-                "customer_id": f"entrant-{n}",
-                "first_name": f"Name{n}",
-                "email": f"entrant{n}@example.com",
-                "favourite_team": team,
-            }
+    return [
+        body(
+            f"entrant-{n}",
+            n=60 * round_number,
+            submission_id=f"skip-{round_number}-{n}",
+            first_name=f"Name{n}",
+            email=f"entrant{n}@example.com",
+            favourite_team="Swans" if round_number == 1 or n >= CHANGED else "Cats",
         )
-    return bodies
+        for n in range(ENTRANTS)
+    ]
 
 
 async def test_a_second_round_of_unchanged_entries_writes_only_the_changed_attributes(
