@@ -302,7 +302,8 @@ class WorkspacePipeline:
             result = state.sendables.get(unit.user)
             if result is None or any(id(s) in rejected for s in unit.submissions):
                 continue
-            seen[state.tokens[unit.user]] = result.record
+            token = state.tokens[unit.user]
+            seen[token] = {**state.seen.get(token, {}), **result.record}  # the user's whole state: it replaces
             sent, older, unchanged = sent + result.sent, older + result.older, unchanged + result.unchanged
         ids = list(dict.fromkeys(s.submission_id for s in accepted))
         users = {state.tokens[user] for user in batch.users}

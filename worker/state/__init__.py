@@ -33,14 +33,6 @@ class Seen:
     timestamp_ms: int
     digest: str
 
-    def encode(self) -> str:
-        return f"{self.timestamp_ms}:{self.digest}"
-
-    @classmethod
-    def decode(cls, text: str) -> Seen:
-        timestamp, _, digest = text.partition(":")
-        return cls(int(timestamp), digest)
-
 
 #: a user's last accepted attributes: attribute name -> what was accepted
 UserState = Mapping[str, Seen]
@@ -77,7 +69,8 @@ class StateStore(Protocol):
     async def record(
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
-        """Remember accepted ids and attributes (with their retentions), then release the claims on ``release``."""
+        """Remember accepted ids and each user's complete last accepted attributes (replacing what was kept:
+        the caller holds the claim, read the state with it and merged), then release the claims on ``release``."""
         ...
 
     async def release(self, users: Sequence[str]) -> None:
@@ -85,6 +78,17 @@ class StateStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def encode_user(state: UserState) -> bytes:
+    """A user's state as one compact value (one argument and one key per user in Redis)."""
+    return orjson.dumps({name: (seen.timestamp_ms, seen.digest) for name, seen in state.items()})
+
+
+def decode_user(raw: bytes) -> dict[str, Seen]:
+    if not raw:
+        return {}
+    return {name: Seen(stamp, digest) for name, (stamp, digest) in orjson.loads(raw).items()}
 
 
 def user_token(user: UserKey) -> str:

@@ -54,11 +54,13 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
     merged = unit.attribute_object()
     skip_unchanged = all(s.mapped.skip_unchanged for s in unit.submissions)
     times = _timestamp_ms(unit)
+    protected = _protected(unit.user)
     result: Sendable[H] = Sendable(unit, None)
     kept: dict[str, Any] = {}
+    values = 0
     for name, value in merged.items():
-        if not _is_value(name, value, unit):
-            kept[name] = value
+        if name in protected or (type(value) is dict and (is_edit(value) or is_increment(value))):
+            kept[name] = value  # identifies, steers, or is an operation rather than a value
             continue
         # digests only where they are compared: hashing every value would cost every hub
         stamp, digest, last = times[name], value_digest(value) if skip_unchanged else NO_DIGEST, seen.get(name)
@@ -70,19 +72,19 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
             result.record[name] = Seen(max(stamp, last.timestamp_ms), digest)
             continue
         kept[name] = value
-        result.sent += 1
+        values += 1
         result.record[name] = Seen(stamp, digest)
-    held_back = result.older + result.unchanged
-    if not held_back or any(_is_value(name, value, unit) for name, value in kept.items()):
+    result.sent = values
+    if values or not (result.older or result.unchanged):
         result.attributes = kept
     return result
 
 
-def _is_value(name: str, value: Any, unit: Unit[H]) -> bool:
-    """An attribute set to a value (what the check is about), not an identifier, steering or operation."""
-    if name in RESERVED_ATTRIBUTES or is_edit(value) or is_increment(value):
-        return False
-    return not (unit.user.kind in _CONTACT_KINDS and name == unit.user.kind.value)
+def _protected(user: UserKey) -> frozenset[str]:
+    """Keys always sent as they are: the identifier (an email or phone identifies too) and steering keys."""
+    if user.kind in _CONTACT_KINDS:
+        return RESERVED_ATTRIBUTES | {user.kind.value}
+    return RESERVED_ATTRIBUTES
 
 
 @dataclass(slots=True)

@@ -105,7 +105,9 @@ class FailoverStore:
     async def record(
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
-        await self._fallback.record(submission_ids, seen, release)
+        # accepted ids are kept here in any case (a copy redelivered to this process while Redis is down is
+        # still recognised); users' attributes only while Redis is down: they are Redis's to keep
+        await self._fallback.record(submission_ids, {} if self._up else seen, release)
         # Braze has accepted these: try until written or the store is down (the writes are idempotent)
         await self._call(
             "record", lambda: self._primary.record(submission_ids, seen, release), attempts=FAILURES_TO_DOWN

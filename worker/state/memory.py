@@ -91,10 +91,7 @@ class MemoryStore:
         while len(state.accepted) > state.max_ids:
             state.accepted.popitem(last=False)
         for user, attributes in seen.items():
-            kept = state.users.get(user)
-            merged = dict(kept[1]) if kept is not None and kept[0] > now else {}
-            merged.update(attributes)
-            state.users[user] = (now + self._user_retention_s, merged)
+            state.users[user] = (now + self._user_retention_s, dict(attributes))
             state.users.move_to_end(user)
         while len(state.users) > state.max_users:
             state.users.popitem(last=False)

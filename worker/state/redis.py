@@ -3,8 +3,8 @@
 Keys, all under ``{KOMO_BRAZE_PREFIX}:state:``:
 
 - ``claim:{user}``: the worker holding the user (its owner token), with a TTL it renews while in flight;
-- ``user:{user}``: a hash, attribute -> ``"<Komo time in ms>:<value digest>"`` of what was last accepted,
-  expiring ``user_retention_s`` after its latest write;
+- ``user:{user}``: ``{attribute: [Komo time in ms, value digest]}`` of what was last accepted (JSON, one
+  value per user), expiring ``user_retention_s`` after its latest write;
 - ``accepted:{submission_id}``: present for ``accepted_retention_s`` after Braze accepted it.
 
 Claiming a batch is one Lua script (atomic: the claim, the attributes read under it, and the accepted ids
@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from worker.state import DEFAULT_TIMEOUT_S, Claims, Seen, UserState
+from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState, decode_user, encode_user
 
 _CLAIM = """
 local owner, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -33,10 +33,10 @@ for i = 1, n do
   end
   if ok then
     claimed[i] = 1
-    seen[i] = redis.call('HGETALL', KEYS[n + i])
+    seen[i] = redis.call('GET', KEYS[n + i]) or ''
   else
     claimed[i] = 0
-    seen[i] = {}
+    seen[i] = ''
   end
 end
 for j = 2 * n + 1, #KEYS do
@@ -46,20 +46,13 @@ return {claimed, seen, accepted}
 """
 
 _RECORD = """
-local owner, accepted_ms, user_ms = ARGV[1], ARGV[2], ARGV[3]
-local a, u = tonumber(ARGV[4]), tonumber(ARGV[5])
+local owner, accepted_ms, user_ms, a = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local u = #ARGV - 4
 for i = 1, a do
   redis.call('SET', KEYS[i], '1', 'PX', accepted_ms)
 end
-local at = 6
 for i = 1, u do
-  local n = tonumber(ARGV[at])
-  at = at + 1
-  if n > 0 then
-    redis.call('HSET', KEYS[a + i], unpack(ARGV, at, at + 2 * n - 1))
-    redis.call('PEXPIRE', KEYS[a + i], user_ms)
-  end
-  at = at + 2 * n
+  redis.call('SET', KEYS[a + i], ARGV[4 + i], 'PX', user_ms)
 end
 for i = a + u + 1, #KEYS do
   if redis.call('GET', KEYS[i]) == owner then redis.call('DEL', KEYS[i]) end
@@ -133,10 +126,10 @@ class RedisStore:
         claimed_flags, seen_lists, accepted_flags = answer
         claimed: set[str] = set()
         seen: dict[str, UserState] = {}
-        for user, flag, pairs in zip(users, claimed_flags, seen_lists, strict=True):
+        for user, flag, raw in zip(users, claimed_flags, seen_lists, strict=True):
             if flag:
                 claimed.add(user)
-                seen[user] = {pairs[k].decode(): Seen.decode(pairs[k + 1].decode()) for k in range(0, len(pairs), 2)}
+                seen[user] = decode_user(raw)
         accepted = {i for i, flag in zip(submission_ids, accepted_flags, strict=True) if flag}
         return Claims(frozenset(claimed), frozenset(accepted), seen)
 
@@ -147,25 +140,20 @@ class RedisStore:
     async def record(
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
-        # one script, not a pipeline of one command per id and user: packing hundreds of commands costs
-        # the worker more CPU than the round trip itself
-        users = list(seen.items())
+        # one script, not a pipeline of one command per id and user, and one value per user: packing
+        # hundreds of arguments cost the worker more CPU than the round trip itself
         keys = [
             *(self._accepted_key(i) for i in submission_ids),
-            *(self._user_key(user) for user, _ in users),
+            *(self._user_key(user) for user in seen),
             *(self._claim_key(u) for u in release),  # last: whoever claims them next sees the writes
         ]
-        args: list[str | int] = [
+        args: list[str | int | bytes] = [
             self._owner,
             self._accepted_retention_ms,
             self._user_retention_ms,
             len(submission_ids),
-            len(users),
+            *(encode_user(attributes) for attributes in seen.values()),
         ]
-        for _, attributes in users:
-            args.append(len(attributes))
-            for name, last in attributes.items():
-                args += (name, last.encode())
         await self._record(keys=keys, args=args)
 
     async def release(self, users: Sequence[str]) -> None:

@@ -102,12 +102,18 @@ async def test_accepted_ids_are_forgotten_after_their_retention(workers: Workers
     assert claims.seen == {"u1": {}}
 
 
-async def test_recorded_attributes_are_read_back_by_the_next_claim_and_merge_by_name(workers: Workers) -> None:
+async def test_recorded_attributes_are_read_back_by_the_next_claim(workers: Workers) -> None:
     a, b = workers(2)
     await a.record([], {"u1": {"team": Seen(1_000, "aa"), "city": Seen(1_000, "bb")}}, release=[])
-    await a.record([], {"u1": {"team": Seen(2_000, "cc")}}, release=[])
     claims = await b.claim(["u1", "u2"], [])
-    assert claims.seen == {"u1": {"team": Seen(2_000, "cc"), "city": Seen(1_000, "bb")}, "u2": {}}
+    assert claims.seen == {"u1": {"team": Seen(1_000, "aa"), "city": Seen(1_000, "bb")}, "u2": {}}
+
+
+async def test_a_record_replaces_the_users_state_as_a_whole(workers: Workers) -> None:
+    (a,) = workers(1)
+    await a.record([], {"u1": {"team": Seen(1_000, "aa"), "city": Seen(1_000, "bb")}}, release=[])
+    await a.record([], {"u1": {"team": Seen(2_000, "cc")}}, release=[])
+    assert (await a.claim(["u1"], [])).seen == {"u1": {"team": Seen(2_000, "cc")}}
 
 
 async def test_a_user_claimed_elsewhere_comes_without_attributes(workers: Workers) -> None:
@@ -128,6 +134,7 @@ async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str)
         await store.record(["s1"], {"u1": {"team": Seen(1, "aa")}}, release=[])
         await store.claim(["u1"], [])
         keys = sorted(await client.keys(f"{prefix}*"))
+        assert await client.get(f"{prefix}:state:user:u1") == '{"team":[1,"aa"]}'
         assert keys == [f"{prefix}:state:accepted:s1", f"{prefix}:state:claim:u1", f"{prefix}:state:user:u1"]
         assert 0 < await client.pttl(f"{prefix}:state:accepted:s1") <= 60_000
         assert 0 < await client.pttl(f"{prefix}:state:claim:u1") <= 5_000
