@@ -24,9 +24,9 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.bench_worker import API_KEY, MAPPING, acked, clean_up, fill, start_sim, worker_per_s
+from bench.bench_worker import acked, clean_up, fill, start_sim, worker_env, worker_per_s
 from braze_sim.client import SimClient
-from komo_braze.components import Component, component_env, start_component
+from komo_braze.components import Component, start_component
 from komo_braze.envelope import Envelope
 from komo_braze.samples import SampleFactory, updates
 from komo_braze.settings import Settings, load_settings
@@ -49,17 +49,7 @@ async def fleet_per_s(
 ) -> float:
     """``workers`` processes over ``envelopes`` published while they run (as a campaign's webhooks
     would be): from the start of publishing to the last ack."""
-    mapping = log_dir / "mapping.yaml"
-    mapping.write_text(MAPPING)
-    env = component_env(
-        amqp_url=settings.amqp_url_str,
-        prefix=settings.prefix,
-        braze_url=sim_url,
-        braze_api_key=API_KEY,
-        mapping=str(mapping),
-        worker_metrics_bind="127.0.0.1:0",
-        **extra,
-    )
+    env = worker_env(settings, sim_url, log_dir, **extra)
     crew: list[Component] = []
     try:
         # all started before the backlog is queued: no worker is handed the whole of it first

@@ -169,13 +169,11 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def worker_per_s(
-    settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int, **extra: str
-) -> float:
-    """One worker's rate over ``count`` queued messages; ``extra`` settings (e.g. ``state_url``) on top."""
+def worker_env(settings: Settings, sim_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
+    """A benchmarked worker's environment: the bench mapping, braze_sim, and ``extra`` settings on top."""
     mapping = log_dir / "mapping.yaml"
     mapping.write_text(MAPPING)
-    env = component_env(
+    return component_env(
         amqp_url=settings.amqp_url_str,
         prefix=settings.prefix,
         braze_url=sim_url,
@@ -185,6 +183,13 @@ async def worker_per_s(
         batch_mode=BatchMode.COMBINED.value,
         **extra,
     )
+
+
+async def worker_per_s(
+    settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int, **extra: str
+) -> float:
+    """One worker's rate over ``count`` queued messages; ``extra`` settings (e.g. ``state_url``) on top."""
+    env = worker_env(settings, sim_url, log_dir, **extra)
     worker = await start_component("worker", ["worker"], env, log_dir)
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
