@@ -168,11 +168,14 @@ class WorkspacePipeline:
         ids = list(dict.fromkeys(s.submission_id for s in batch.submissions))
         claims = await self.store.claim(list(tokens.values()), ids)
         self._claimed |= claims.users
-        state: BatchState[Delivery] = BatchState(tokens, claims.seen, set(claims.users))
-        waiting = batch.without(lambda s: tokens[s.user] in claims.users)
-        if waiting.units:
+        state: BatchState[Delivery] = BatchState(tokens, claims.seen, set(claims.users), self.store.shared)
+        waiting: Batch[Delivery] = Batch(self.workspace, [])
+        if len(claims.users) == len(tokens):  # every user claimed (always, in-process): nothing to split
+            claimed = batch
+        else:
+            waiting = batch.without(lambda s: tokens[s.user] in claims.users)
             self.metrics.claims_waited.labels(self.workspace).inc(len(waiting.submissions))
-        claimed = batch.without(lambda s: tokens[s.user] not in claims.users)
+            claimed = batch.without(lambda s: tokens[s.user] not in claims.users)
         accepted = claims.accepted_ids
         if accepted:  # copies of submissions Braze accepted already: acked, never sent again
             copies = [s.handle for s in claimed.submissions if s.submission_id in accepted]
@@ -302,8 +305,9 @@ class WorkspacePipeline:
             result = state.sendables.get(unit.user)
             if result is None or any(id(s) in rejected for s in unit.submissions):
                 continue
-            token = state.tokens[unit.user]
-            seen[token] = {**state.seen.get(token, {}), **result.record}  # the user's whole state: it replaces
+            if result.record:
+                token = state.tokens[unit.user]
+                seen[token] = {**state.seen.get(token, {}), **result.record}  # the user's whole state: it replaces
             sent, older, unchanged = sent + result.sent, older + result.older, unchanged + result.unchanged
         ids = list(dict.fromkeys(s.submission_id for s in accepted))
         users = {state.tokens[user] for user in batch.users}

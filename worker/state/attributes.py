@@ -94,9 +94,16 @@ class BatchState(Generic[H]):
     tokens: dict[UserKey, str]  # each user's name in the store
     seen: Mapping[str, UserState]  # what Braze last accepted, per claimed user
     claimed: set[str]  # users this batch still holds claims on
+    #: False for an in-process store: one process's batcher already keeps each user's updates in order,
+    #: so only ``skip_unchanged`` hubs need the check (and its bookkeeping)
+    check_order: bool = True
     sendables: dict[UserKey, Sendable[H]] = field(default_factory=dict)
 
     def attribute_object(self, unit: Unit[H]) -> dict[str, Any] | None:
-        result = sendable(unit, self.seen.get(self.tokens[unit.user], {}))
+        if not self.check_order and not all(s.mapped.skip_unchanged for s in unit.submissions):
+            merged = unit.attribute_object()
+            result: Sendable[H] = Sendable(unit, merged, sent=len(merged.keys() - _protected(unit.user)))
+        else:
+            result = sendable(unit, self.seen.get(self.tokens[unit.user], {}))
         self.sendables[unit.user] = result
         return result.attributes
