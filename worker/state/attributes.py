@@ -41,6 +41,9 @@ class Sendable(Generic[H]):
 
 def _timestamp_ms(unit: Unit[H]) -> dict[str, int]:
     """Each attribute's Komo time: that of the latest submission that set it."""
+    if len(unit.submissions) == 1:  # most units
+        only = unit.submissions[0].mapped
+        return dict.fromkeys(only.attributes, int(only.timestamp.timestamp() * 1000))
     times: dict[str, int] = {}
     for submission in unit.ordered():
         stamp = int(submission.mapped.timestamp.timestamp() * 1000)

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState, decode_user, encode_user
 
@@ -87,8 +89,9 @@ class RedisStore:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         owner: str | None = None,
     ) -> None:
+        # no retries inside the client: the fallback store decides what a failure means (wait, or go on per process)
         self._redis: Redis = Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry_on_timeout=False
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
         )
         self._base = f"{prefix}:state:"
         self._accepted_retention_ms = int(accepted_retention_s * 1000)
