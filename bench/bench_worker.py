@@ -172,12 +172,11 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def worker_per_s(
-    settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int, *, gc_tuning: bool = True
-) -> float:
+def worker_env(settings: Settings, sim_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
+    """A benchmarked worker's environment: the bench mapping, braze_sim, and ``extra`` settings on top."""
     mapping = log_dir / "mapping.yaml"
     mapping.write_text(MAPPING)
-    env = component_env(
+    return component_env(
         amqp_url=settings.amqp_url_str,
         prefix=settings.prefix,
         braze_url=sim_url,
@@ -185,8 +184,15 @@ async def worker_per_s(
         mapping=str(mapping),
         worker_metrics_bind="127.0.0.1:0",
         batch_mode=BatchMode.COMBINED.value,
-        gc_tuning=str(gc_tuning).lower(),
+        **extra,
     )
+
+
+async def worker_per_s(
+    settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int, **extra: str
+) -> float:
+    """One worker's rate over ``count`` queued messages; ``extra`` settings (e.g. ``state_url``) on top."""
+    env = worker_env(settings, sim_url, log_dir, **extra)
     worker = await start_component("worker", ["worker"], env, log_dir)
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
@@ -205,6 +211,17 @@ async def worker_per_s(
             return target / elapsed
     finally:
         await worker.stop()
+
+
+async def clean_up(sim: asyncio.subprocess.Process | None, settings: Settings) -> None:
+    """Stop the simulator and delete the benchmark's broker objects."""
+    if sim is not None:
+        with contextlib.suppress(ProcessLookupError):
+            sim.terminate()
+        await sim.wait()
+    connection = await aio_pika.connect(settings.amqp_url_str)
+    async with connection:
+        await topology.delete(await connection.channel(), settings.prefix)
 
 
 async def run(count: int, users: int, rounds: int, gc_compare: bool = False) -> int:
@@ -229,20 +246,14 @@ async def run(count: int, users: int, rounds: int, gc_compare: bool = False) -> 
                 )
                 if gc_compare:
                     await fill(settings, envelopes)
-                    untuned = await worker_per_s(settings, count, sim_url, log_dir, sim.pid, gc_tuning=False)
+                    untuned = await worker_per_s(settings, count, sim_url, log_dir, sim.pid, gc_tuning="false")
                     gc_gains.append(rate / untuned)
                     print(
                         f"round {round_number}: worker without GC tuning {untuned:6.0f} msg/s, "
                         f"with / without {rate / untuned:.2f}"
                     )
     finally:
-        if sim is not None:
-            with contextlib.suppress(ProcessLookupError):
-                sim.terminate()
-            await sim.wait()
-        connection = await aio_pika.connect(settings.amqp_urls[0])
-        async with connection:
-            await topology.delete(await connection.channel(), settings.prefix)
+        await clean_up(sim, settings)
     print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")
     print(f"median ratio worker / baseline: {statistics.median(ratios):.2f}  (goal >= 0.85)")
     if gc_gains:
