@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
-from pamqp.commands import Basic
-from pamqp.header import ContentHeader
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.amqp_adapter import DeliveredMessage, DeliveryChannel
-from tests.worker.factories import T0, mapped
+from tests.worker.factories import T0, OpenChannel, delivered, mapped
 from worker.batch import Submission
 from worker.braze_client import BrazeClient
 from worker.breaker import Breaker
@@ -32,10 +29,6 @@ from worker.settle import Delivery, Settler
 from worker.state.memory import MemoryStore
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class Channel:
-    is_closed = False
 
 
 @dataclass
@@ -79,16 +72,10 @@ class Kit:
 
 
 def submission(
-    user: str, submission_id: str, *, channel: Channel | None = None, **attributes: Any
+    user: str, submission_id: str, *, channel: object | None = None, **attributes: Any
 ) -> Submission[Delivery]:
-    message = DeliveredMessage(
-        delivery=Basic.Deliver(consumer_tag="c", delivery_tag=1),
-        header=ContentHeader(properties=Basic.Properties(message_id=submission_id)),
-        body=b"{}",
-        channel=cast(DeliveryChannel, channel or Channel()),
-    )
     result = mapped(user, attributes=attributes, submission_id=submission_id)
-    return Submission(Delivery(message, "default"), submission_id, result, T0)
+    return Submission(delivered(submission_id, channel=channel), submission_id, result, T0)
 
 
 @asynccontextmanager
@@ -167,7 +154,7 @@ async def test_a_request_refused_whole_is_split_until_only_the_submission_at_fau
 
 
 async def test_a_submission_whose_channel_closed_before_its_send_is_neither_sent_acked_nor_dead_lettered() -> None:
-    closed = Channel()
+    closed = OpenChannel()
     closed.is_closed = True  # the broker has put it back on the queue: it will be delivered again
     async with pipeline_to_sim() as kit:
         gone = submission("u-1", "s-1", channel=closed, first_name="Ann")

@@ -10,15 +10,12 @@ from typing import cast
 
 import pytest
 import structlog
-from pamqp.commands import Basic
-from pamqp.header import ContentHeader
 from prometheus_client import CollectorRegistry
 
 from braze_sim.testing import running_sim
-from komo_braze.amqp_adapter import DeliveredMessage, DeliveryChannel
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
-from tests.worker.factories import mapped
+from tests.worker.factories import delivered, mapped
 from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
 from tests.worker.mapping.samples import mapping
 from worker.batch import Submission
@@ -143,19 +140,9 @@ class Routed:
         return value or 0.0
 
 
-def delivery_of(raw_body: bytes, *, message_id: str = "m-1") -> Delivery:
-    message = DeliveredMessage(
-        delivery=Basic.Deliver(consumer_tag="c", delivery_tag=1),
-        header=ContentHeader(properties=Basic.Properties(message_id=message_id)),
-        body=raw_body,
-        channel=cast(DeliveryChannel, None),
-    )
-    return Delivery(message, "default")
-
-
 def envelope_delivery(submission_id: str = "s-1", hub: str = "hub-1") -> Delivery:
     payload = body("u-1", submission_id=submission_id, hub=hub, first_name="Ann")
-    return delivery_of(Envelope.from_komo(payload).encode(), message_id=submission_id)
+    return delivered(submission_id, body=Envelope.from_komo(payload).encode())
 
 
 async def route(answer: MapResult | Exception, *deliveries: Delivery) -> Routed:
@@ -176,7 +163,7 @@ async def route(answer: MapResult | Exception, *deliveries: Delivery) -> Routed:
 
 @pytest.mark.timeout(10)
 async def test_a_body_that_is_no_envelope_is_dead_lettered_as_invalid_to_its_queues_workspace() -> None:
-    routed = await route(mapped("u-1"), delivery_of(b"not json", message_id="m-9"))
+    routed = await route(mapped("u-1"), delivered("m-9", body=b"not json"))
     [(submission_id, kind, _detail, workspace)] = routed.settler.dead
     assert (submission_id, kind, workspace) == ("m-9", ErrorKind.INVALID_SUBMISSION, "default")
     assert routed.pipelines["default"].added == []

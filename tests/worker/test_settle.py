@@ -8,15 +8,12 @@ channel hands back, in which order) is shown on the real broker by ``tests/worke
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 import aio_pika.exceptions
 import pytest
 import structlog
-from pamqp.commands import Basic
-from pamqp.header import ContentHeader
 
-from komo_braze.amqp_adapter import DeliveredMessage, DeliveryChannel
+from tests.worker.factories import delivered
 from worker.settle import AckTracker, Delivery
 
 pytestmark = pytest.mark.timeout(10)
@@ -39,17 +36,9 @@ class RecordingChannel:
 
 def deliveries(channel: RecordingChannel, count: int, tracker: AckTracker) -> list[Delivery]:
     """``count`` deliveries on ``channel``, tags 1..count, tracked in that order."""
-    made = []
-    for tag in range(1, count + 1):
-        message = DeliveredMessage(
-            delivery=Basic.Deliver(consumer_tag="c", delivery_tag=tag),
-            header=ContentHeader(properties=Basic.Properties(message_id=f"m-{tag}")),
-            body=b"{}",
-            channel=cast(DeliveryChannel, channel),
-        )
-        delivery = Delivery(message, "default")
-        tracker.track(delivery)
-        made.append(delivery)
+    made = [delivered(f"m-{tag}", tag=tag, channel=channel) for tag in range(1, count + 1)]
+    for each in made:
+        tracker.track(each)
     return made
 
 
