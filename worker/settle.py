@@ -17,12 +17,12 @@ from typing import Any
 
 import aio_pika.exceptions
 import aiormq.exceptions
-from aio_pika.abc import AbstractExchange
 from aiormq.abc import DeliveredMessage
 
+from komo_braze.confirm_channel import ConfirmChannel
 from komo_braze.envelope import Envelope
 from komo_braze.logs import get_logger
-from worker.deadletter import ErrorKind, build_dead_letter, publish_dead_letter
+from worker.deadletter import ErrorKind, build_dead_letter
 from worker.metrics import WorkerMetrics
 
 log = get_logger(__name__)
@@ -195,8 +195,11 @@ async def _send_ack(delivery: Delivery, *, multiple: bool) -> bool:
 
 
 class Settler:
-    def __init__(self, dead_exchange: AbstractExchange, publish_timeout_s: float, metrics: WorkerMetrics) -> None:
-        self._dead_exchange = dead_exchange
+    """Acks deliveries, and dead-letters them through ``dead_letters`` (the dead-letter exchange's
+    :class:`ConfirmChannel`, which gives way to a fresh channel after a nack)."""
+
+    def __init__(self, dead_letters: ConfirmChannel, publish_timeout_s: float, metrics: WorkerMetrics) -> None:
+        self._dead_letters = dead_letters
         self._publish_timeout_s = publish_timeout_s
         self._metrics = metrics
 
@@ -244,7 +247,8 @@ class Settler:
             workspace=workspace,
         )
         try:
-            await publish_dead_letter(self._dead_exchange, letter, self._publish_timeout_s)
+            async with asyncio.timeout(self._publish_timeout_s):
+                await self._dead_letters.publish(letter, routing_key="")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
