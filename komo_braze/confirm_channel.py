@@ -61,6 +61,7 @@ class ConfirmChannel:
         self._tasks: set[asyncio.Task[None]] = set()  # opening a fresh channel, closing a spent one
         self._renewing = False
         self._renewed_at = -math.inf
+        self._renewal = asyncio.Event()  # set, and replaced, each time a fresh channel takes over
 
     @classmethod
     async def open(
@@ -100,6 +101,28 @@ class ConfirmChannel:
             self.renew_soon()
             raise
 
+    async def publish_until_confirmed(self, message: aio_pika.Message, routing_key: str, *, timeout_s: float) -> None:
+        """:meth:`publish`, and after a nack again on the next fresh channel, for up to ``timeout_s``.
+
+        For a publisher that would otherwise hand its message back to a queue and spend one of its
+        deliveries on each nack (the worker's dead letters): a fresh channel opened while the queue was
+        still electing its leader was seen stuck as well, and a dead letter requeued at each nack went
+        through its ten deliveries before the next one. Raises ``TimeoutError`` when ``timeout_s`` passed,
+        ``PublishError`` at once when the message was returned.
+        """
+        async with asyncio.timeout(timeout_s):
+            while True:
+                renewal = self._renewal
+                try:
+                    await self.publish(message, routing_key)
+                    return
+                except aio_pika.exceptions.PublishError:
+                    raise
+                except aio_pika.exceptions.DeliveryError:
+                    with contextlib.suppress(TimeoutError):  # none within the interval: the next nack asks again
+                        async with asyncio.timeout(self._renew_interval_s):
+                            await renewal.wait()
+
     def renew_soon(self) -> None:
         """Open a fresh channel in the background, unless one is being opened or was opened lately."""
         now = time.monotonic()
@@ -130,6 +153,8 @@ class ConfirmChannel:
         finally:
             self._renewing = False
         spent, self.channel, self.exchange = self.channel, channel, exchange
+        renewal, self._renewal = self._renewal, asyncio.Event()
+        renewal.set()
         log.warning("publish_channel_renewed", publisher=self._name, reason="the broker refused a publish")
         if self._on_renewed is not None:
             self._on_renewed()

@@ -247,8 +247,8 @@ class Settler:
             workspace=workspace,
         )
         try:
-            async with asyncio.timeout(self._publish_timeout_s):
-                await self._dead_letters.publish(letter, routing_key="")
+            # after a nack, again on a fresh channel rather than back to the queue at once (its docstring says why)
+            await self._dead_letters.publish_until_confirmed(letter, "", timeout_s=self._publish_timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
