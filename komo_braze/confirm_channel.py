@@ -2,7 +2,7 @@
 
 RabbitMQ 3.10 can leave a channel refusing every publish to a quorum queue once the node of that queue's
 leader died: the channel keeps asking the dead leader, while a new channel on the same node is confirmed
-at once (docs/decisions.md, "Beyond one machine"; ``tests/cluster/test_failover.py`` saw thousands of
+at once (docs/decisions.md, "A cluster"; ``tests/cluster/test_failover.py`` saw thousands of
 nacks in a row, ``tests/cluster/test_dead_letter_failover.py`` the worker's dead letters stuck the same
 way). No queue here has a length limit, so a nack means exactly that: after one, a fresh channel takes
 over (at most once per ``renew_interval_s``), and the spent one is closed once the publishes still

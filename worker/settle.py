@@ -232,8 +232,9 @@ class Settler:
     ) -> bool:
         """Publish the original envelope to the dead-letter exchange with confirm, then ack it.
 
-        If the publish fails the message is not acked: it goes back to the queue (nack) and its delivery
-        count grows, so the broker's own ``x-delivery-limit`` remains the backstop.
+        A nacked publish is tried again on a fresh channel for up to the publish timeout. If it still fails
+        the message is not acked: it goes back to the queue (nack) and its delivery count grows, so the
+        broker's own ``x-delivery-limit`` remains the backstop.
         """
         if delivery.settled or delivery.stale:
             return False
