@@ -95,8 +95,8 @@ class WorkerMetrics:
         # one channel per worker carries every workspace's dead letters, hence no label
         self.dead_letter_channel_renewals = Counter(
             "dead_letter_channel_renewals",
-            "fresh channels opened for dead letters after the broker nacked one (the nacked letter goes back "
-            "to its queue and is dead-lettered again)",
+            "fresh channels opened for dead letters after the broker nacked one (the nacked letter is "
+            "published again on the fresh channel)",
             namespace=NAMESPACE,
             registry=r,
         )
