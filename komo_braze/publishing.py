@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import time
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, DeliveryMode
+from aio_pika.abc import AbstractRobustConnection, DeliveryMode
 
 from komo_braze import topology
 from komo_braze.addresses import mask_passwords, redact
 from komo_braze.amqp import connect
+from komo_braze.confirm_channel import ConfirmChannel
 from komo_braze.envelope import Envelope
 from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import get_logger
@@ -107,21 +104,17 @@ class ConfirmPublisher:
         self._name = name
         self._exchange_name = exchange_name or topology.Names(settings.prefix).exchange
         self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractRobustChannel | None = None
-        self._exchange: AbstractExchange | None = None
+        self._confirms: ConfirmChannel | None = None  # a fresh channel after a nack (its docstring says why)
         self._connector: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
-        self._renewals: set[asyncio.Task[None]] = set()  # opening a fresh channel, closing a spent one
-        self._renewing = False
-        self._renewed_at = -math.inf
 
     @property
     def ready(self) -> bool:
         """True while a publish can reach the broker now."""
-        connection, channel = self._connection, self._channel
-        if connection is None or channel is None or self._exchange is None:
+        connection, confirms = self._connection, self._confirms
+        if connection is None or confirms is None:
             return False
-        return connection.connected.is_set() and not connection.is_closed and not channel.is_closed
+        return connection.connected.is_set() and not connection.is_closed and not confirms.channel.is_closed
 
     def start(self) -> None:
         """Start connecting in the background; the first attempts may fail, later ones keep trying."""
@@ -133,8 +126,8 @@ class ConfirmPublisher:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._connected.wait()
-                while not self.ready and self._channel is not None:
-                    await self._channel.ready()  # the robust channel: reconnected and restored
+                while not self.ready and self._confirms is not None:
+                    await self._confirms.channel.ready()  # the robust channel: reconnected and restored
                     await asyncio.sleep(0.05)
         return self.ready
 
@@ -147,16 +140,15 @@ class ConfirmPublisher:
 
     async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
         """Publish and wait for the broker's confirm; raises a :class:`PublishFailed`."""
-        exchange = self._exchange
-        if exchange is None or not self.ready:
+        confirms = self._confirms
+        if confirms is None or not self.ready:
             raise BrokerUnavailable("broker unavailable")
         try:
             async with asyncio.timeout(self._settings.publish_timeout_s):
-                await exchange.publish(message, routing_key=routing_key, mandatory=True)
+                await confirms.publish(message, routing_key)
         except aio_pika.exceptions.PublishError:
             raise Unroutable(f"no queue is bound for routing key {routing_key}") from None
-        except aio_pika.exceptions.DeliveryError:
-            self._renew_channel_soon()
+        except aio_pika.exceptions.DeliveryError:  # a fresh channel is on its way
             raise PublishRejected("broker refused the message") from None
         except TimeoutError:
             raise BrokerUnavailable("broker did not confirm in time", after_sending=True) from None
@@ -171,64 +163,17 @@ class ConfirmPublisher:
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish(envelope_message(envelope), envelope.routing_key)
 
-    def _renew_channel_soon(self) -> None:
-        """After a nack, publish on a fresh channel (at most once per ``reconnect_interval_s``).
-
-        RabbitMQ 3.10 can leave a channel refusing every publish to a quorum queue once the node of its
-        leader died: the channel keeps asking the dead leader (``tests/cluster/test_failover.py`` saw
-        thousands of nacks in a row on a channel while a new channel on the same node was confirmed). No
-        queue here has a length limit, so a nack means exactly that.
-        """
-        now = time.monotonic()
-        if self._renewing or now - self._renewed_at < self._settings.reconnect_interval_s:
-            return
-        self._renewing, self._renewed_at = True, now
-        self._own(self._renew_channel(), "renew-channel")
-
-    def _own(self, coroutine: Coroutine[Any, Any, None], what: str) -> None:
-        task = asyncio.create_task(coroutine, name=f"{self._name}-{what}")
-        self._renewals.add(task)
-        task.add_done_callback(self._renewals.discard)
-
-    async def _renew_channel(self) -> None:
-        try:
-            await self._open_fresh_channel()
-        finally:
-            self._renewing = False
-
-    async def _open_fresh_channel(self) -> None:
-        connection, old = self._connection, self._channel
-        if connection is None or old is None:
-            return
-        try:
-            async with asyncio.timeout(self._settings.publish_timeout_s):
-                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                exchange = await channel.get_exchange(self._exchange_name)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("publish_channel_renew_failed", error=type(exc).__name__)
-            return
-        self._channel, self._exchange = channel, exchange
-        log.warning("publish_channel_renewed", reason="the broker refused a publish")
-        self._own(self._close_later(old), "close-spent-channel")
-
-    async def _close_later(self, channel: AbstractRobustChannel) -> None:
-        await asyncio.sleep(self._settings.publish_timeout_s)  # publishes still waiting on it end first
-        with contextlib.suppress(Exception):
-            await channel.close()
-
     async def close(self) -> None:
         """Stop connecting and close the connection (publishes still in flight fail)."""
-        for task in list(self._renewals):
-            task.cancel()
+        confirms, self._confirms = self._confirms, None
+        if confirms is not None:
+            confirms.stop()
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connector
             self._connector = None
         connection, self._connection = self._connection, None
-        self._channel = self._exchange = None
         if connection is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
@@ -283,4 +228,12 @@ class ConfirmPublisher:
             with contextlib.suppress(Exception):
                 await connection.close()
             raise
-        self._connection, self._channel, self._exchange = connection, channel, exchange
+        self._connection = connection
+        self._confirms = ConfirmChannel(
+            connection,
+            channel,
+            exchange,
+            name=self._name,
+            timeout_s=self._settings.publish_timeout_s,
+            renew_interval_s=self._settings.reconnect_interval_s,
+        )

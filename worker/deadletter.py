@@ -16,7 +16,7 @@ from typing import Any
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractExchange, AbstractMessage, DeliveryMode
+from aio_pika.abc import AbstractMessage, DeliveryMode
 from aiormq.abc import DeliveredMessage
 
 from komo_braze.envelope import Envelope, EnvelopeError, format_time, parse_time
@@ -91,11 +91,6 @@ def build_dead_letter(
         message_id=properties.message_id if properties is not None else None,
         timestamp=properties.timestamp if properties is not None else None,
     )
-
-
-async def publish_dead_letter(exchange: AbstractExchange, message: aio_pika.Message, timeout_s: float) -> None:
-    """Publish to the dead-letter exchange and wait for the broker's confirm (raises if it nacks)."""
-    await exchange.publish(message, routing_key="", mandatory=True, timeout=timeout_s)
 
 
 def _text(value: Any) -> str | None:

@@ -92,6 +92,14 @@ class WorkerMetrics:
         self.dead_lettered = counter(
             "messages_dead_lettered", "messages dead-lettered by the worker, by error kind", "kind"
         )
+        # one channel per worker carries every workspace's dead letters, hence no label
+        self.dead_letter_channel_renewals = Counter(
+            "dead_letter_channel_renewals",
+            "fresh channels opened for dead letters after the broker nacked one (the nacked letter is "
+            "published again on the fresh channel)",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.returned = counter(
             "messages_returned", "held messages handed back to the broker unacked (hold limit, shutdown)"
         )

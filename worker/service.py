@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from komo_braze import amqp, topology
+from komo_braze.confirm_channel import ConfirmChannel
 from komo_braze.failures import ConfigurationInvalid
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
@@ -227,7 +228,17 @@ async def serve(
             replicas=settings.quorum_replicas,
             workspace_hubs=mapping.workspace_hubs(),
         )
-        settler = Settler(topo.dead_exchange, settings.publish_timeout_s, metrics)
+        # a channel of its own, apart from the setup channel whose declarations the robust connection restores
+        dead_letters = await ConfirmChannel.open(
+            connection,
+            topo.names.dead_exchange,
+            name="worker-dead-letters",
+            timeout_s=settings.publish_timeout_s,
+            renew_interval_s=settings.reconnect_interval_s,
+            on_renewed=metrics.dead_letter_channel_renewals.inc,
+        )
+        stack.callback(dead_letters.stop)
+        settler = Settler(dead_letters, settings.publish_timeout_s, metrics)
         store = open_store(settings, metrics)
         stack.push_async_callback(store.close)
         if isinstance(store, FailoverStore):

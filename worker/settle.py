@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika.exceptions
-from aio_pika.abc import AbstractExchange
 
 from komo_braze.amqp_adapter import DeliveredMessage
+from komo_braze.confirm_channel import ConfirmChannel
 from komo_braze.envelope import Envelope
 from komo_braze.logs import get_logger
-from worker.deadletter import ErrorKind, build_dead_letter, publish_dead_letter
+from worker.deadletter import ErrorKind, build_dead_letter
 from worker.metrics import WorkerMetrics
 
 log = get_logger(__name__)
@@ -195,8 +195,11 @@ async def _send_ack(delivery: Delivery, *, multiple: bool) -> bool:
 
 
 class Settler:
-    def __init__(self, dead_exchange: AbstractExchange, publish_timeout_s: float, metrics: WorkerMetrics) -> None:
-        self._dead_exchange = dead_exchange
+    """Acks deliveries, and dead-letters them through ``dead_letters`` (the dead-letter exchange's
+    :class:`ConfirmChannel`, which gives way to a fresh channel after a nack)."""
+
+    def __init__(self, dead_letters: ConfirmChannel, publish_timeout_s: float, metrics: WorkerMetrics) -> None:
+        self._dead_letters = dead_letters
         self._publish_timeout_s = publish_timeout_s
         self._metrics = metrics
 
@@ -229,8 +232,9 @@ class Settler:
     ) -> bool:
         """Publish the original envelope to the dead-letter exchange with confirm, then ack it.
 
-        If the publish fails the message is not acked: it goes back to the queue (nack) and its delivery
-        count grows, so the broker's own ``x-delivery-limit`` remains the backstop.
+        A nacked publish is tried again on a fresh channel for up to the publish timeout. If it still fails
+        the message is not acked: it goes back to the queue (nack) and its delivery count grows, so the
+        broker's own ``x-delivery-limit`` remains the backstop.
         """
         if delivery.settled or delivery.stale:
             return False
@@ -244,7 +248,8 @@ class Settler:
             workspace=workspace,
         )
         try:
-            await publish_dead_letter(self._dead_exchange, letter, self._publish_timeout_s)
+            # after a nack, again on a fresh channel rather than back to the queue at once (its docstring says why)
+            await self._dead_letters.publish_until_confirmed(letter, "", timeout_s=self._publish_timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -32,7 +32,7 @@ async def test_a_worker_dead_letter_keeps_the_envelope_and_carries_the_error_hea
     async with broker.connection() as connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(broker.names.dead_exchange)
-        await deadletter.publish_dead_letter(exchange, message, timeout_s=5)
+        await exchange.publish(message, routing_key="", mandatory=True, timeout=5)
     [received] = await broker.drain(broker.names.dead_queue)
     letter = DeadLetter.from_message(received)
     assert received.body == envelope.encode()
