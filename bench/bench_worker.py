@@ -25,12 +25,12 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
+from devtools.components import Component, component_env, start_component
+from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
 from komo_braze.amqp import connect
-from komo_braze.components import Component, component_env, start_component
 from komo_braze.envelope import Envelope
 from komo_braze.publishing import envelope_message
-from komo_braze.samples import SampleFactory
 from komo_braze.settings import BatchMode, Settings, load_settings
 
 API_KEY = "bench-key"
@@ -38,31 +38,6 @@ PREFETCH = 75 * (8 + 2)  # the worker's own prefetch at its default settings
 SHARE = 0.99  # rates are measured up to this share of the messages
 POLL_S = 0.01  # the resolution of the worker's measured interval at both ends
 POLL_MAX_S = 0.2  # the longest wait between two reads of the worker's ack count
-
-MAPPING = """\
-hubs:
-  "*":
-    identify:
-      - {by: external_id, field: customer_id}
-      - {by: alias, field: email, label: email}
-    update_existing_only: false
-    default_region: AU
-    attributes:
-      first_name: first_name
-      last_name: last_name
-      email: {to: email, type: email}
-      mobile: {to: phone, type: phone}
-      date_of_birth: {to: dob, type: date}
-      country: {to: country, type: country}
-      optin: {to: email_subscribe, type: subscription}
-      favourite_team: favourite_team
-      score: {to: komo_last_score, type: number}
-    constants:
-      komo_source: komo
-    event:
-      name: komo_form_submitted
-      properties: [site_id, card_id, card_type, submission_id]
-"""
 
 
 async def fill(settings: Settings, envelopes: list[Envelope]) -> None:
@@ -171,7 +146,7 @@ def cpu_s(pid: int) -> float:
 
 async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int) -> float:
     mapping = log_dir / "mapping.yaml"
-    mapping.write_text(MAPPING)
+    mapping.write_text(SAMPLE_MAPPING)
     env = component_env(
         amqp_url=settings.amqp_url_str,
         prefix=settings.prefix,

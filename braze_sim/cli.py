@@ -3,7 +3,7 @@
 The first line on stdout is ``braze-sim listening on http://HOST:PORT`` (with the real port when
 ``--bind`` names port 0), then one line per request, then a summary when SIGINT or SIGTERM stops it.
 Like every component it also logs a ``listening`` event with its ``port`` (structlog, on stderr) and
-serves ``/healthz``, ``/readyz`` and ``/metrics``, so :mod:`komo_braze.components` can run it.
+serves ``/healthz``, ``/readyz`` and ``/metrics``, so :mod:`devtools.components` can run it.
 """
 
 from __future__ import annotations

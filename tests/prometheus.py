@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 import yaml
 
-from komo_braze.demo_delivery import stop_process
+from devtools.demo_delivery import stop_process
 from tests.own_broker import free_port
 
 PROMETHEUS = shutil.which("prometheus")

@@ -14,7 +14,7 @@ import pytest
 
 from braze_sim.requestlog import format_record
 from braze_sim.state import RequestRecord
-from komo_braze.components import component_env, start_component
+from devtools.components import component_env, start_component
 from tests.braze_sim.helpers import BrazeCaller, attrs
 
 PREFIX = b"braze-sim listening on http://"

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from braze_sim.client import SimClient
-from komo_braze.components import Component
+from devtools.components import Component
 from komo_braze.settings import load_settings
 from producer.auth import Authenticator, check_bind
 from tests.broker import BrokerKit

@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from braze_sim.testing import running_sim
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from tests.broker import BrokerKit
 from tests.komo_example import KOMO_BODY, SUMMER_HUB
 from tests.proxy import TcpProxy

@@ -22,7 +22,7 @@ import orjson
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from producer.app import Producer
 from tests.broker import BrokerKit
 from tests.monitoring.test_alerts import alert_rules

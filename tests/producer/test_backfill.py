@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from devtools.components import component_env
 from komo_braze.bulk import Outgoing, Unusable
-from komo_braze.components import component_env
 from producer.backfill import parse_line
 from tests.broker import BrokerKit
 from tests.komo_example import KOMO_BODY

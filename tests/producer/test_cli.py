@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from tests.broker import BrokerKit
 from tests.komo_example import KOMO_BODY
 from tests.proxy import TcpProxy

@@ -13,7 +13,7 @@ from typing import Any
 
 import aio_pika
 
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from komo_braze.envelope import Envelope, format_time
 from tests.broker import BrokerKit
 from worker.deadletter import DeadLetter

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.components import Component
-from komo_braze.samples import SampleFactory
+from devtools.components import Component
+from devtools.samples import SampleFactory
 from tests.broker import BrokerKit
 from tests.worker.harness import dead_letters, publish, start_worker_process, wait_until
 

@@ -25,12 +25,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from komo_braze import topology
-from komo_braze.amqp import connect, redact_url
-from komo_braze.cli import settings_from
-from komo_braze.components import Component, ComponentFailed, component_env, start_component
-from komo_braze.demo_delivery import (
-    MAPPING,
+from devtools.components import Component, ComponentFailed, component_env, start_component
+from devtools.demo_delivery import (
     SIM_API_KEY,
     WorkerFigures,
     read_worker,
@@ -38,8 +34,11 @@ from komo_braze.demo_delivery import (
     stop_process,
     with_flaws,
 )
-from komo_braze.loadgen import PostReport, post_submissions
-from komo_braze.samples import SampleFactory
+from devtools.loadgen import PostReport, post_submissions
+from devtools.samples import SAMPLE_MAPPING, SampleFactory
+from komo_braze import topology
+from komo_braze.amqp import connect, redact_url
+from komo_braze.cli import settings_from
 from komo_braze.settings import Settings
 
 
@@ -188,7 +187,7 @@ async def run_demo(settings: Settings, *, count: int, malformed: int, concurrenc
         sim, sim_url = await start_sim(log_dir)
         console.print(f"[green]✓[/green] braze-sim ready on {sim_url} (limit 3000/3s, 5% injected 5xx)")
         mapping = log_dir / "mapping.yaml"
-        mapping.write_text(MAPPING)
+        mapping.write_text(SAMPLE_MAPPING)
         worker = await run.start(
             "worker",
             ["worker"],

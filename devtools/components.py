@@ -5,7 +5,7 @@ set to 0; it announces where it listens with a ``listening`` log event (JSON lin
 which :func:`start_component` reads from the component's log file before waiting for ``/readyz`` (on a
 producer's admin port when it announces one with ``admin_listening``, else with the component's webhook
 token, which a producer asks on its intake port).
-Going through subprocesses keeps ``komo_braze`` free of imports of ``producer`` and ``worker``.
+Going through subprocesses keeps ``devtools`` free of imports of ``producer`` and ``worker``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ import asyncio
 import re
 import sys
 
-from komo_braze.components import component_env
+from devtools.components import component_env
 from komo_braze.topology import queue_counts
 from tests.broker import BrokerKit
 

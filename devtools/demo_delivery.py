@@ -2,7 +2,7 @@
 
 braze_sim runs with Braze's real limit (3000 requests per 3 s) and a little fault injection (a few 5xx
 answers, some latency); the worker runs with the mapping below. Everything is read over HTTP from the
-worker's ``/metrics`` (``komo_braze`` never imports ``worker``).
+worker's ``/metrics`` (``devtools`` never imports ``worker``).
 """
 
 from __future__ import annotations
@@ -20,32 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 SIM_API_KEY = "demo-key"
 SIM_FAULTS = ("--rate-limit", "3000/3s", "--error-rate", "0.05", "--latency-ms", "15", "--latency-jitter-ms", "25")
-
-MAPPING = """\
-hubs:
-  "*":
-    identify:
-      - {by: external_id, field: customer_id}
-      - {by: alias, field: email, label: email}
-    update_existing_only: false
-    default_region: AU
-    attributes:
-      first_name: first_name
-      last_name: last_name
-      email: {to: email, type: email}
-      mobile: {to: phone, type: phone}
-      date_of_birth: {to: dob, type: date}
-      country: {to: country, type: country}
-      optin: {to: email_subscribe, type: subscription}
-      interests: {to: komo_interests, type: list, mode: add}
-      favourite_team: favourite_team
-      score: {to: komo_last_score, type: number}
-    constants:
-      komo_source: komo
-    event:
-      name: komo_form_submitted
-      properties: [site_id, card_id, card_type, submission_id]
-"""
 
 
 def with_flaws(body: dict[str, Any], n: int) -> dict[str, Any]:
