@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import signal
 import sys
 from typing import Any, TextIO
 
@@ -26,6 +25,7 @@ from komo_braze.cli import settings_from
 from komo_braze.http import start_site
 from komo_braze.logs import get_logger
 from komo_braze.settings import HostPort, Settings
+from komo_braze.shutdown import signal_shutdown
 
 log = get_logger(__name__)
 
@@ -91,20 +91,8 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 async def _main(config: SimConfig, bind: HostPort, *, line_log: bool) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        shutdown.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
+    with signal_shutdown(second_signal="ignore") as shutdown:
         simulator = await serve(config, bind, shutdown, sys.stdout, request_lines=line_log)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
     stats = simulator.state.stats()
     log.info("stopped", component="braze-sim", requests=stats["requests"], by_status=stats["by_status"])
     sys.stdout.write(summary(simulator) + "\n")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -23,6 +22,7 @@ from komo_braze.cli import settings_from
 from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import configure
 from komo_braze.settings import HostPort, Settings
+from komo_braze.shutdown import signal_shutdown
 from worker.dlq import actions, commands
 from worker.dlq.filters import LetterFilter, parse_moment
 from worker.dlq.metrics import DlqMetrics
@@ -33,31 +33,19 @@ from worker.dlq.report import print_import, print_move
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
+STOPPING_NOTICE = (
+    "stopping: finishing what is in flight and putting the letters read back in order "
+    "(Ctrl-C again to stop at once: nothing is lost, but their order may change)"
+)
+
 
 def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
-    """Run ``main(shutdown)``; SIGINT and SIGTERM set ``shutdown`` (a second SIGINT stops at once)."""
+    """Run ``main(shutdown)``; SIGINT and SIGTERM set ``shutdown``, a second one exits at once (whatever
+    is held goes back to the queue by itself)."""
 
     async def runner() -> T:
-        shutdown = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            if shutdown.is_set():  # second Ctrl-C: whatever is held goes back by itself
-                raise SystemExit(130)
-            click.echo(
-                "stopping: finishing what is in flight and putting the letters read back in order "
-                "(Ctrl-C again to stop at once: nothing is lost, but their order may change)",
-                err=True,
-            )
-            shutdown.set()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop)
-        try:
+        with signal_shutdown(second_signal="exit", notice=STOPPING_NOTICE) as shutdown:
             return await main(shutdown)
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
 
     try:
         return asyncio.run(runner())
