@@ -66,7 +66,7 @@ class Destination:
             raise BrokerUnavailable(f"broker connection lost ({type(exc).__name__})") from None
 
 
-class Pacer:
+class ReplayRate:
     """At most ``rate_per_s`` starts per second, evenly spaced; ``None`` means no limit."""
 
     def __init__(self, rate_per_s: float | None) -> None:
@@ -90,7 +90,7 @@ class Pipeline:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._pacer = Pacer(rate_per_s)
+        self._pacer = ReplayRate(rate_per_s)
         self._tasks: set[asyncio.Task[None]] = set()
         self.failure: str | None = None
 

@@ -24,12 +24,12 @@ from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher
 from komo_braze.settings import HostPort, Settings
-from worker.dlq.commands import opened
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action, MoveReport, move
 from worker.dlq.pipeline import Destination
 from worker.dlq.progress import ProgressView
+from worker.dlq.read_commands import opened
 from worker.dlq.reader import DeadLetterReader
 from worker.dlq.transfer import BadLine, plan_import
 
