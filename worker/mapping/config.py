@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from komo_braze.envelope import Envelope
+from komo_braze.topology import DEFAULT_WORKSPACE
 from worker.mapping.hub import HubMapper
 from worker.mapping.model import MappingErrorKind, MappingFailure, MapResult
-from worker.mapping.schema import ANY_HUB, DEFAULT_WORKSPACE, WorkspaceSpec, read_mapping
+from worker.mapping.schema import ANY_HUB, WorkspaceSpec, read_mapping
 from worker.mapping.source import MappingFileError, Problem, read_yaml
 
 __all__ = ["MappingConfig", "MappingFileError", "WorkspaceSpec", "load_mapping"]

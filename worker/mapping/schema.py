@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from komo_braze.topology import DEFAULT_WORKSPACE
 from worker.mapping.convert_contact import phone_converter, to_email
 from worker.mapping.convert_text import MAX_TEXT, Converter, ValueRejected, to_string
 from worker.mapping.field_types import region_of
@@ -19,7 +20,6 @@ from worker.mapping.reading import check_keys, expect_bool, expect_choice, expec
 from worker.mapping.schema_fields import EventSpec, FieldSpec, read_attributes, read_constants, read_event
 from worker.mapping.source import Node, Problem
 
-DEFAULT_WORKSPACE: Final = "default"
 ANY_HUB: Final = "*"
 HUB_KEYS: Final = (
     "identify",
