@@ -33,7 +33,7 @@ from tests.deploy.compose import (
     dockerfile_env,
 )
 from tests.komo_example import KOMO_BODY, SUMMER_HUB
-from tests.worker.harness import wait_until
+from tests.waiting import eventually
 
 #: the order `depends_on` gives them: braze-sim before the workers, the intake last
 START_ORDER = ("braze-sim", "worker-default", "worker-client-b", "producer")
@@ -143,7 +143,7 @@ async def test_the_application_services_run_as_the_file_gives_them_and_deliver_t
                     events[workspace] = await sim.events(workspace=workspace)
                 return sum(map(len, events.values())) >= len(anywhere) + len(summer)
 
-            await wait_until(all_arrived, timeout_s=30, what="every submission in braze-sim")
+            await eventually(all_arrived, timeout_s=30, what="every submission in braze-sim")
             assert sorted(e["properties"]["submission_id"] for e in events["default"]) == sorted(
                 b["submission_id"] for b in anywhere
             )

@@ -100,14 +100,6 @@ async def publish(kit: BrokerKit, bodies: Iterable[dict[str, Any]], *, raw: Iter
     return count
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 def acked(worker: RunningWorker, n: int, workspace: str = "default") -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return worker.value("messages_acked_total", workspace=workspace) >= n

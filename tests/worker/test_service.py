@@ -8,7 +8,8 @@ import aiohttp
 
 from braze_sim.testing import RunningSim, running_sim
 from tests.broker import BrokerKit
-from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 
@@ -16,7 +17,7 @@ async def test_health_readiness_and_metrics_are_served(broker: BrokerKit) -> Non
     await broker.declare()
     async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
         await publish(broker, [body("joe", email="joe@bloggs.example", bad_field="x")])
-        await wait_until(acked(worker, 1), what="1 ack")
+        await eventually(acked(worker, 1), what="1 ack")
         base = f"http://127.0.0.1:{worker.port}"
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{base}/healthz") as response:
@@ -41,7 +42,7 @@ async def test_a_shutdown_whose_grace_runs_out_acks_nothing_braze_did_not_accept
     async with running_sim(hang_rate=1.0, hang_s=30.0) as sim:
         async with running_worker(broker, SimpleMapper(), braze_url=sim.url, shutdown_grace_s=1.0) as worker:
             await publish(broker, [body(f"user-{n}") for n in range(20)])
-            await wait_until(lambda: _hanging(sim), what="a request hanging at Braze")
+            await eventually(lambda: _hanging(sim), what="a request hanging at Braze")
             started = asyncio.get_running_loop().time()
             await worker.stop(timeout_s=15)
             assert asyncio.get_running_loop().time() - started < 8
