@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -25,7 +24,7 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
-from devtools.components import Component, component_env, start_component
+from devtools.components import Component, component_env, spawn, start_component
 from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
 from komo_braze.amqp import connect
@@ -89,10 +88,7 @@ async def baseline_per_s(settings: Settings, count: int) -> float:
 
 async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
     with (log_dir / "sim.log").open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "komo_braze.cli",
+        process = await spawn(
             "braze-sim",
             "--bind",
             "127.0.0.1:0",

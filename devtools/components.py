@@ -23,6 +23,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+#: ``komo-braze`` as this interpreter runs it (a virtualenv's console script need not be on PATH)
+KOMO_BRAZE = (sys.executable, "-m", "komo_braze.cli")
 LISTENING_EVENT = "listening"
 ADMIN_LISTENING_EVENT = "admin_listening"
 
@@ -89,6 +91,15 @@ def component_env(**settings: str) -> dict[str, str]:
     return env
 
 
+async def spawn(*args: str, env: Mapping[str, str] | None = None, **options: Any) -> asyncio.subprocess.Process:
+    """Start ``komo-braze ARGS``: the one way the demo, the benchmarks and the tests run it.
+
+    ``options`` go to :func:`asyncio.create_subprocess_exec` (``stdin``, ``stdout``, ``stderr``, ``cwd``);
+    without ``env`` the process inherits this one's environment.
+    """
+    return await asyncio.create_subprocess_exec(*KOMO_BRAZE, *args, env=None if env is None else dict(env), **options)
+
+
 async def start_component(
     name: str,
     args: list[str],
@@ -100,9 +111,7 @@ async def start_component(
     """Start ``komo-braze <args>``, learn its port from its log, and wait until ``/readyz`` says ready."""
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "komo_braze.cli", *args, env=dict(env), stdout=log_file, stderr=log_file
-        )
+        process = await spawn(*args, env=env, stdout=log_file, stderr=log_file)
     component = Component(name, process, log_path, admin_headers=credentials(env))
     try:
         async with asyncio.timeout(ready_timeout_s):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
+
+from devtools.components import spawn
 
 SIM_API_KEY = "demo-key"
 SIM_FAULTS = ("--rate-limit", "3000/3s", "--error-rate", "0.05", "--latency-ms", "15", "--latency-jitter-ms", "25")
@@ -42,10 +43,7 @@ async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
     """``komo-braze braze-sim`` on a free port; returns the process and its base URL."""
     out_path = log_dir / "braze-sim.log"
     with out_path.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "komo_braze.cli",
+        process = await spawn(
             "braze-sim",
             "--bind",
             "127.0.0.1:0",

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from braze_sim.client import SimClient
-from devtools.components import Component
+from devtools.components import Component, spawn
 from komo_braze.settings import load_settings
 from producer.auth import Authenticator, check_bind
 from tests.broker import BrokerKit
@@ -67,9 +67,7 @@ async def start_service(stack: LocalStack, name: str, prefix: str, log_dir: Path
     env = stack.environment(name, os.environ, KOMO_BRAZE_PREFIX=prefix)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "komo_braze.cli", *stack.command(name), env=env, stdout=log_file, stderr=log_file
-        )
+        process = await spawn(*stack.command(name), env=env, stdout=log_file, stderr=log_file)
     component = Component(name, process, log_path)
     try:
         async with asyncio.timeout(START_TIMEOUT_S), aiohttp.ClientSession() as session:

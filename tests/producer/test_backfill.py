@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 import orjson
@@ -13,6 +11,7 @@ from devtools.components import component_env
 from komo_braze.bulk import Outgoing, Unusable
 from producer.backfill import parse_line
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
 from tests.komo_example import KOMO_BODY
 
 
@@ -52,23 +51,9 @@ def test_a_blank_line_is_nothing() -> None:
 
 
 async def run_publish(broker: BrokerKit, source: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
-        "publish",
-        source,
-        "--max-in-flight",
-        "16",
-        env=component_env(amqp_url=broker.amqp_url, prefix=broker.prefix),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        stdout, stderr = await process.communicate(stdin)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    env = component_env(amqp_url=broker.amqp_url, prefix=broker.prefix)
+    finished = await run_komo_braze("publish", source, "--max-in-flight", "16", env=env, stdin=stdin)
+    return finished.status, finished.stdout, finished.stderr
 
 
 async def test_a_file_with_bad_lines_publishes_every_good_line_and_names_the_bad_ones(

@@ -5,28 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
+from devtools.components import spawn
 from tests.broker import BrokerKit
 from tests.proxy import TcpProxy
 from tests.worker.dlq.letters import fill, message_ids, read_queue
 
 LETTERS = 20_000
 IN_FLIGHT = 500
-KOMO_BRAZE = [sys.executable, "-m", "komo_braze.cli"]
 ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.slow
 
 
 async def start_replay(broker: BrokerKit, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        *KOMO_BRAZE,
+    return await spawn(
         "dlq",
         "replay",
         "--json",
@@ -124,8 +122,7 @@ async def test_a_replay_whose_broker_connection_breaks_loses_nothing_and_can_be_
     everything = [s.submission_id for s in specs]
 
     async with TcpProxy.for_url(broker.amqp_url) as proxy:
-        first = await asyncio.create_subprocess_exec(
-            *KOMO_BRAZE,
+        first = await spawn(
             "dlq",
             "replay",
             "--json",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,8 +17,10 @@ import orjson
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
+from devtools.components import spawn
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
 from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,10 +67,7 @@ async def worker(broker: BrokerKit, sim: RunningSim, mapping: Path) -> AsyncIter
         KOMO_BRAZE_WORKER_METRICS_BIND="127.0.0.1:0",
         KOMO_BRAZE_BATCH_LINGER_MS="50",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
+    process = await spawn(
         "worker",
         env=env,
         cwd=ROOT,
@@ -105,23 +103,9 @@ async def test_a_replay_after_a_mapping_fix_delivers_the_dead_letters_to_braze(
 
         mapping.write_text(FIXED)
         async with worker(broker, sim, mapping):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "komo_braze.cli",
-                "dlq",
-                "replay",
-                "--kind",
-                "unmapped_hub",
-                "--json",
-                env=broker.env(),
-                cwd=ROOT,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-            assert process.returncode == 0, stderr.decode()[-2000:]
-            assert orjson.loads(stdout)["moved"] == 20
+            replay = await run_komo_braze("dlq", "replay", "--kind", "unmapped_hub", "--json", env=broker.env())
+            assert replay.status == 0, replay.stderr[-2000:]
+            assert orjson.loads(replay.stdout)["moved"] == 20
             await eventually(lambda: _profiles_are(sim, 30), timeout_s=30)
         assert await profiles(sim) == {f"cust-{n}" for n in range(30)}
         replayed = await sim.client.profile(external_id="cust-17")
