@@ -122,7 +122,7 @@ async def start_component(
         raise ComponentFailed(
             f"{name} did not become ready ({type(exc).__name__}, exit status {status}); "
             f"last lines of {log_path}:\n{component.log_tail()}"
-        ) from None
+        ) from exc
     return component
 
 

@@ -7,6 +7,7 @@ name personal data or secrets, should a call site ever pass one by mistake.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from types import TracebackType
@@ -127,3 +128,17 @@ def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: Tr
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
     return logger
+
+
+#: the user and password of a URL in an exception's text (``amqp://user:secret@host``)
+_URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+#: the longest exception text a log line records
+MAX_DETAIL_CHARS = 300
+
+
+def error_fields(exc: BaseException) -> dict[str, str]:
+    """What a log line records of an exception: ``error``, its type, and ``detail``, its text cut short
+    with any URL's credentials blanked out. For errors of the broker, of HTTP and of the OS, whose text
+    names no person; never for an error about a submission's values."""
+    detail = _URL_CREDENTIALS.sub("://***@", str(exc))[:MAX_DETAIL_CHARS]
+    return {"error": type(exc).__name__, "detail": detail}

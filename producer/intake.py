@@ -69,8 +69,8 @@ async def read_body(request: web.Request, max_body_bytes: int, timeout_s: float)
                 if size > max_body_bytes:
                     raise IntakeRejected(413, f"body is over the limit of {max_body_bytes} bytes", close=True)
                 chunks.append(chunk)
-    except TimeoutError:
-        raise IntakeRejected(408, "body not received in time", close=True) from None
+    except TimeoutError as exc:
+        raise IntakeRejected(408, "body not received in time", close=True) from exc
     return b"".join(chunks)
 
 
@@ -135,18 +135,18 @@ class SubmissionHandler:
         try:
             return self._replays.claim(request.headers, signature)
         except ReplayRefused as refused:
-            raise IntakeRejected(401, refused.reason) from None
+            raise IntakeRejected(401, refused.reason) from refused
 
     @staticmethod
     def _envelope(body: bytes, received_at: datetime) -> Envelope:
         try:
             payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise IntakeRejected(400, "body is not valid JSON") from None
+        except orjson.JSONDecodeError as exc:
+            raise IntakeRejected(400, "body is not valid JSON") from exc
         try:
             return Envelope.from_komo(payload, received_at=received_at)
         except EnvelopeError as exc:
-            raise IntakeRejected(400, exc.reason, ids=body_ids(payload)) from None
+            raise IntakeRejected(400, exc.reason, ids=body_ids(payload)) from exc
 
     async def _publish(self, envelope: Envelope) -> None:
         started = time.perf_counter()
@@ -158,7 +158,7 @@ class SubmissionHandler:
             outcome = exc.kind
             ids: dict[str, str | None] = {"submission_id": envelope.submission_id, "hub_id": envelope.hub_id}
             log.warning("publish_failed", outcome=outcome, reason=exc.reason, **ids)
-            raise IntakeRejected(503, f"{exc.reason}; retry later", ids=ids) from None
+            raise IntakeRejected(503, f"{exc.reason}; retry later", ids=ids) from exc
         finally:
             self._metrics.publish_seconds.labels(outcome=outcome).observe(time.perf_counter() - started)
         log.debug("submission_accepted", submission_id=envelope.submission_id, hub_id=envelope.hub_id)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.abc import DeliveredMessage
 
-from komo_braze.logs import get_logger
+from komo_braze.logs import error_fields, get_logger
 from worker.metrics import WorkerMetrics
 from worker.settle import AckTracker, Delivery
 
@@ -143,7 +143,7 @@ class QueueConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("ack_flush_failed", queue=self.queue_name, error=type(exc).__name__)
+            log.warning("ack_flush_failed", queue=self.queue_name, **error_fields(exc))
 
     async def stop_consuming(self) -> None:
         """Stop taking new messages; what was delivered can still be acked on the open channel."""
@@ -157,7 +157,7 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("cancel_consumer_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("cancel_consumer_failed", queue=self.queue_name, **error_fields(exc))
 
     async def close(self) -> None:
         """Close the channel: the broker puts every unsettled delivery back, in order."""
@@ -171,7 +171,7 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("close_channel_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("close_channel_failed", queue=self.queue_name, **error_fields(exc))
         if returned:
             self._metrics.returned.labels(self.workspace).inc(len(returned))
             log.info("returned_to_queue", queue=self.queue_name, messages=len(returned))
@@ -219,7 +219,7 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker may be away right now: try again on the next tick
-                log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("consumer_restart_failed", queue=self.queue_name, **error_fields(exc))
                 await self.close()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_TICK_S):
@@ -239,7 +239,7 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("consume_again_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("consume_again_failed", queue=self.queue_name, **error_fields(exc))
             else:
                 self._metrics.consumer_restarts.labels(self.workspace).inc()
                 log.info("consumer_reestablished", queue=self.queue_name)
@@ -258,7 +258,7 @@ class QueueConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the broker may be going away again: try on the next tick
-            log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
+            log.warning("consumer_restart_failed", queue=self.queue_name, **error_fields(exc))
             self._missing_since = now
             return
         self._metrics.consumer_restarts.labels(self.workspace).inc()

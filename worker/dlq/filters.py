@@ -26,8 +26,8 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
         return (now or datetime.now(UTC)) - timedelta(seconds=ago_s)
     try:
         return parse_time(text.strip())
-    except (TypeError, ValueError):
-        raise ValueError(f"expected an ISO-8601 time or an age like 2h or 7d, got {text!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"expected an ISO-8601 time or an age like 2h or 7d, got {text!r}") from exc
 
 
 @dataclass(frozen=True, slots=True)

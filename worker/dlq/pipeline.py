@@ -55,15 +55,15 @@ class Destination:
                     mandatory=True,
                     wait=False,
                 )
-        except aio_pika.exceptions.PublishError:
-            raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from None
-        except aio_pika.exceptions.DeliveryError:
-            raise PublishRejected("the broker refused the message (nack)") from None
-        except TimeoutError:
-            raise BrokerUnavailable(f"no confirm within {timeout_s} s") from None
+        except aio_pika.exceptions.PublishError as exc:
+            raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from exc
+        except aio_pika.exceptions.DeliveryError as exc:
+            raise PublishRejected("the broker refused the message (nack)") from exc
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"no confirm within {timeout_s} s") from exc
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
-            raise BrokerUnavailable(f"broker connection lost ({type(exc).__name__})") from None
+            raise BrokerUnavailable(f"broker connection lost ({type(exc).__name__})") from exc
 
 
 class ReplayRate:

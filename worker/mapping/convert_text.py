@@ -21,7 +21,11 @@ Converter = Callable[[Any], Any]
 
 
 class ValueRejected(Exception):
-    """A value does not fit its type; ``reason`` names the problem, never the value."""
+    """A value does not fit its type; ``reason`` names the problem, never the value.
+
+    Raised ``from None`` on purpose: the cause would carry the value itself (a ``JSONDecodeError`` keeps
+    the whole document, a ``ValueError`` quotes what it could not parse), and values are personal data.
+    """
 
     __slots__ = ("reason",)
 

@@ -149,7 +149,7 @@ def _constant(name: str, node: Node, region: str | None) -> Any:
         try:
             return TYPES[standard].build({}, FieldContext(name, region))(expect_text(node, f"constant {name!r}"))
         except ValueRejected as rejected:
-            raise Problem(node.line, f"constant {name!r}: {rejected.reason}") from None
+            raise Problem(node.line, f"constant {name!r}: {rejected.reason}") from rejected
     if node.kind == "list":
         return [_scalar_constant(name, item) for item in node.items()]
     return _scalar_constant(name, node)
