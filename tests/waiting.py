@@ -11,7 +11,7 @@ Condition = Callable[[], bool] | Callable[[], Awaitable[bool]]
 
 
 async def eventually(
-    condition: Condition, timeout_s: float = 20.0, interval_s: float = 0.05, what: str = "the condition"
+    condition: Condition, timeout_s: float = 20.0, what: str = "the condition", *, interval_s: float = 0.05
 ) -> None:
     """Return once ``condition()`` holds; fail the test (``AssertionError`` naming ``what``) if it does not
     within ``timeout_s``, generous because the machine running the tests may be busy."""
