@@ -26,9 +26,9 @@ import orjson
 
 from devtools.components import KOMO_BRAZE
 from komo_braze import topology
+from komo_braze.deadletter import ErrorKind, build_dead_letter
 from komo_braze.envelope import Envelope
 from komo_braze.settings import load_settings
-from worker.deadletter import ErrorKind, build_dead_letter
 
 KINDS = (ErrorKind.BRAZE_REJECTED, ErrorKind.NO_IDENTIFIER, ErrorKind.UNMAPPED_HUB)
 

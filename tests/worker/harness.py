@@ -14,9 +14,9 @@ from typing import Any
 import aio_pika
 
 from devtools.components import Component, component_env, start_component
+from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import Envelope, format_time
 from tests.broker import BrokerKit
-from worker.deadletter import DeadLetter
 from worker.metrics import WorkerMetrics
 from worker.service import WorkerMapping, serve
 

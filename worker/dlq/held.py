@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiormq.abc import DeliveredMessage
 
-from worker.deadletter import DeadLetter
+from komo_braze.deadletter import DeadLetter
 
 
 @dataclass(slots=True)

@@ -39,8 +39,8 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.abc import AbstractChannel as RawChannel
 from aiormq.abc import DeliveredMessage
 
+from komo_braze.deadletter import DeadLetter
 from komo_braze.logs import get_logger
-from worker.deadletter import DeadLetter
 from worker.dlq.acks import AckBatcher
 from worker.dlq.held import Consumer, Held
 

@@ -9,11 +9,11 @@ import aiohttp
 import orjson
 
 from devtools.components import spawn
+from komo_braze.deadletter import ErrorKind
 from tests.broker import BrokerKit
 from tests.cli import run_komo_braze
 from tests.prometheus import check_metrics
 from tests.worker.dlq.letters import fill, letter_of, message_ids
-from worker.deadletter import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[3]
 
