@@ -24,7 +24,7 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
-from devtools.components import Component, component_env, spawn, start_component
+from devtools.components import Component, component_env, start_braze_sim, start_component
 from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
 from komo_braze.amqp import connect
@@ -84,26 +84,6 @@ async def baseline_per_s(settings: Settings, count: int) -> float:
             await done.wait()
         await queue.cancel(tag)
     return target / elapsed
-
-
-async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
-    with (log_dir / "sim.log").open("wb") as log:
-        process = await spawn(
-            "braze-sim",
-            "--bind",
-            "127.0.0.1:0",
-            "--api-key",
-            API_KEY,
-            "--rate-limit",
-            "100000000/1s",
-            "--quiet",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-        )
-    assert process.stdout is not None
-    async with asyncio.timeout(30):
-        line = (await process.stdout.readline()).decode()
-    return process, line.strip().rsplit(" ", 1)[-1]
 
 
 def poll_interval_s(done: float, target: int, running_s: float) -> float:
@@ -180,7 +160,7 @@ async def run(count: int, users: int, rounds: int) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
             log_dir = Path(directory)
-            sim, sim_url = await start_sim(log_dir)
+            sim, sim_url = await start_braze_sim(log_dir, API_KEY, "--rate-limit", "100000000/1s")
             ratios = []
             for round_number in range(1, rounds + 1):  # alternating, so that load from elsewhere hits both
                 await fill(settings, envelopes)

@@ -26,6 +26,8 @@ import orjson
 #: ``komo-braze`` as this interpreter runs it (a virtualenv's console script need not be on PATH)
 KOMO_BRAZE = (sys.executable, "-m", "komo_braze.cli")
 LISTENING_EVENT = "listening"
+#: what braze-sim's first line says before its base URL
+SIM_LISTENING = "braze-sim listening on "
 ADMIN_LISTENING_EVENT = "admin_listening"
 
 
@@ -68,16 +70,21 @@ class Component:
 
     async def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, then wait up to ``timeout_s`` (SIGKILL after that); returns the exit status."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode if self.process.returncode is not None else -1
+        return await stop_process(self.process, timeout_s)
+
+
+async def stop_process(process: asyncio.subprocess.Process, timeout_s: float = 30.0) -> int:
+    """SIGTERM, then wait up to ``timeout_s`` (SIGKILL after that); returns the exit status."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    return process.returncode if process.returncode is not None else -1
 
 
 def component_env(**settings: str) -> dict[str, str]:
@@ -98,6 +105,23 @@ async def spawn(*args: str, env: Mapping[str, str] | None = None, **options: Any
     without ``env`` the process inherits this one's environment.
     """
     return await asyncio.create_subprocess_exec(*KOMO_BRAZE, *args, env=None if env is None else dict(env), **options)
+
+
+async def start_braze_sim(log_dir: Path, api_key: str, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
+    """``komo-braze braze-sim --quiet`` on a free port with ``api_key`` and ``flags``; returns the process
+    and its base URL, read from the first line it writes (its output goes to ``log_dir/braze-sim.log``)."""
+    out_path = log_dir / "braze-sim.log"
+    with out_path.open("wb") as out:
+        args = ("braze-sim", "--bind", "127.0.0.1:0", "--api-key", api_key, "--quiet", *flags)
+        process = await spawn(*args, stdout=out, stderr=out)
+    async with asyncio.timeout(30):
+        while True:
+            first, newline, _rest = out_path.read_text(errors="replace").partition("\n")
+            if newline and first.startswith(SIM_LISTENING):
+                return process, first.removeprefix(SIM_LISTENING)
+            if process.returncode is not None:
+                raise ComponentFailed(f"braze-sim exited: {out_path.read_text(errors='replace')[-500:]}")
+            await asyncio.sleep(0.05)
 
 
 async def start_component(

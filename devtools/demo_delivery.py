@@ -7,17 +7,12 @@ worker's ``/metrics`` (``devtools`` never imports ``worker``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
-
-from devtools.components import spawn
 
 SIM_API_KEY = "demo-key"
 SIM_FAULTS = ("--rate-limit", "3000/3s", "--error-rate", "0.05", "--latency-ms", "15", "--latency-jitter-ms", "25")
@@ -37,43 +32,6 @@ def with_flaws(body: dict[str, Any], n: int) -> dict[str, Any]:
         body.pop("customer_id", None)
         body["email"] = "not an address"  # invalid_identifier
     return body
-
-
-async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """``komo-braze braze-sim`` on a free port; returns the process and its base URL."""
-    out_path = log_dir / "braze-sim.log"
-    with out_path.open("wb") as out:
-        process = await spawn(
-            "braze-sim",
-            "--bind",
-            "127.0.0.1:0",
-            "--api-key",
-            SIM_API_KEY,
-            "--quiet",
-            *SIM_FAULTS,
-            stdout=out,
-            stderr=out,
-        )
-    async with asyncio.timeout(30):
-        while True:
-            first = out_path.read_text(errors="replace").split("\n", 1)[0]
-            if first.startswith("braze-sim listening on ") and "\n" in out_path.read_text(errors="replace"):
-                return process, first.rsplit(" ", 1)[-1]
-            if process.returncode is not None:
-                raise RuntimeError(f"braze-sim exited: {out_path.read_text(errors='replace')[-500:]}")
-            await asyncio.sleep(0.05)
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            async with asyncio.timeout(10):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 @dataclass
