@@ -29,6 +29,9 @@ SecondSignal = Literal["ignore", "exit"]
 
 #: the signals that ask for a shutdown: ``kill``/an orchestrator, and Ctrl-C
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: how long a loop that waits (for work, a channel, a breaker) sleeps at most before it looks again,
+#: and so how late it may notice a shutdown
+TICK_S = 0.5
 
 
 def exit_status(signum: int) -> int:

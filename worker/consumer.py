@@ -30,12 +30,12 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.abc import DeliveredMessage
 
 from komo_braze.logs import error_fields, get_logger
+from komo_braze.shutdown import TICK_S
 from worker.metrics import WorkerMetrics
 from worker.settle import AckTracker, Delivery
 
 log = get_logger(__name__)
 
-_TICK_S = 0.5
 #: a consumer missing this long from an open channel is re-established by us (aio-pika usually does it)
 _MISSING_CONSUMER_S = 5.0
 
@@ -87,7 +87,7 @@ class QueueConsumer:
         present = False
         if self._channel is not None and not self._channel.is_closed and not self._connection.is_closed:
             try:
-                async with asyncio.timeout(_TICK_S):
+                async with asyncio.timeout(TICK_S):
                     underlay = await self._channel.get_underlay_channel()
             except asyncio.CancelledError:
                 raise
@@ -184,12 +184,12 @@ class QueueConsumer:
         last_look = 0.0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(AckTracker.ACK_DELAY_S if self._tracker.waiting else _TICK_S):
+                async with asyncio.timeout(AckTracker.ACK_DELAY_S if self._tracker.waiting else TICK_S):
                     await stop.wait()
             if stop.is_set():
                 break
             await self.flush_acks()
-            if time.monotonic() - last_look < _TICK_S:
+            if time.monotonic() - last_look < TICK_S:
                 continue
             last_look = time.monotonic()
             await self._look()
@@ -210,7 +210,7 @@ class QueueConsumer:
         self._on_returned()
         while not stop.is_set() and not self._can_resume():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_TICK_S):
+                async with asyncio.timeout(TICK_S):
                     await stop.wait()
         while not stop.is_set():
             self._stopping = False
@@ -222,7 +222,7 @@ class QueueConsumer:
                 log.warning("consumer_restart_failed", queue=self.queue_name, **error_fields(exc))
                 await self.close()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(_TICK_S):
+                    async with asyncio.timeout(TICK_S):
                         await stop.wait()
                 continue
             self._metrics.consumer_restarts.labels(self.workspace).inc()
