@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv lint test demo bench broker clean
+.PHONY: venv lint test test-cluster demo bench broker clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,12 @@ test: lint
 	bash scripts/ensure-tools.sh
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest ran no tests: that is a failure" >&2; exit 1; fi; exit $$status
+
+# the three-node cluster test alone (make test runs it too), with its ledger and pauses printed
+test-cluster: venv
+	bash scripts/ensure-broker.sh --with-server
+	$(BIN)/pytest -m cluster -rP $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest ran no cluster test: that is a failure" >&2; exit 1; fi; exit $$status
 
 demo: venv broker
 	$(BIN)/komo-braze demo $(DEMO_ARGS)

@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--letters", type=int, default=100_000)
     args, _others = parser.parse_known_args(argv)  # options meant for other benchmarks are not ours
     settings = load_settings()
-    url, prefix, count = settings.amqp_url_str, f"bench-dlq-{uuid.uuid4().hex[:8]}", args.letters
+    url, prefix, count = settings.amqp_urls[0], f"bench-dlq-{uuid.uuid4().hex[:8]}", args.letters
     names = topology.Names(prefix)
     env = {"PATH": "/usr/bin:/bin", "KOMO_BRAZE_AMQP_URL": url, "KOMO_BRAZE_PREFIX": prefix}
     env["KOMO_BRAZE_LOG_FORMAT"] = "json"

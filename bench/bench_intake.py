@@ -77,7 +77,7 @@ async def run(count: int, concurrency: int) -> int:
             baseline = await baseline_per_s(settings, bodies, concurrency)
             intake, failures = await intake_per_s(settings, bodies, concurrency, Path(log_dir))
     finally:
-        connection = await aio_pika.connect(settings.amqp_url_str)
+        connection = await aio_pika.connect(settings.amqp_urls[0])
         async with connection:
             await topology.delete(await connection.channel(), settings.prefix)
     print(f"messages:                         {count} ({concurrency} concurrent)")

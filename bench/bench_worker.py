@@ -177,7 +177,7 @@ async def run(count: int, users: int, rounds: int) -> int:
             with contextlib.suppress(ProcessLookupError):
                 sim.terminate()
             await sim.wait()
-        connection = await aio_pika.connect(settings.amqp_url_str)
+        connection = await aio_pika.connect(settings.amqp_urls[0])
         async with connection:
             await topology.delete(await connection.channel(), settings.prefix)
     print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")

@@ -43,7 +43,8 @@ from devtools.demo_delivery import (
 from devtools.loadgen import PostReport, post_submissions
 from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
-from komo_braze.amqp import connect, redact_url
+from komo_braze.addresses import redact
+from komo_braze.amqp import connect
 from komo_braze.cli import settings_from
 from komo_braze.settings import Settings
 
@@ -183,7 +184,7 @@ def summary_table(
 
 async def run_demo(settings: Settings, *, count: int, malformed: int, concurrency: int, keep: bool) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=120)  # a log or a pipe: no wrapped rows
-    console.print(f"komo-braze demo: prefix [bold]{settings.prefix}[/bold] on {redact_url(settings.amqp_url_str)}")
+    console.print(f"komo-braze demo: prefix [bold]{settings.prefix}[/bold] on {redact(settings.amqp_urls)}")
     log_dir = Path(tempfile.mkdtemp(prefix="komo-braze-demo-"))
     run = DemoRun(settings, console, log_dir)
     token = secrets.token_urlsafe(24)

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import aio_pika
 
 from komo_braze.logs import get_logger
-from komo_braze.publishing import ConfirmPublisher, PublishFailed
+from komo_braze.publishing import BrokerUnavailable, ConfirmPublisher, PublishFailed
 
 log = get_logger(__name__)
 
@@ -55,7 +55,12 @@ Item = Outgoing | Unusable
 
 @dataclass
 class BulkReport:
+    """``republished``: messages published again after the connection to their node was lost (or their
+    confirm did not come) while they were in flight; the first copy may have arrived, so each may be
+    there twice."""
+
     published: int = 0
+    republished: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)
     duration_s: float = 0.0
 
@@ -82,21 +87,33 @@ class RetryPolicy:
     backoff_s: float = 0.5
 
 
-async def publish_with_retry(publisher: ConfirmPublisher, item: Outgoing, policy: RetryPolicy) -> str | None:
-    """Publish one item; returns ``None`` once confirmed, else the reason it finally failed."""
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    """How one item ended: ``reason`` it failed (``None``: confirmed); ``in_doubt``: an earlier attempt
+    was lost with its connection, so the broker may hold a copy from it too."""
+
+    reason: str | None
+    in_doubt: bool = False
+
+
+async def publish_with_retry(publisher: ConfirmPublisher, item: Outgoing, policy: RetryPolicy) -> Attempts:
+    """Publish one item, retrying what may pass (a lost node: the next attempt goes to another)."""
+    in_doubt = False
     for attempt in range(1, policy.attempts + 1):
         try:
             await publisher.publish(item.message, item.routing_key)
         except PublishFailed as exc:
             if not exc.retryable or attempt == policy.attempts:
-                return exc.reason
+                return Attempts(exc.reason, in_doubt)
+            # unavailable after we sent it (connection lost, no confirm): it may have arrived all the same
+            in_doubt = in_doubt or (isinstance(exc, BrokerUnavailable) and exc.after_sending)
             log.info("publish_retry", position=item.position, attempt=attempt, reason=exc.reason, **item.ids())
             if not await publisher.wait_ready(policy.ready_wait_s):
-                return exc.reason
+                return Attempts(exc.reason, in_doubt)
             await asyncio.sleep(policy.backoff_s * 2 ** (attempt - 1))
         else:
-            return None
-    return "no attempt made"  # pragma: no cover - attempts >= 1
+            return Attempts(None, in_doubt)
+    return Attempts("no attempt made")  # pragma: no cover - attempts >= 1
 
 
 async def publish_all(
@@ -115,9 +132,10 @@ async def publish_all(
     slots = asyncio.Semaphore(max_in_flight)
     started = time.perf_counter()
 
-    def settle(item: Item, reason: str | None) -> None:
+    def settle(item: Item, reason: str | None, *, in_doubt: bool = False) -> None:
         if reason is None:
             report.published += 1
+            report.republished += in_doubt
         else:
             report.failures.append((item.position, reason))
         if on_outcome is not None:
@@ -125,7 +143,8 @@ async def publish_all(
 
     async def publish_one(item: Outgoing) -> None:
         try:
-            settle(item, await publish_with_retry(publisher, item, policy))
+            attempts = await publish_with_retry(publisher, item, policy)
+            settle(item, attempts.reason, in_doubt=attempts.in_doubt)
         finally:
             slots.release()
 

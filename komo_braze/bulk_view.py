@@ -76,6 +76,8 @@ def print_summary(console: Console, report: BulkReport, *, title: str, noun: str
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("published (confirmed by the broker)", str(report.published))
+    if report.republished:
+        table.add_row("republished after a lost connection (may arrive twice)", str(report.republished))
     table.add_row(f"failed {noun}s", str(report.failed))
     table.add_row("duration", f"{report.duration_s:.2f} s")
     table.add_row("rate", f"{report.rate_per_s:,.0f} messages/s")

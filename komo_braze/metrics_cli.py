@@ -1,6 +1,6 @@
 """``komo-braze metrics``: the metrics reference, read from the processes' own metric objects.
 
-Part of the command line, so it may import ``producer`` and ``worker`` (DESIGN.md, "Packages"). The
+Part of the command line, so it may import ``producer`` and ``worker`` (docs/architecture.md, "Packages"). The
 series are made for one example workspace (``default``) and one attribute (``email``), which only
 shows the label names: a running worker has them for every workspace of its mapping.
 """

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
+from collections.abc import Coroutine
 from datetime import datetime
-from urllib.parse import urlsplit
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, DeliveryMode
 
 from komo_braze import topology
-from komo_braze.amqp import connect, redact_url
+from komo_braze.addresses import mask_passwords, redact
+from komo_braze.amqp import connect
 from komo_braze.envelope import Envelope
 from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import get_logger
@@ -47,9 +51,17 @@ class PublishFailed(Exception):
 
 
 class BrokerUnavailable(PublishFailed):
-    """Not connected, the connection broke mid-publish, or the confirm did not come in time."""
+    """Not connected, the connection broke mid-publish, or the confirm did not come in time.
+
+    ``after_sending``: the message may have reached the broker (its fate is unknown), as opposed to
+    refused before anything was sent.
+    """
 
     kind = "unavailable"
+
+    def __init__(self, reason: str, *, after_sending: bool = False) -> None:
+        super().__init__(reason)
+        self.after_sending = after_sending
 
 
 class PublishRejected(PublishFailed):
@@ -99,6 +111,9 @@ class ConfirmPublisher:
         self._exchange: AbstractExchange | None = None
         self._connector: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._renewals: set[asyncio.Task[None]] = set()  # opening a fresh channel, closing a spent one
+        self._renewing = False
+        self._renewed_at = -math.inf
 
     @property
     def ready(self) -> bool:
@@ -127,7 +142,7 @@ class ConfirmPublisher:
         """:meth:`wait_ready`, for a command that cannot go on without the broker: raises
         :class:`komo_braze.failures.BrokerUnreachable` when it is not there in time."""
         if not await self.wait_ready(timeout_s):
-            url = redact_url(self._settings.amqp_url_str)
+            url = redact(self._settings.amqp_urls)
             raise BrokerUnreachable(f"broker {url} unreachable: no connection within {timeout_s:.0f} s")
 
     async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
@@ -141,22 +156,72 @@ class ConfirmPublisher:
         except aio_pika.exceptions.PublishError:
             raise Unroutable(f"no queue is bound for routing key {routing_key}") from None
         except aio_pika.exceptions.DeliveryError:
+            self._renew_channel_soon()
             raise PublishRejected("broker refused the message") from None
         except TimeoutError:
-            raise BrokerUnavailable("broker did not confirm in time") from None
+            raise BrokerUnavailable("broker did not confirm in time", after_sending=True) from None
         except (TypeError, ValueError) as exc:
             # raised while encoding the frames, before anything is written: the channel stays usable
             raise Unencodable(f"the broker cannot carry this message: {exc}") from None
         except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
             log.warning("publish_interrupted", error=type(exc).__name__)
-            raise BrokerUnavailable("broker connection lost") from None
+            raise BrokerUnavailable("broker connection lost", after_sending=True) from None
 
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish(envelope_message(envelope), envelope.routing_key)
 
+    def _renew_channel_soon(self) -> None:
+        """After a nack, publish on a fresh channel (at most once per ``reconnect_interval_s``).
+
+        RabbitMQ 3.10 can leave a channel refusing every publish to a quorum queue once the node of its
+        leader died: the channel keeps asking the dead leader (``tests/cluster/test_failover.py`` saw
+        thousands of nacks in a row on a channel while a new channel on the same node was confirmed). No
+        queue here has a length limit, so a nack means exactly that.
+        """
+        now = time.monotonic()
+        if self._renewing or now - self._renewed_at < self._settings.reconnect_interval_s:
+            return
+        self._renewing, self._renewed_at = True, now
+        self._own(self._renew_channel(), "renew-channel")
+
+    def _own(self, coroutine: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.create_task(coroutine, name=f"{self._name}-{what}")
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+
+    async def _renew_channel(self) -> None:
+        try:
+            await self._open_fresh_channel()
+        finally:
+            self._renewing = False
+
+    async def _open_fresh_channel(self) -> None:
+        connection, old = self._connection, self._channel
+        if connection is None or old is None:
+            return
+        try:
+            async with asyncio.timeout(self._settings.publish_timeout_s):
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                exchange = await channel.get_exchange(self._exchange_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("publish_channel_renew_failed", error=type(exc).__name__)
+            return
+        self._channel, self._exchange = channel, exchange
+        log.warning("publish_channel_renewed", reason="the broker refused a publish")
+        self._own(self._close_later(old), "close-spent-channel")
+
+    async def _close_later(self, channel: AbstractRobustChannel) -> None:
+        await asyncio.sleep(self._settings.publish_timeout_s)  # publishes still waiting on it end first
+        with contextlib.suppress(Exception):
+            await channel.close()
+
     async def close(self) -> None:
         """Stop connecting and close the connection (publishes still in flight fail)."""
+        for task in list(self._renewals):
+            task.cancel()
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -171,7 +236,7 @@ class ConfirmPublisher:
 
     async def _connect_until_done(self) -> None:
         """Retry the first connection until it works; the robust connection handles later losses."""
-        url = redact_url(self._settings.amqp_url_str)
+        url = redact(self._settings.amqp_urls)
         while True:
             try:
                 await self._connect_once()
@@ -187,15 +252,19 @@ class ConfirmPublisher:
                 )
                 await asyncio.sleep(self._settings.reconnect_interval_s)
                 continue
-            log.info("broker_connected", broker=url, exchange=self._exchange_name)
+            log.info("broker_connected", broker=self._address, exchange=self._exchange_name)
             self._connected.set()
             return
 
     def _safe_detail(self, exc: Exception) -> str:
-        """The exception's text, cut short and with the broker password blanked out."""
-        detail = str(exc)[:300]
-        password = urlsplit(self._settings.amqp_url_str).password
-        return detail.replace(password, "***") if password else detail
+        """The exception's text, cut short and with the broker passwords blanked out."""
+        return mask_passwords(str(exc)[:300], self._settings.amqp_urls)
+
+    @property
+    def _address(self) -> str:
+        """The node connected to now (password masked), or every address before the first connection."""
+        connection = self._connection
+        return str(getattr(connection, "address", "")) or redact(self._settings.amqp_urls)
 
     async def _connect_once(self) -> None:
         async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):
@@ -203,7 +272,12 @@ class ConfirmPublisher:
         try:
             async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                await topology.declare(channel, self._settings.prefix, delivery_limit=self._settings.delivery_limit)
+                await topology.declare(
+                    channel,
+                    self._settings.prefix,
+                    delivery_limit=self._settings.delivery_limit,
+                    replicas=self._settings.quorum_replicas,
+                )
                 exchange = await channel.get_exchange(self._exchange_name)
         except BaseException:
             with contextlib.suppress(Exception):

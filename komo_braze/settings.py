@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from komo_braze.addresses import split_addresses
+
 ENV_PREFIX = "KOMO_BRAZE_"
 
 
@@ -97,12 +99,26 @@ class Settings(BaseSettings):
     # --- broker -------------------------------------------------------------------------------
     amqp_url: SecretStr = Field(
         SecretStr("amqp://guest:guest@localhost:5672/"),
-        description="broker URL (its password is a secret)",
+        description="broker URL, or several nodes of one cluster comma-separated (each a URL, or `host:port` "
+        "taking the first's credentials and vhost): a process connects to one and fails over to the next; "
+        "its password is a secret",
     )
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] = Field(
         "komo", description="prefix of every broker object"
     )
     delivery_limit: int = Field(10, ge=1, le=1000, description="`x-delivery-limit` of the work queues")
+    quorum_replicas: int | None = Field(
+        None,
+        ge=1,
+        le=99,
+        description="replicas of the work and dead-letter queues (`x-quorum-initial-group-size`); "
+        "unset: the broker's default, every cluster node",
+    )
+    management_url: AnyUrl | None = Field(
+        None,
+        description="RabbitMQ management API (e.g. `http://rabbit-1:15672`), with the AMQP URL's credentials; "
+        "lets `topology` report each queue's replicas",
+    )
     publish_timeout_s: float = Field(10.0, gt=0, description="longest wait for a publisher confirm")
     reconnect_interval_s: float = Field(1.0, gt=0, description="pause between broker reconnection tries")
 
@@ -236,6 +252,12 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("amqp_url")
+    @classmethod
+    def _check_addresses(cls, value: SecretStr) -> SecretStr:
+        split_addresses(value.get_secret_value())  # AddressError is a ValueError that shows no password
+        return value
+
     @field_validator("braze_static_rate_limit")
     @classmethod
     def _check_rate(cls, value: str | None) -> str | None:
@@ -246,6 +268,11 @@ class Settings(BaseSettings):
     @property
     def amqp_url_str(self) -> str:
         return self.amqp_url.get_secret_value()
+
+    @property
+    def amqp_urls(self) -> list[str]:
+        """Every broker address as a full URL, in the order given (see :mod:`komo_braze.addresses`)."""
+        return split_addresses(self.amqp_url_str)
 
 
 def parse_rate(text: str) -> tuple[int, float]:

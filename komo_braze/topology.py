@@ -58,9 +58,18 @@ class Topology:
     work_queues: Mapping[str, AbstractQueue]
 
 
-def work_queue_arguments(names: Names, delivery_limit: int) -> dict[str, Any]:
+def quorum_arguments(replicas: int | None) -> dict[str, Any]:
+    """A quorum queue's type and, when given, its replica count (unset: the broker's default, which on
+    RabbitMQ 3.10 is a replica on every cluster node)."""
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    if replicas is not None:
+        arguments["x-quorum-initial-group-size"] = replicas
+    return arguments
+
+
+def work_queue_arguments(names: Names, delivery_limit: int, replicas: int | None = None) -> dict[str, Any]:
     return {
-        "x-queue-type": "quorum",
+        **quorum_arguments(replicas),
         "x-delivery-limit": delivery_limit,
         "x-dead-letter-exchange": names.dead_exchange,
         "x-dead-letter-strategy": "at-least-once",
@@ -73,16 +82,17 @@ async def declare(
     prefix: str,
     *,
     delivery_limit: int = 10,
+    replicas: int | None = None,
     workspace_hubs: Mapping[str, Iterable[str]] | None = None,
 ) -> Topology:
-    """Declare exchanges and queues for ``prefix``.
+    """Declare exchanges and queues for ``prefix``; ``replicas`` is each quorum queue's replica count.
 
     ``workspace_hubs`` maps a named workspace to the hub ids the mapping assigns to it; the ``default``
     workspace queue always exists and takes every hub no other workspace claims.
     """
     names = Names(prefix)
     dead_exchange = await channel.declare_exchange(names.dead_exchange, ExchangeType.FANOUT, durable=True)
-    dead_queue = await channel.declare_queue(names.dead_queue, durable=True, arguments={"x-queue-type": "quorum"})
+    dead_queue = await channel.declare_queue(names.dead_queue, durable=True, arguments=quorum_arguments(replicas))
     await dead_queue.bind(dead_exchange, routing_key="")
 
     unrouted = await channel.declare_exchange(names.unrouted_exchange, ExchangeType.FANOUT, durable=True)
@@ -92,7 +102,7 @@ async def declare(
         durable=True,
         arguments={"alternate-exchange": names.unrouted_exchange},
     )
-    arguments = work_queue_arguments(names, delivery_limit)
+    arguments = work_queue_arguments(names, delivery_limit, replicas)
     default_queue = await channel.declare_queue(names.work_queue(DEFAULT_WORKSPACE), durable=True, arguments=arguments)
     await default_queue.bind(unrouted, routing_key="")
     queues: dict[str, AbstractQueue] = {DEFAULT_WORKSPACE: default_queue}

@@ -2,7 +2,9 @@
 
 Without ``--apply`` nothing is declared: every object is looked at with a passive declare, so a
 mistyped prefix answers "does not exist" (exit status 66) instead of creating an empty topology. The
-bindings shown are the ones the topology and the mapping call for (AMQP cannot list bindings).
+bindings shown are the ones the topology and the mapping call for (AMQP cannot list bindings). Each
+queue's replicas come from the management API when ``KOMO_BRAZE_MANAGEMENT_URL`` is set
+(:mod:`komo_braze.replicas`), followed by what they mean if a node is lost.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from komo_braze import topology
-from komo_braze.amqp import connect_once, redact_url
+from komo_braze.addresses import redact
+from komo_braze.amqp import connect_once
 from komo_braze.envelope import routing_key
 from komo_braze.failures import TopologyMissing
+from komo_braze.replicas import ClusterView, ManagementUnavailable, cluster_view, durability_note
 from komo_braze.settings import Settings
 
 #: the width a table is measured in, to learn how wide it wants to be
 UNBOUNDED_WIDTH = 10_000
-COLUMNS = ("kind", "name", "workspace", "type / bound to", "messages", "consumers")
+COLUMNS = ("kind", "name", "workspace", "type / bound to", "messages", "consumers", "replicas")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,8 @@ class BrokerObject:
     bindings: list[Binding] = field(default_factory=list)
     messages: int | None = None
     consumers: int | None = None
+    replicas: str | None = None  # "3/3 online, leader rabbit@…", from the management API
+    members: list[str] | None = None
 
 
 def expected_objects(prefix: str, workspace_hubs: Mapping[str, Sequence[str]]) -> list[BrokerObject]:
@@ -76,7 +82,11 @@ async def describe(
         if apply:
             channel = await connection.channel()
             await topology.declare(
-                channel, settings.prefix, delivery_limit=settings.delivery_limit, workspace_hubs=workspace_hubs
+                channel,
+                settings.prefix,
+                delivery_limit=settings.delivery_limit,
+                replicas=settings.quorum_replicas,
+                workspace_hubs=workspace_hubs,
             )
             await channel.close()
         for item in objects:
@@ -86,25 +96,49 @@ async def describe(
             counts = await topology.queue_counts(connection, item.name)
             item.exists = counts is not None
             item.messages, item.consumers = counts if counts else (None, None)
-    broker = redact_url(settings.amqp_url_str)
+    broker = redact(settings.amqp_urls)
     missing = [item.name for item in objects if not item.exists]
     if len(missing) == len(objects):
         raise TopologyMissing(
             f"nothing is declared under prefix {settings.prefix!r} on {broker} "
             "(a mistyped prefix? `komo-braze topology --apply` declares it)"
         )
+    queues = [item for item in objects if item.exists and item.kind != "exchange"]
+    view, why_unknown = await _replicas(settings, [item.name for item in queues])
+    for item in queues:
+        replicas = view.queues.get(item.name) if view else None
+        item.replicas = replicas.describe() if replicas else None
+        item.members = list(replicas.members) if replicas else None
+    durability = durability_note(view)
     if as_json:
-        document = {"broker": broker, "prefix": settings.prefix, "objects": [asdict(item) for item in objects]}
+        document = {
+            "broker": broker,
+            "prefix": settings.prefix,
+            "objects": [asdict(item) for item in objects],
+            "durability": durability,
+            "replicas_unknown": why_unknown,
+        }
         print(orjson.dumps(document).decode())
     else:
-        _print_table(objects, f"broker objects of prefix {settings.prefix!r} on {broker}")
+        console = _print_table(objects, f"broker objects of prefix {settings.prefix!r} on {broker}")
+        if why_unknown:
+            console.print(f"replicas: {why_unknown}", highlight=False)
+        console.print(f"durability: {durability}", highlight=False)
     if missing:
         raise TopologyMissing(
             f"{len(missing)} object(s) do not exist: {', '.join(missing)} (`komo-braze topology --apply` declares them)"
         )
 
 
-def _print_table(objects: list[BrokerObject], title: str) -> None:
+async def _replicas(settings: Settings, queue_names: list[str]) -> tuple[ClusterView | None, str | None]:
+    """The broker's view of the replicas, or why it could not be had."""
+    try:
+        return await cluster_view(settings, queue_names), None
+    except ManagementUnavailable as exc:
+        return None, str(exc)
+
+
+def _print_table(objects: list[BrokerObject], title: str) -> Console:
     table = Table(title=title)
     for column in COLUMNS:
         numeric = column in ("messages", "consumers")
@@ -113,13 +147,14 @@ def _print_table(objects: list[BrokerObject], title: str) -> None:
         counts = ("", "") if item.kind == "exchange" else (_count(item.messages), _count(item.consumers))
         name = item.name if item.exists else f"{item.name} (missing)"
         bindings = "\n".join(str(binding) for binding in item.bindings) if item.bindings else item.type
-        table.add_row(item.kind, name, item.workspace or "", bindings, *counts)
+        table.add_row(item.kind, name, item.workspace or "", bindings, *counts, item.replicas or "")
     console = Console()
     # a terminal narrower than the table gets longer lines rather than cut names
     needed = console.measure(table, options=console.options.update_width(UNBOUNDED_WIDTH)).maximum
     if needed > console.width:
         console = Console(width=needed)
     console.print(table)
+    return console
 
 
 def _count(value: int | None) -> str:

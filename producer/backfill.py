@@ -109,6 +109,12 @@ async def publish_ndjson(
             )
     finally:
         await publisher.close()
-    log.info("publish_finished", published=report.published, failed=report.failed, duration_s=report.duration_s)
+    log.info(
+        "publish_finished",
+        published=report.published,
+        republished=report.republished,
+        failed=report.failed,
+        duration_s=report.duration_s,
+    )
     print_summary(summary_console, report, title=f"published to {settings.prefix}", noun="line")
     return 1 if report.failed else 0

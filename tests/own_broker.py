@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,12 @@ class OwnBroker:
     home: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    management_port: int | None = None
+
+    @property
+    def management_url(self) -> str:
+        assert self.management_port is not None, "started without the management plugin"
+        return f"http://127.0.0.1:{self.management_port}"
 
     @property
     def amqp_url(self) -> str:
@@ -82,32 +89,45 @@ class OwnBroker:
                 await asyncio.to_thread(self.process.wait, 10)
             self.process = None
 
+    async def kill(self) -> None:
+        """SIGKILL the node's Erlang VM: it dies without a word to its clients or its cluster."""
+        pid = int((self.home / "node.pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        if self.process is not None:
+            await asyncio.to_thread(self.process.wait, 30)
+            self.process = None
+
     async def restart(self) -> None:
         await self.stop()
         await self.start()
 
 
-@asynccontextmanager
-async def own_broker(
-    config: Mapping[str, object] | None = None, rabbit_env: Mapping[str, int | str] | None = None
-) -> AsyncIterator[OwnBroker]:
-    """Start a private RabbitMQ node with ``config`` (``rabbitmq.conf`` keys) and ``rabbit_env`` (keys of
-    the ``rabbit`` application in ``advanced.config``, e.g. ``channel_tick_interval``: RabbitMQ checks
-    ``consumer_timeout`` only on that tick, every 60 s by default); stop and remove it after."""
-    if SERVER is None or CTL is None:
-        raise RuntimeError("rabbitmq-server is not installed: the own-broker tests need it")
-    base = Path(tempfile.mkdtemp(prefix="kb-broker-"))
+def prepare_node(
+    base: Path,
+    home: Path,
+    *,
+    config: Mapping[str, object] | None = None,
+    rabbit_env: Mapping[str, int | str] | None = None,
+    plugins: Sequence[str] = (),
+) -> OwnBroker:
+    """Write the files of a node of our own under ``base`` (its data, logs, config) and return it,
+    not started. ``home`` holds the Erlang cookie: nodes that share it can form a cluster. With
+    ``rabbitmq_management`` among ``plugins`` the node serves the management API on a port of its own."""
+    base.mkdir(parents=True, exist_ok=True)
     node = f"kb-test-{uuid.uuid4().hex[:8]}@localhost"
     port = free_port()
+    management_port = free_port() if "rabbitmq_management" in plugins else None
     lines = [f"listeners.tcp.default = {port}", "loopback_users = none"]
+    if management_port is not None:
+        lines += [f"management.tcp.port = {management_port}", "management.tcp.ip = 127.0.0.1"]
     lines += [f"{key} = {value}" for key, value in (config or {}).items()]
     (base / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
-    (base / "enabled_plugins").write_text("[].\n")
+    (base / "enabled_plugins").write_text(f"[{', '.join(plugins)}].\n")
     terms = ", ".join(f"{{{key}, {value}}}" for key, value in (rabbit_env or {}).items())
     (base / "advanced.config").write_text(f"[{{rabbit, [{terms}]}}].\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
     env.update(
-        HOME=str(base),
+        HOME=str(home),
         RABBITMQ_NODENAME=node,
         RABBITMQ_NODE_PORT=str(port),
         RABBITMQ_DIST_PORT=str(free_port()),
@@ -118,7 +138,24 @@ async def own_broker(
         RABBITMQ_ENABLED_PLUGINS_FILE=str(base / "enabled_plugins"),
         RABBITMQ_PID_FILE=str(base / "node.pid"),
     )
-    broker = OwnBroker(node=node, port=port, home=base, env=env)
+    return OwnBroker(node=node, port=port, home=base, env=env, management_port=management_port)
+
+
+def require_server() -> None:
+    if SERVER is None or CTL is None:
+        raise RuntimeError("rabbitmq-server is not installed: the own-broker tests need it")
+
+
+@asynccontextmanager
+async def own_broker(
+    config: Mapping[str, object] | None = None, rabbit_env: Mapping[str, int | str] | None = None
+) -> AsyncIterator[OwnBroker]:
+    """Start a private RabbitMQ node with ``config`` (``rabbitmq.conf`` keys) and ``rabbit_env`` (keys of
+    the ``rabbit`` application in ``advanced.config``, e.g. ``channel_tick_interval``: RabbitMQ checks
+    ``consumer_timeout`` only on that tick, every 60 s by default); stop and remove it after."""
+    require_server()
+    base = Path(tempfile.mkdtemp(prefix="kb-broker-"))
+    broker = prepare_node(base, base, config=config, rabbit_env=rabbit_env)
     try:
         await broker.start()
         yield broker

@@ -182,6 +182,7 @@ async def serve(
             setup_channel,
             settings.prefix,
             delivery_limit=settings.delivery_limit,
+            replicas=settings.quorum_replicas,
             workspace_hubs=mapping.workspace_hubs(),
         )
         settler = Settler(topo.dead_exchange, settings.publish_timeout_s, metrics)

@@ -93,8 +93,11 @@ async def test_apply_declares_the_mapping_s_workspaces_and_bindings_and_json_sho
         "bindings": [{"exchange": names.exchange, "routing_key": f"hub.{HUB}"}],
         "messages": 1,
         "consumers": 0,
+        "replicas": None,  # no KOMO_BRAZE_MANAGEMENT_URL: the broker was not asked (tests/cluster asks it)
+        "members": None,
     }
     assert queues[names.work_queue()]["bindings"] == [{"exchange": names.unrouted_exchange, "routing_key": ""}]
+    assert orjson.loads(shown.stdout)["replicas_unknown"] == "KOMO_BRAZE_MANAGEMENT_URL is not set"
 
 
 async def test_a_workspace_queue_not_declared_yet_is_named_with_the_table_still_shown(

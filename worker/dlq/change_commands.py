@@ -12,14 +12,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiohttp import web
 
 from komo_braze import topology
 from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, numbered_lines, publish_all
+from komo_braze.failures import BrokerUnreachable
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher
@@ -39,6 +41,8 @@ log = get_logger(__name__)
 MAX_NAMED_FAILURES = 20
 #: how long ``import`` waits for the broker before giving up
 CONNECT_WAIT_S = 30.0
+#: times ``replay`` and ``purge`` go on over a new connection after losing theirs
+MAX_RESUMES = 5
 
 
 @asynccontextmanager
@@ -75,11 +79,61 @@ async def move_letters(
     metrics_bind: HostPort | None = None,
     metrics_linger_s: float = 0.0,
 ) -> MoveReport:
-    """Replay, purge or dry-run the letters ``letter_filter`` selects."""
-    async with (
-        serving_metrics(metrics, metrics_bind, metrics_linger_s, shutdown),
-        opened(settings, action.value, declare=action is Action.REPLAY) as (connection, names),
-    ):
+    """Replay, purge or dry-run the letters ``letter_filter`` selects.
+
+    A run whose broker connection is lost (its node went away) goes on over a new connection, to the
+    next node that answers, up to ``MAX_RESUMES`` times: the broker handed the letters it held back, in
+    order, and the new run reads them again; what the lost run published without acking its dead copy
+    is published again and counted as ``republished``.
+    """
+    started_at = datetime.now(UTC)
+    report: MoveReport | None = None
+    async with serving_metrics(metrics, metrics_bind, metrics_linger_s, shutdown):
+        for resume in range(MAX_RESUMES + 1):
+            still = letter_filter
+            if report is not None and letter_filter.limit is not None:
+                still = replace(letter_filter, limit=max(letter_filter.limit - report.moved, 0))
+            try:
+                latest = await _move_once(
+                    settings,
+                    still,
+                    action,
+                    shutdown=shutdown,
+                    metrics=metrics,
+                    rate_per_s=rate_per_s,
+                    max_in_flight=max_in_flight,
+                    started_at=started_at,
+                    in_doubt=frozenset(report.in_doubt if report else ()),
+                    acked_unsure=frozenset(report.acked_unsure if report else ()),
+                )
+            except (BrokerUnreachable, *CONNECTION_EXCEPTIONS, TimeoutError) as exc:
+                if report is None:
+                    raise  # no node answered at the start: nothing to resume
+                report.failure = f"broker connection lost, and no node answered to resume on ({type(exc).__name__})"
+            else:
+                report = latest.resumed_from(report) if report is not None else latest
+            if not report.connection_lost or shutdown.is_set() or resume == MAX_RESUMES:
+                break
+            log.warning("dlq_move_resuming", after=report.failure, moved=report.moved, resume=resume + 1)
+            await asyncio.sleep(settings.reconnect_interval_s)
+    assert report is not None
+    return report
+
+
+async def _move_once(
+    settings: Settings,
+    letter_filter: LetterFilter,
+    action: Action,
+    *,
+    shutdown: asyncio.Event,
+    metrics: DlqMetrics,
+    rate_per_s: float | None,
+    max_in_flight: int,
+    started_at: datetime,
+    in_doubt: frozenset[str],
+    acked_unsure: frozenset[str],
+) -> MoveReport:
+    async with opened(settings, action.value, declare=action is Action.REPLAY) as (connection, names):
         destination = None
         if action is Action.REPLAY:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -110,6 +164,9 @@ async def move_letters(
                     rate_per_s=rate_per_s,
                     publish_timeout_s=settings.publish_timeout_s,
                     progress=progress,
+                    started_at=started_at,
+                    in_doubt=in_doubt,
+                    acked_unsure=acked_unsure,
                 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +31,9 @@ from worker.dlq.pipeline import Destination, Pipeline
 from worker.dlq.reader import DeadLetterReader
 
 log = get_logger(__name__)
+
+#: acks sent last before a lost connection that the broker may not have had (at least max_in_flight)
+UNSURE_ACKS = 1000
 
 
 class Action(StrEnum):
@@ -52,6 +55,14 @@ class MoveReport:
     matched_by_kind: Counter[str] = field(default_factory=Counter)
     matched_by_hub: Counter[str] = field(default_factory=Counter)
     failure: str | None = None
+    connection_lost: bool = False  # the failure was the broker connection: another node may take over
+    republished: int = 0  # replayed again after a lost connection; the first copy may have gone out
+    resumes: int = 0  # times the run went on over a new connection
+    # after a lost connection: ids whose copy may be out already (published, dead copy not acked, or its
+    # ack sent just before the loss, which the broker may not have had: ``acked_unsure``, counted moved)
+    in_doubt: set[str] = field(default_factory=set)
+    acked_unsure: set[str] = field(default_factory=set)
+    recounted_by_kind: Counter[str] = field(default_factory=Counter)  # moved again after an unsure ack
     interrupted: bool = False
     capacity_reached: bool = False
     duration_s: float = 0.0
@@ -64,6 +75,24 @@ class MoveReport:
     @property
     def rate_per_s(self) -> float:
         return self.moved / self.duration_s if self.duration_s > 0 else 0.0
+
+    def resumed_from(self, before: MoveReport) -> MoveReport:
+        """This report (of a run resumed on a new connection) counted on top of what ``before`` moved:
+        the letters ``before`` only read were read again by this run."""
+        self.depth = before.depth
+        moved_before = before.moved - self.recounted_by_kind.total()
+        self.scanned += moved_before
+        self.matched += moved_before
+        self.moved += moved_before
+        self.moved_by_kind.update(before.moved_by_kind)
+        self.moved_by_kind.subtract(self.recounted_by_kind)
+        self.matched_by_kind.update(before.moved_by_kind)
+        self.matched_by_kind.subtract(self.recounted_by_kind)
+        self.republished += before.republished
+        self.in_doubt |= before.in_doubt  # those acked since are gone from the queue: never seen again
+        self.resumes = before.resumes + 1
+        self.duration_s += before.duration_s
+        return self
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +108,8 @@ class MoveReport:
             "matched_by_kind": dict(self.matched_by_kind),
             "matched_by_hub": dict(self.matched_by_hub.most_common(50)),
             "failure": self.failure,
+            "resumes": self.resumes,
+            "republished": self.republished,
             "interrupted": self.interrupted,
             "capacity_reached": self.capacity_reached,
             "duration_s": round(self.duration_s, 3),
@@ -109,25 +140,45 @@ async def move(
     rate_per_s: float | None = None,
     publish_timeout_s: float = 10.0,
     progress: Progress | None = None,
+    started_at: datetime | None = None,
+    in_doubt: frozenset[str] = frozenset(),
+    acked_unsure: frozenset[str] = frozenset(),
 ) -> MoveReport:
-    """Move the letters ``letter_filter`` selects; returns what happened. ``destination`` for replay."""
+    """Move the letters ``letter_filter`` selects; returns what happened. ``destination`` for replay.
+
+    A run resumed after a lost connection passes the first run's ``started_at``, ``in_doubt`` and
+    ``acked_unsure`` (see :class:`MoveReport`): replaying one of those again is counted as
+    ``republished``, and moving again one the first run counted as moved is not counted twice.
+    """
     if action is Action.REPLAY and destination is None:
         raise ValueError("replay needs the submissions exchange")
     report = MoveReport(action, depth=reader.depth)
-    started_at, started = datetime.now(UTC), time.monotonic()
+    started_at, started = started_at or datetime.now(UTC), time.monotonic()
     pipeline = Pipeline(max_in_flight, rate_per_s if action is Action.REPLAY else None)
+    recently_acked: deque[str] = deque(maxlen=max(max_in_flight, UNSURE_ACKS))
+
+    def count_moved(letter: DeadLetter) -> None:
+        key = letter.submission_id or ""
+        if key in acked_unsure:
+            report.recounted_by_kind[letter.kind] += 1
+        recently_acked.append(key)
+        report.moved += 1
+        report.moved_by_kind[letter.kind] += 1
 
     async def replay(held: Held, key: str) -> None:
         assert destination is not None
         metrics.in_flight.inc()
+        letter = held.letter
+        doubt = letter.submission_id or ""
+        report.republished += doubt in in_doubt or doubt in acked_unsure
+        report.in_doubt.add(doubt)
         try:
-            letter = held.letter
             await destination.publish(letter.body, letter.replay_properties(datetime.now(UTC)), key, publish_timeout_s)
         finally:
             metrics.in_flight.dec()
         await reader.ack(held)
-        report.moved += 1
-        report.moved_by_kind[held.letter.kind] += 1
+        report.in_doubt.discard(doubt)
+        count_moved(letter)
         metrics.replayed.labels(kind=kind_label(held.letter.kind)).inc()
 
     def give_up(held: Held) -> Callable[[str], None]:
@@ -153,8 +204,7 @@ async def move(
                     report.matched_by_hub[letter.hub_id or "(none)"] += 1
                     if action is Action.PURGE:
                         await reader.ack(held, claimed=False)
-                        report.moved += 1
-                        report.moved_by_kind[letter.kind] += 1
+                        count_moved(letter)
                         metrics.purged.labels(kind=kind_label(letter.kind)).inc()
                     elif action is Action.REPLAY:
                         assert hub is not None
@@ -176,6 +226,7 @@ async def move(
             # whatever closed the connection), so name the cause the operator can act on
             report.failure = f"broker connection lost ({pipeline.failure})"
         report.failure = report.failure or pipeline.failure
+        report.connection_lost = report.failure is not None and reader.connection_lost
         if not finished:
             report.failure = report.failure or "confirms still outstanding at the end"
         report.interrupted = shutdown.is_set()
@@ -183,6 +234,11 @@ async def move(
         report.duration_s = time.monotonic() - started
         if progress is not None:
             progress(report)
+        if report.connection_lost:
+            report.acked_unsure = set(recently_acked)
+            report.in_doubt |= report.acked_unsure
+        report.in_doubt.discard("")
+        report.acked_unsure.discard("")
         summary = {k: v for k, v in report.to_dict().items() if k not in ("matched_by_hub",)}
         log.info("dlq_move_finished", **summary, **letter_filter.describe())
     return report

@@ -46,7 +46,9 @@ async def opened(
     async with connection:
         if declare:
             channel = await connection.channel()
-            await topology.declare(channel, settings.prefix, delivery_limit=settings.delivery_limit)
+            await topology.declare(
+                channel, settings.prefix, delivery_limit=settings.delivery_limit, replicas=settings.quorum_replicas
+            )
             await channel.close()
             names = topology.Names(settings.prefix)
         else:

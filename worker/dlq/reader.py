@@ -131,8 +131,11 @@ class DeadLetterReader:
 
     @property
     def connection_lost(self) -> bool:
-        """True once the broker connection under this reader has gone (it is not robust, on purpose)."""
-        return self._connection.is_closed
+        """True once the broker connection under this reader has gone (it is not robust, on purpose).
+
+        A connection the broker dropped is not ``is_closed`` (that means closed by us): it is no longer
+        ``connected``."""
+        return self._connection.is_closed or not self._connection.connected.is_set()
 
     async def close(self) -> None:
         """Close the channel: every letter still held goes back to the head of the queue, in order.

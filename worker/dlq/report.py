@@ -40,6 +40,11 @@ def print_move(report: MoveReport, prefix: str, *, as_json: bool) -> None:
         )
         for kind, count in report.moved_by_kind.most_common():
             console.print(cell(f"  {kind}: {count:,}"))
+    if report.resumes:
+        console.print(
+            f"the broker connection was lost {report.resumes} time(s); the run went on over a new one and "
+            f"republished {report.republished:,} letters whose first copy may have gone out (they may arrive twice)"
+        )
     if report.unroutable:
         console.print(f"{report.unroutable:,} matching letters have no hub to route by; they stay")
     if report.failure:

@@ -14,6 +14,7 @@ import pytest
 from devtools.components import spawn
 from tests.broker import BrokerKit
 from tests.proxy import TcpProxy
+from tests.waiting import eventually
 from tests.worker.dlq.letters import fill, message_ids, read_queue
 
 LETTERS = 20_000
@@ -23,7 +24,14 @@ ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 
-async def start_replay(broker: BrokerKit, *args: str) -> asyncio.subprocess.Process:
+async def filled(broker: BrokerKit, count: int) -> list[str]:
+    """The dead-letter queue holding ``count`` letters; their submission ids, in queue order."""
+    await broker.declare()
+    async with broker.connection() as connection:
+        return [s.submission_id for s in await fill(connection, broker.prefix, count)]
+
+
+async def start_replay(broker: BrokerKit, *args: str, **env: str) -> asyncio.subprocess.Process:
     return await spawn(
         "dlq",
         "replay",
@@ -31,7 +39,7 @@ async def start_replay(broker: BrokerKit, *args: str) -> asyncio.subprocess.Proc
         "--max-in-flight",
         str(IN_FLIGHT),
         *args,
-        env=broker.env(),
+        env=broker.env(**env),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -39,10 +47,7 @@ async def start_replay(broker: BrokerKit, *args: str) -> asyncio.subprocess.Proc
 
 
 async def test_a_replay_killed_midway_loses_nothing_and_a_second_run_finishes_it(broker: BrokerKit) -> None:
-    await broker.declare()
-    async with broker.connection() as connection:
-        specs = await fill(connection, broker.prefix, LETTERS)
-    everything = [s.submission_id for s in specs]
+    everything = await filled(broker, LETTERS)
 
     first = await start_replay(broker)
     work_before_kill = 0
@@ -88,10 +93,7 @@ def message_ids_of(letters: list) -> list[str]:  # type: ignore[type-arg]
 
 
 async def test_ctrl_c_stops_a_replay_cleanly_and_a_second_run_finishes_it(broker: BrokerKit) -> None:
-    await broker.declare()
-    async with broker.connection() as connection:
-        specs = await fill(connection, broker.prefix, 600)
-    everything = [s.submission_id for s in specs]
+    everything = await filled(broker, 600)
 
     first = await start_replay(broker, "--rate", "300")
     replayed = 0
@@ -116,25 +118,10 @@ async def test_ctrl_c_stops_a_replay_cleanly_and_a_second_run_finishes_it(broker
 
 
 async def test_a_replay_whose_broker_connection_breaks_loses_nothing_and_can_be_run_again(broker: BrokerKit) -> None:
-    await broker.declare()
-    async with broker.connection() as connection:
-        specs = await fill(connection, broker.prefix, 3000)
-    everything = [s.submission_id for s in specs]
+    everything = await filled(broker, 3000)
 
     async with TcpProxy.for_url(broker.amqp_url) as proxy:
-        first = await spawn(
-            "dlq",
-            "replay",
-            "--json",
-            "--rate",
-            "1000",
-            "--max-in-flight",
-            str(IN_FLIGHT),
-            env=broker.env(KOMO_BRAZE_AMQP_URL=proxy.url_for(broker.amqp_url)),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        first = await start_replay(broker, "--rate", "1000", KOMO_BRAZE_AMQP_URL=proxy.url_for(broker.amqp_url))
         replayed = 0
         async with asyncio.timeout(30):
             while replayed < 300:
@@ -154,4 +141,34 @@ async def test_a_replay_whose_broker_connection_breaks_loses_nothing_and_can_be_
     delivered = Counter(message_ids(await broker.drain(broker.names.work_queue())))
     assert set(delivered) == set(everything), "a letter was lost"
     assert sum(delivered.values()) - len(everything) <= IN_FLIGHT  # duplicates only from the cut window
+    assert await broker.count(broker.names.dead_queue) == 0
+
+
+async def test_a_replay_that_loses_its_node_goes_on_over_another_and_says_how_many_it_republished(
+    broker: BrokerKit,
+) -> None:
+    everything = await filled(broker, 3000)
+
+    async with TcpProxy.for_url(broker.amqp_url) as one, TcpProxy.for_url(broker.amqp_url) as two:
+        nodes = f"{one.url_for(broker.amqp_url)},{two.url_for(broker.amqp_url)}"
+        replay = await start_replay(
+            broker, "--rate", "1000", KOMO_BRAZE_AMQP_URL=nodes, KOMO_BRAZE_RECONNECT_INTERVAL_S="0.2"
+        )
+
+        async def some_replayed() -> bool:
+            return await broker.count(broker.names.work_queue()) >= 300
+
+        await eventually(some_replayed, timeout_s=30, what="300 letters replayed")
+        (one if one.accepted else two).cut()  # the node the run is connected to goes away
+        stdout, stderr = await asyncio.wait_for(replay.communicate(), timeout=60)
+        assert (one.accepted, two.accepted) == (1, 1), "the run went on over the other node"
+    assert replay.returncode == 0, stderr.decode()[-2000:]
+    summary = orjson.loads(stdout)
+    assert summary["resumes"] == 1
+    assert summary["failure"] is None
+    assert (summary["moved"], summary["left"]) == (3000, 0)
+    assert summary["republished"] > 0
+    delivered = Counter(message_ids(await broker.drain(broker.names.work_queue())))
+    assert set(delivered) == set(everything), "a letter was lost"
+    assert sum(delivered.values()) - len(everything) <= summary["republished"]
     assert await broker.count(broker.names.dead_queue) == 0

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from komo_braze.addresses import AddressError, mask_passwords, redact, shuffled, split_addresses
+from komo_braze.settings import SettingsError, load_settings
+
+
+def test_one_url_is_one_address() -> None:
+    assert split_addresses("amqp://guest:guest@localhost:5672/") == ["amqp://guest:guest@localhost:5672/"]
+
+
+def test_several_full_urls_are_kept_in_the_order_given() -> None:
+    text = "amqp://u:p@rabbit-1:5672/v, amqp://u:p@rabbit-2:5673/v ,amqps://u:p@rabbit-3/v"
+    assert split_addresses(text) == [
+        "amqp://u:p@rabbit-1:5672/v",
+        "amqp://u:p@rabbit-2:5673/v",
+        "amqps://u:p@rabbit-3/v",
+    ]
+
+
+def test_a_host_and_port_after_the_first_takes_its_credentials_vhost_and_query() -> None:
+    text = "amqp://user:s3cret@rabbit-1:5672/tenant?heartbeat=10,rabbit-2:5673,rabbit-3"
+    assert split_addresses(text) == [
+        "amqp://user:s3cret@rabbit-1:5672/tenant?heartbeat=10",
+        "amqp://user:s3cret@rabbit-2:5673/tenant?heartbeat=10",
+        "amqp://user:s3cret@rabbit-3/tenant?heartbeat=10",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "no broker address"),
+        ("rabbit-1:5672,rabbit-2", "first address must be a full"),
+        ("http://u:s3cret@rabbit-1/", "first address must be a full"),
+        ("amqp://u:s3cret@rabbit-1/,rabbit-2:http", "bad port"),
+        ("amqp://u:s3cret@rabbit-1/,mqtt://rabbit-2", "not an amqp"),
+        ("amqp://u:s3cret@rabbit-1/,u:p@rabbit-2", "full URL or host"),
+        ("amqp://u:s3cret@rabbit-1:99999/", "bad port"),
+    ],
+)
+def test_an_unusable_list_is_refused_without_showing_the_password(text: str, problem: str) -> None:
+    with pytest.raises(AddressError, match=problem) as raised:
+        split_addresses(text)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_setting_refuses_a_bad_list_naming_the_variable_and_not_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KOMO_BRAZE_AMQP_URL", "amqp://u:s3cret@rabbit-1/,rabbit-2:nope")
+    with pytest.raises(SettingsError, match="KOMO_BRAZE_AMQP_URL") as raised:
+        load_settings()
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_setting_gives_every_address_as_a_full_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOMO_BRAZE_AMQP_URL", "amqp://u:s3cret@rabbit-1:5672/,rabbit-2:5672")
+    settings = load_settings()
+    assert settings.amqp_urls == ["amqp://u:s3cret@rabbit-1:5672/", "amqp://u:s3cret@rabbit-2:5672/"]
+    assert "s3cret" not in repr(settings)
+
+
+def test_every_password_of_a_list_is_masked() -> None:
+    text = "amqp://u:s3cret@rabbit-1:5672/,amqp://v:other@rabbit-2/"
+    assert redact(text) == "amqp://u:***@rabbit-1:5672/,amqp://v:***@rabbit-2/"
+    assert redact(split_addresses(text)) == redact(text)
+    assert mask_passwords("login s3cret refused by other", split_addresses(text)) == "login *** refused by ***"
+
+
+def test_shuffling_spreads_a_fleet_over_the_nodes_and_keeps_every_address() -> None:
+    urls = [f"amqp://rabbit-{n}/" for n in (1, 2, 3)]
+    rng = random.Random(12)
+    firsts = {shuffled(urls, rng)[0] for _ in range(30)}
+    assert firsts == set(urls)
+    assert sorted(shuffled(urls, rng)) == urls
