@@ -19,8 +19,8 @@ import aio_pika
 import orjson
 from aio_pika.abc import DeliveryMode
 
+from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import EnvelopeError, check_carried, format_time, parse_time, routing_key
-from worker.deadletter import DeadLetter
 
 
 def _json_safe(value: Any) -> Any:
