@@ -18,7 +18,8 @@ from typing import BinaryIO
 import aio_pika
 
 from komo_braze.logs import get_logger
-from komo_braze.publishing import BrokerUnavailable, ConfirmPublisher, PublishFailed
+from komo_braze.publish_errors import BrokerUnavailable, PublishFailed
+from komo_braze.publishing import ConfirmPublisher
 
 log = get_logger(__name__)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import orjson
 import structlog
 
+from komo_braze.addresses import mask_passwords
 from komo_braze.settings import LogFormat
 
 #: keys whose values are never written, whatever the call site passes
@@ -136,9 +137,9 @@ _URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
 MAX_DETAIL_CHARS = 300
 
 
-def error_fields(exc: BaseException) -> dict[str, str]:
+def error_fields(exc: BaseException, urls: Sequence[str] = ()) -> dict[str, str]:
     """What a log line records of an exception: ``error``, its type, and ``detail``, its text cut short
-    with any URL's credentials blanked out. For errors of the broker, of HTTP and of the OS, whose text
-    names no person; never for an error about a submission's values."""
-    detail = _URL_CREDENTIALS.sub("://***@", str(exc))[:MAX_DETAIL_CHARS]
+    with any URL's credentials and the passwords of ``urls`` blanked out. For errors of the broker, of
+    HTTP and of the OS, whose text names no person; never for an error about a submission's values."""
+    detail = mask_passwords(_URL_CREDENTIALS.sub("://***@", str(exc)), urls)[:MAX_DETAIL_CHARS]
     return {"error": type(exc).__name__, "detail": detail}

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from komo_braze.envelope import Envelope, EnvelopeError, body_ids
 from komo_braze.logs import get_logger
-from komo_braze.publishing import ConfirmPublisher, PublishFailed
+from komo_braze.publish_errors import PublishFailed
+from komo_braze.publishing import ConfirmPublisher
 from producer.auth import Authenticator
 from producer.metrics import ProducerMetrics
 from producer.replay import ReplayGuard, ReplayRefused

@@ -201,3 +201,8 @@ def test_error_fields_blank_the_credentials_of_a_url_and_cut_long_texts() -> Non
     assert fields["detail"].startswith("cannot reach amqp://***@broker:5672/ xxx")
     assert "s3cret" not in fields["detail"]
     assert len(fields["detail"]) == logs.MAX_DETAIL_CHARS
+
+
+def test_error_fields_blank_the_passwords_of_the_urls_given_wherever_they_stand() -> None:
+    fields = logs.error_fields(OSError("login refused for password s3cret"), ["amqp://komo:s3cret@broker:5672/"])
+    assert fields["detail"] == "login refused for password ***"

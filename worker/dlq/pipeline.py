@@ -9,7 +9,8 @@ It does not use :class:`komo_braze.publishing.ConfirmPublisher` (``import`` does
 robust connection of its own that reconnects by itself, while a replayed copy must be published on the
 connection that holds its dead copy. If that connection drops, the broker hands every held letter back
 and the acks can no longer be sent, so publishing must stop with it rather than reconnect and publish
-copies whose dead copies stay (duplicates). The errors are the shared :mod:`komo_braze.publishing` ones.
+copies whose dead copies stay (duplicates). The errors, and their translation, are the shared
+:mod:`komo_braze.publish_errors` ones.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
-import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel
 
-from komo_braze.publishing import BrokerUnavailable, PublishFailed, PublishRejected, Unroutable
+from komo_braze.publish_errors import PublishFailed, publish_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class Destination:
         flushed to the socket while it holds the channel lock, which serialises the pipeline; the
         confirm is awaited all the same.
         """
-        try:
+        with publish_errors(routing_key, timeout_s):
             async with asyncio.timeout(timeout_s):
                 # the concrete aiormq channel: its abstract base does not declare ``wait``
                 channel = cast(aiormq.Channel, await self.channel.get_underlay_channel())
@@ -55,15 +55,6 @@ class Destination:
                     mandatory=True,
                     wait=False,
                 )
-        except aio_pika.exceptions.PublishError as exc:
-            raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from exc
-        except aio_pika.exceptions.DeliveryError as exc:
-            raise PublishRejected("the broker refused the message (nack)") from exc
-        except TimeoutError as exc:
-            raise BrokerUnavailable(f"no confirm within {timeout_s} s") from exc
-        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-            # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
-            raise BrokerUnavailable(f"broker connection lost ({type(exc).__name__})") from exc
 
 
 class ReplayRate:

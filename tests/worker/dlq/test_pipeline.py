@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from komo_braze.publishing import BrokerUnavailable
+from komo_braze.publish_errors import BrokerUnavailable
 from worker.dlq.pipeline import Pipeline, ReplayRate
 
 
