@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv lint test test-cluster demo bench broker clean
+.PHONY: venv lint test test-cluster demo bench broker redis clean
 
 venv: $(STAMP)
 
@@ -24,8 +24,12 @@ lint: venv
 broker:
 	bash scripts/ensure-broker.sh
 
+redis:
+	bash scripts/ensure-redis.sh
+
 test: lint
 	bash scripts/ensure-broker.sh --with-server
+	bash scripts/ensure-redis.sh --with-server
 	bash scripts/ensure-compose.sh
 	bash scripts/ensure-prometheus.sh
 	bash scripts/ensure-tools.sh
@@ -41,7 +45,7 @@ test-cluster: venv
 demo: venv broker
 	$(BIN)/komo-braze demo $(DEMO_ARGS)
 
-bench: venv broker
+bench: venv broker redis
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

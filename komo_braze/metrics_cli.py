@@ -27,6 +27,9 @@ def reference_registries() -> dict[str, CollectorRegistry]:
     # series that appear with Braze's first answer (its rate-limit headers)
     worker.rate_limit_remaining.labels("default")
     worker.rate_limit_limit.labels("default")
+    # series of the limit shared in Redis (KOMO_BRAZE_STATE_URL)
+    worker.shared_limit.labels("default")
+    worker.shared_limit_fallbacks.labels("default")
     return {"producer": producer.registry, "worker": worker.registry, "dlq": DlqMetrics().registry}
 
 

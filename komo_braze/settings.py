@@ -219,6 +219,13 @@ class Settings(BaseSettings):
         "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
     )
 
+    # --- state shared by the workers ----------------------------------------------------------
+    state_url: SecretStr | None = Field(
+        None,
+        description="`redis://…`: state every worker of a deployment shares (the rate limit per workspace); "
+        "unset: each process keeps its own",
+    )
+
     # --- logging ------------------------------------------------------------------------------
     log_level: str = Field("info", pattern=r"(?i)^(debug|info|warning|error)$", description="log level")
     log_format: LogFormat = Field(LogFormat.AUTO, description="`auto`, `json` or `console`")
@@ -244,12 +251,19 @@ class Settings(BaseSettings):
     def _parse_tokens(cls, value: Any) -> Any:
         return _split_secrets(value)
 
-    @field_validator("webhook_hmac_secret", "braze_api_key", mode="before")
+    @field_validator("webhook_hmac_secret", "braze_api_key", "state_url", mode="before")
     @classmethod
     def _blank_secret_is_unset(cls, value: Any) -> Any:
         # an empty HMAC key would turn authentication "on" while anyone can compute the signature
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _check_state_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator("amqp_url")

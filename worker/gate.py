@@ -22,6 +22,7 @@ from worker.breaker import Breaker
 from worker.metrics import WorkerMetrics
 from worker.outcome import ConfigFault, RateLimited, Retry, decide
 from worker.pacer import Pacer
+from worker.state.limiter import SharedLimiter
 
 log = get_logger(__name__)
 
@@ -38,12 +39,14 @@ class BrazeGate:
         pacer: Pacer,
         breaker: Breaker,
         metrics: WorkerMetrics,
+        shared_limit: SharedLimiter | None = None,
         *,
         pause_probe_s: float = PAUSE_PROBE_S,
     ) -> None:
         self.workspace = workspace
         self.client = client
         self.pacer = pacer
+        self.shared_limit = shared_limit
         self.breaker = breaker
         self.metrics = metrics
         self.pause_probe_s = pause_probe_s
@@ -66,12 +69,20 @@ class BrazeGate:
         return answer
 
     async def _send(self, data: bytes) -> BrazeAnswer:
+        """Wait for the pacer and the shared limit, send, and take in the answer's rate-limit headers.
+        With a shared limit the pacer only pauses; while Redis does not answer, it spaces too."""
         await self.pacer.acquire()
+        grant = None
         try:
+            if self.shared_limit is not None:
+                grant = await self.shared_limit.reserve()
+                self.pacer.spread_by_headers = not self.shared_limit.shared
             answer = await self.client.track(data)
         finally:
             self.pacer.done()
         self.pacer.observe(answer.rate_limit)
+        if self.shared_limit is not None:
+            await self.shared_limit.learn(grant, answer.rate_limit, refused=answer.status == 429)
         self._record(answer)
         return answer
 

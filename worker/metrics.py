@@ -102,6 +102,13 @@ class WorkerMetrics:
             "end_to_end_latency_seconds", "from the producer's received_at to Braze's acceptance", LATENCY_BUCKETS
         )
         self.consumer_restarts = counter("consumer_restarts", "work-queue consumers re-established")
+        # created by the shared limiter, so present only with KOMO_BRAZE_STATE_URL
+        self.shared_limit = gauge(
+            "shared_limit", "1 while requests draw from the workspace's limit shared in Redis, 0 while paced alone"
+        )
+        self.shared_limit_fallbacks = counter(
+            "shared_limit_fallbacks", "requests paced by the process alone because the shared limit did not answer"
+        )
 
     def initialise(self, workspaces: Iterable[str], *, attributes: Iterable[str] = ()) -> None:
         """Create every series of ``workspaces`` and of the mapping's ``attributes`` at 0 (module docstring)."""

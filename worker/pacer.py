@@ -58,6 +58,8 @@ class Pacer:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.reset_epoch_s: float | None = None
+        #: False while the workspace's limit shared in Redis spaces the requests: the headers then only pause
+        self.spread_by_headers = True
 
     @property
     def paused_until(self) -> float:
@@ -66,7 +68,7 @@ class Pacer:
     def interval_s(self, now: float) -> float:
         """The spacing the headers ask for right now (0 when there is budget to spare)."""
         interval = self._static_interval_s
-        if self.remaining is not None and self.reset_epoch_s is not None:
+        if self.spread_by_headers and self.remaining is not None and self.reset_epoch_s is not None:
             time_left = self.reset_epoch_s - now
             if 0 < time_left <= _MAX_WINDOW_S:
                 budget = self.remaining - self.in_flight - self._reserve()
@@ -88,7 +90,8 @@ class Pacer:
             while True:
                 now = self._clock()
                 start_at = max(self._next_at, self._paused_until)
-                if self._window_unknown(now) and self.in_flight > 0:  # a burst could overrun it: one at a time
+                if self.spread_by_headers and self._window_unknown(now) and self.in_flight > 0:
+                    # a burst could overrun the window: one at a time (a shared limit sends no burst)
                     start_at = max(start_at, now + _COLD_POLL_S)
                 if start_at <= now:
                     break

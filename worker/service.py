@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
+import redis.asyncio as aioredis
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -33,6 +34,7 @@ from worker.pacer import Pacer
 from worker.pipeline import WorkspacePipeline
 from worker.router import Mapper, Router
 from worker.settle import Settler
+from worker.state.limiter import BRAZE_DEFAULT_RATE, SharedLimiter
 
 log = get_logger(__name__)
 
@@ -175,6 +177,10 @@ async def serve(
     )
     static_limit = parse_rate(settings.braze_static_rate_limit) if settings.braze_static_rate_limit else None
     async with AsyncExitStack() as stack:
+        state = None
+        if settings.state_url is not None:  # connects on first use: a Redis down at start fails open
+            state = aioredis.Redis.from_url(settings.state_url.get_secret_value(), socket_connect_timeout=1.0)
+            stack.push_async_callback(state.aclose)
         connection = await amqp.connect(settings, "worker")
         stack.push_async_callback(connection.close)
         setup_channel = await connection.channel(publisher_confirms=True)
@@ -202,12 +208,24 @@ async def serve(
                 base_s=settings.braze_retry_base_s,
                 cap_s=settings.braze_retry_max_s,
             )
+            shared_limit = None
+            if state is not None:
+                limit, window_s = static_limit or BRAZE_DEFAULT_RATE
+                shared_limit = SharedLimiter(
+                    state,
+                    f"{settings.prefix}:limit:{target.workspace}",
+                    workspace=target.workspace,
+                    metrics=metrics,
+                    limit=limit,
+                    window_s=window_s,
+                )
             gate = BrazeGate(
                 target.workspace,
                 client,
                 Pacer(static_limit=static_limit),
                 breaker,
                 metrics,
+                shared_limit,
                 pause_probe_s=settings.braze_pause_probe_s,
             )
             pipelines[target.workspace] = WorkspacePipeline(

@@ -1,0 +1,256 @@
+"""One workspace's rate limit, shared in Redis by every worker process (docs/decisions.md, "One rate limit
+shared by all workers: GCRA in Redis").
+
+Each request reserves its moment to start with one atomic Lua script (GCRA, the generic cell rate
+algorithm): the key holds a *theoretical arrival time*; a reservation gets ``max(now, tat - tolerance)``
+and pushes ``tat`` on by one emission interval (``window / (limit * 98%)``). The slot is taken before
+sending and waited for after, so N processes together start at most the shared rate, in one round trip
+per request, with the time read from Redis (one clock for every machine).
+
+Braze's headers stay the truth (other clients may spend the same API key's budget): every reservation
+returns a sequence number, and an answer to request ``n`` saying ``remaining = R`` until ``reset = E``
+means that no grant after ``n + R`` (less a margin for requests still on their way) may start before
+``E``. That *cap* travels with the next reservation of the process that saw it (no extra round trip);
+after a 429 it is written at once, so every worker waits for the reset. A later window's cap replaces
+an earlier one, so clocks a little apart never stall a window. A schedule that fell behind (a stall)
+catches up: what the cap still allows, less the headroom, is spread over the time to the reset. Requests
+of other clients of the key (:class:`OtherClients`) are taken off the cap for the grants already queued.
+
+Redis unreachable or slow: :meth:`SharedLimiter.reserve` returns ``None`` at once (fail open), the caller
+paces by its own process's headers, a log event and the ``shared_limit`` gauge say so, and Redis is
+tried again after ``retry_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from komo_braze.logs import get_logger
+from worker.metrics import WorkerMetrics
+from worker.ratelimit_headers import RateLimitHeaders
+
+log = get_logger(__name__)
+
+#: Braze's documented /users/track limit, used until an answer's headers say otherwise
+BRAZE_DEFAULT_RATE = (3000, 3.0)
+#: the share of the limit left unspent: room for requests that start in one window and land in the next
+HEADROOM_SHARE = 0.02
+#: requests that may start together after an idle spell, as a share of the limit (at least 1)
+BURST_SHARE = 0.01
+#: grants the headers cannot see yet (sent before request n but answered after it), as a share of the limit
+MARGIN_SHARE = 0.01
+#: a Reset or Retry-After further away than this is not believed
+_MAX_CAP_S = 3600.0
+
+# KEYS[1]: the workspace's hash. ARGV: interval_us, tolerance_us, cap_until_us (0: none), cap_seq,
+# take (1: reserve a slot, 0: only record the cap), spare (grants of the headroom). Returns {seq, wait_us}.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local s = redis.call('HMGET', KEYS[1], 'tat', 'seq', 'cap_until', 'cap_seq')
+local tat, seq = tonumber(s[1]) or 0, tonumber(s[2]) or 0
+local cap_until, cap_seq = tonumber(s[3]) or 0, tonumber(s[4]) or 0
+local interval, tolerance, spare = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[6])
+local new_until, new_seq = tonumber(ARGV[3]), tonumber(ARGV[4])
+if new_until > now then
+  if new_until > cap_until then
+    cap_until, cap_seq = new_until, new_seq
+  elseif new_until == cap_until then
+    cap_seq = math.min(cap_seq, new_seq)
+  end
+end
+local wait = 0
+if ARGV[5] == '1' then
+  seq = seq + 1
+  tat = math.max(tat, now)
+  local step = interval
+  if cap_until > now then
+    local budget = cap_seq - seq + 1  -- grants Braze still takes before cap_until, this one included
+    if budget <= 0 then
+      tat = math.max(tat, cap_until + tolerance)
+    elseif tat < cap_until and budget > spare then
+      -- behind (a stall): spread what is left, less the headroom, over the time left
+      step = math.min(interval, (cap_until - tat) / (budget - spare))
+    end
+  end
+  local slot = math.max(now, tat - tolerance)
+  tat = tat + step
+  wait = slot - now
+end
+redis.call('HSET', KEYS[1], 'tat', tat, 'seq', seq, 'cap_until', cap_until, 'cap_seq', cap_seq)
+redis.call('PEXPIRE', KEYS[1], math.floor((math.max(tat, cap_until) - now) / 1000) + 60000)
+return {seq, wait}
+"""
+
+
+class SharedLimiter:
+    """Reservations against one workspace's shared budget.
+
+    :param client: the Redis client (its owner closes it)
+    :param key: the Redis key, carrying the deployment's prefix and the workspace
+    :param limit: requests per window until the headers tell
+    :param window_s: the window until the headers show a shorter one
+    :param timeout_s: the longest one round trip may take before the limiter fails open
+    :param retry_s: how long a process paces by itself after Redis failed, before it tries again
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        key: str,
+        *,
+        workspace: str,
+        metrics: WorkerMetrics,
+        limit: int = BRAZE_DEFAULT_RATE[0],
+        window_s: float = BRAZE_DEFAULT_RATE[1],
+        timeout_s: float = 0.5,
+        retry_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.key = key
+        self.workspace = workspace
+        self.limit = limit
+        self.window_s = window_s
+        self._script = client.register_script(_GCRA)
+        self._timeout_s = timeout_s
+        self._retry_s = retry_s
+        self._clock = clock
+        self._gauge = metrics.shared_limit.labels(workspace)
+        self._fallbacks = metrics.shared_limit_fallbacks.labels(workspace)
+        self._down_until = -math.inf
+        self._shared = True
+        self._gauge.set(1)
+        self._cap: tuple[int, int] | None = None  # (until_us, seq) learnt, not yet written
+        self._last_reset_s: float | None = None
+        self._others = OtherClients()
+        self._lookahead_s = 0.0  # how far ahead of now the latest grant's slot was
+
+    @property
+    def shared(self) -> bool:
+        """Whether the latest reservation was made in Redis (else this process paces by itself)."""
+        return self._shared
+
+    def interval_s(self) -> float:
+        return self.window_s / (self.limit * (1 - HEADROOM_SHARE))
+
+    def burst(self) -> int:
+        return max(1, math.floor(self.limit * BURST_SHARE))
+
+    async def reserve(self) -> int | None:
+        """Take the next slot and wait for it; returns the grant's sequence number for :meth:`learn`, or
+        ``None`` when Redis did not answer (the caller paces by itself)."""
+        granted = await self.grant()
+        if granted is None:
+            return None
+        seq, wait_s = granted
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        return seq
+
+    async def grant(self) -> tuple[int, float] | None:
+        """Take the next slot: its sequence number and how long until it starts (``None``: fail open)."""
+        result = await self._call(take=True) if self._clock() >= self._down_until else None
+        if result is None:
+            self._fallbacks.inc()
+            return None
+        seq, wait_us = result
+        self._lookahead_s = wait_us / 1e6
+        return seq, wait_us / 1e6
+
+    async def learn(self, seq: int | None, headers: RateLimitHeaders, *, refused: bool = False) -> None:
+        """Take in an answer's headers: the limit and window, and the budget left after grant ``seq``.
+
+        The budget travels with the next reservation; after a 429 (``refused``) it is written at once."""
+        if headers.limit is not None and headers.limit > 0:
+            self.limit = headers.limit
+        reset_s = headers.reset_epoch_s
+        if reset_s is not None:
+            if self._last_reset_s is not None and 0 < reset_s - self._last_reset_s < self.window_s:
+                self.window_s = reset_s - self._last_reset_s  # consecutive windows: the real length
+            self._last_reset_s = max(reset_s, self._last_reset_s or reset_s)
+        until_s = reset_s
+        if refused and headers.retry_after_s is not None:
+            until_s = time.time() + headers.retry_after_s
+        remaining = 0 if refused else headers.remaining
+        if seq is None or until_s is None or remaining is None or not 0 < until_s - time.time() <= _MAX_CAP_S:
+            return
+        if not refused and reset_s is not None:
+            self._others.observe(seq, remaining, reset_s, time.time())
+        # the grants already queued start later: the other clients' requests until then count too
+        others = math.ceil(self._others.per_s * self._lookahead_s)
+        self._merge_cap(round(until_s * 1e6), seq + remaining - self._margin() - others)
+        if refused and self._clock() >= self._down_until:
+            await self._call(take=False)
+
+    def _margin(self) -> int:
+        return max(2, math.ceil(self.limit * MARGIN_SHARE))
+
+    def _merge_cap(self, until_us: int, seq: int) -> None:
+        """The same rule as the script: a later window's cap replaces, the same window's lowest wins."""
+        if self._cap is None or until_us > self._cap[0]:
+            self._cap = (until_us, seq)
+        elif until_us == self._cap[0]:
+            self._cap = (until_us, min(seq, self._cap[1]))
+
+    async def _call(self, *, take: bool) -> tuple[int, int] | None:
+        cap_until_us, cap_seq = self._cap or (0, 0)
+        interval_us = round(self.interval_s() * 1e6)
+        spare = max(0, math.ceil(self.limit * HEADROOM_SHARE) - self._margin())  # the cap has the margin off
+        args = [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, 1 if take else 0, spare]
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                seq, wait_us = await self._script(keys=[self.key], args=args)
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fail_open(exc)
+            return None
+        self._cap = None
+        if not self._shared:
+            self._shared = True
+            self._gauge.set(1)
+            log.info("shared_limit_restored", workspace=self.workspace)
+        return int(seq), int(wait_us)
+
+    def _fail_open(self, exc: BaseException) -> None:
+        self._down_until = self._clock() + self._retry_s
+        if self._shared:
+            self._shared = False
+            self._gauge.set(0)
+            log.warning(
+                "shared_limit_unavailable",
+                workspace=self.workspace,
+                error=type(exc).__name__,
+                retry_s=self._retry_s,
+                hint="pacing by this process's rate-limit headers until Redis answers",
+            )
+
+
+class OtherClients:
+    """The rate at which requests nobody here granted (other clients of the same API key) reach Braze.
+
+    Between the first answer of a window and a later one, Braze counted ``remaining_first - remaining``
+    requests, of which ``seq - seq_first`` were granted here (the sequence is global): the rest came from
+    elsewhere. Measured over at least ``_MIN_SPAN_S``, so that answers out of order weigh little.
+    """
+
+    _MIN_SPAN_S = 0.25
+
+    def __init__(self) -> None:
+        self.per_s = 0.0
+        self._first: tuple[int, int, float, float] | None = None  # seq, remaining, reset, when
+
+    def observe(self, seq: int, remaining: int, reset_s: float, at_s: float) -> None:
+        first = self._first
+        if first is None or reset_s > first[2]:
+            self._first = (seq, remaining, reset_s, at_s)
+            return
+        if reset_s == first[2] and seq > first[0] and at_s - first[3] >= self._MIN_SPAN_S:
+            others = max(0, (first[1] - remaining) - (seq - first[0]))
+            self.per_s = others / (at_s - first[3])
