@@ -33,6 +33,8 @@ from komo_braze.publishing import envelope_message
 from komo_braze.settings import BatchMode, Settings, load_settings
 
 API_KEY = "bench-key"
+#: braze_sim's limit in the benchmarks: out of the way, so that the worker alone is measured
+SIM_RATE_LIMIT = "100000000/1s"
 PREFETCH = 75 * (8 + 2)  # the worker's own prefetch at its default settings
 SHARE = 0.99  # rates are measured up to this share of the messages
 POLL_S = 0.01  # the resolution of the worker's measured interval at both ends
@@ -120,10 +122,11 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int) -> float:
+def worker_env(settings: Settings, sim_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
+    """A benchmarked worker's environment: the bench mapping, braze_sim, and ``extra`` settings on top."""
     mapping = log_dir / "mapping.yaml"
     mapping.write_text(SAMPLE_MAPPING)
-    env = component_env(
+    return component_env(
         amqp_url=settings.amqp_url_str,
         prefix=settings.prefix,
         braze_url=sim_url,
@@ -131,7 +134,15 @@ async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Pa
         mapping=str(mapping),
         worker_metrics_bind="127.0.0.1:0",
         batch_mode=BatchMode.COMBINED.value,
+        **extra,
     )
+
+
+async def worker_per_s(
+    settings: Settings, count: int, sim_url: str, log_dir: Path, sim_pid: int, **extra: str
+) -> float:
+    """One worker's rate over ``count`` queued messages; ``extra`` settings (e.g. ``state_url``) on top."""
+    env = worker_env(settings, sim_url, log_dir, **extra)
     worker = await start_component("worker", ["worker"], env, log_dir)
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
@@ -152,6 +163,17 @@ async def worker_per_s(settings: Settings, count: int, sim_url: str, log_dir: Pa
         await worker.stop()
 
 
+async def clean_up(sim: asyncio.subprocess.Process | None, settings: Settings) -> None:
+    """Stop the simulator and delete the benchmark's broker objects."""
+    if sim is not None:
+        with contextlib.suppress(ProcessLookupError):
+            sim.terminate()
+        await sim.wait()
+    connection = await aio_pika.connect(settings.amqp_url_str)
+    async with connection:
+        await topology.delete(await connection.channel(), settings.prefix)
+
+
 async def run(count: int, users: int, rounds: int) -> int:
     settings = load_settings(prefix=f"bench-worker-{uuid.uuid4().hex[:8]}", log_level="warning")
     samples = SampleFactory(seed=5, users=users)
@@ -160,7 +182,7 @@ async def run(count: int, users: int, rounds: int) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
             log_dir = Path(directory)
-            sim, sim_url = await start_braze_sim(log_dir, API_KEY, "--rate-limit", "100000000/1s")
+            sim, sim_url = await start_braze_sim(log_dir, API_KEY, "--rate-limit", SIM_RATE_LIMIT)
             ratios = []
             for round_number in range(1, rounds + 1):  # alternating, so that load from elsewhere hits both
                 await fill(settings, envelopes)
@@ -173,13 +195,7 @@ async def run(count: int, users: int, rounds: int) -> int:
                     f"ratio {rate / baseline:.2f}"
                 )
     finally:
-        if sim is not None:
-            with contextlib.suppress(ProcessLookupError):
-                sim.terminate()
-            await sim.wait()
-        connection = await aio_pika.connect(settings.amqp_urls[0])
-        async with connection:
-            await topology.delete(await connection.channel(), settings.prefix)
+        await clean_up(sim, settings)
     print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")
     print(f"median ratio worker / baseline: {statistics.median(ratios):.2f}  (goal >= 0.85)")
     return 0

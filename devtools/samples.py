@@ -114,3 +114,27 @@ class SampleFactory:
         body = self.submission(n)
         del body["site_id"]
         return body
+
+
+def updates(users: int, rounds: int, *, start: datetime | None = None) -> list[dict[str, Any]]:
+    """The per-user order scenario: each of ``users`` changes ``favourite_team`` to ``team-1`` ..
+    ``team-<rounds>``, back to back, each a second later in Komo time (the last value must win)."""
+    moment = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    bodies = []
+    for user in range(users):
+        for r in range(1, rounds + 1):
+            sid = str(uuid.uuid4())
+            bodies.append(
+                {
+                    "id": sid,
+                    "submission_id": sid,
+                    "event": "CompetitionEntrySuccess",
+                    "timestamp": (moment + timedelta(seconds=r))
+                    .isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z"),
+                    "site_id": HUBS[0][0],
+                    "customer_id": f"user-{user}",
+                    "favourite_team": f"team-{r}",
+                }
+            )
+    return bodies

@@ -219,11 +219,35 @@ class Settings(BaseSettings):
         "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
     )
 
-    # --- state shared by the workers ----------------------------------------------------------
+    # --- state store (shared by the workers of one deployment) ------------------------------
     state_url: SecretStr | None = Field(
         None,
-        description="`redis://…`: state every worker of a deployment shares (the rate limit per workspace); "
-        "unset: each process keeps its own",
+        description="state store shared by the workers, `redis://host:6379/0` (its password is a secret): "
+        "accepted submission ids, per-user order, the rate limit per workspace; unset: in-process, for a single worker",
+    )
+    state_accepted_retention_s: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="how long a submission id Braze accepted is remembered: a copy arriving within it is acked, "
+        "not sent again",
+    )
+    state_user_retention_s: float = Field(
+        7 * 86400.0,
+        gt=0,
+        description="how long a user's last accepted attribute times and digests are kept (older values held "
+        "back, `skip_unchanged`); after it, values are sent again",
+    )
+    state_claim_ttl_s: float = Field(
+        10.0,
+        gt=0,
+        description="lifetime of a worker's claim on a user while their batch is in flight (renewed every third "
+        "of it): a dead worker's users wait at most this long",
+    )
+    state_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        description="longest wait for one answer of the state store; three failed or slower in a row mean "
+        "per-process mode until it answers again",
     )
 
     # --- logging ------------------------------------------------------------------------------

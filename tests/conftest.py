@@ -1,7 +1,8 @@
 """Shared fixtures. Tests talk to a real RabbitMQ: ``KOMO_BRAZE_AMQP_URL`` or localhost:5672.
 
 When neither answers and a Docker engine runs, a RabbitMQ container is started with testcontainers.
-When no broker can be had at all the run fails: a skipped broker test would hide a failure.
+When no broker can be had at all the run fails: a skipped broker test would hide a failure. The same
+holds for Redis (``KOMO_BRAZE_TEST_REDIS_URL`` or localhost:6379, made sure of by ``make test``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.broker import DEFAULT_URL, BrokerKit, broker_answers, unique_prefix
+from tests.own_redis import redis_answers
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +51,13 @@ async def broker(amqp_url: str, request: pytest.FixtureRequest) -> AsyncIterator
         yield kit
     finally:
         await kit.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis of the tests; each test keeps to its own key prefix and deletes its keys."""
+    url = os.environ.get("KOMO_BRAZE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    parts = urlsplit(url)
+    if not redis_answers(parts.hostname or "localhost", parts.port or 6379):
+        pytest.fail(f"no Redis answers at {url}; run `make redis` or set KOMO_BRAZE_TEST_REDIS_URL")
+    return url

@@ -128,19 +128,26 @@ class Batch(Generic[H]):
     def object_count(self) -> int:
         return sum(1 + unit.event_count() for unit in self.units)
 
-    def body(self) -> tuple[dict[str, Any], IndexMap[H]]:
+    def body(
+        self, attribute_object: Callable[[Unit[H]], dict[str, Any] | None] | None = None
+    ) -> tuple[dict[str, Any], IndexMap[H]]:
         """The request body and its index map. Attribute objects come first: Braze applies them before
-        events, and an event keyed by an alias only reaches a profile that already exists."""
+        events, and an event keyed by an alias only reaches a profile that already exists.
+
+        ``attribute_object`` replaces :meth:`Unit.attribute_object` (the state store holds back older or
+        unchanged values); where it returns None the unit sends no attribute object."""
         attributes: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         index: IndexMap[H] = IndexMap([], [])
         for unit in self.units:
-            attributes.append(unit.attribute_object())
-            index.attributes.append(list(unit.submissions))
+            obj = unit.attribute_object() if attribute_object is None else attribute_object(unit)
+            if obj is not None:
+                attributes.append(obj)
+                index.attributes.append(list(unit.submissions))
             for event, behind in unit.events():
                 events.append(event)
                 index.events.append(behind)
-        body: dict[str, Any] = {"attributes": attributes}
+        body: dict[str, Any] = {"attributes": attributes} if attributes or not events else {}
         if events:
             body["events"] = events
         return body, index

@@ -138,6 +138,21 @@ class Coalescer(Generic[H]):
             else:
                 self._place(submission, now)
 
+    def give_back(self, batch: Batch[H], now: float) -> None:
+        """Take back a batch that was handed out but not sent (another worker held its users): its
+        submissions are placed again ahead of their users' newer ones, then those users are free."""
+        self._held += len(batch.submissions)
+        self._busy.subtract(batch.users)
+        self._busy = +self._busy
+        newer, self._deferred = self._deferred, []
+        for submission in sorted(batch.submissions, key=lambda s: s.seq):
+            if self._busy[submission.user]:
+                self._deferred.append(submission)
+            else:
+                self._place(submission, now)
+        self._deferred += newer
+        self.release(Batch(self.workspace, []), now)  # places the newer ones whose users are free
+
     def discard(self, drop: Callable[[Submission[H]], bool]) -> list[Submission[H]]:
         """Remove and return the held (not yet sealed) submissions ``drop`` selects."""
         dropped = [s for s in self._deferred if drop(s)]

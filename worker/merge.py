@@ -17,11 +17,11 @@ SUBSCRIPTION_GROUPS = "subscription_groups"
 _EDIT_KEYS = frozenset({"add", "remove"})
 
 
-def _is_edit(value: Any) -> bool:
+def is_edit(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and set(value) <= _EDIT_KEYS
 
 
-def _is_increment(value: Any) -> bool:
+def is_increment(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"inc"} and isinstance(value["inc"], int | float)
 
 
@@ -37,7 +37,7 @@ def _apply_edit(current: Any, edit: dict[str, Any]) -> Any:
     added, removed = list(edit.get("add", [])), list(edit.get("remove", []))
     if isinstance(current, list):  # a plain list earlier in the batch: apply the edit to it
         return [item for item in _unique([*current, *added]) if item not in removed]
-    if _is_edit(current):
+    if is_edit(current):
         old_added, old_removed = current.get("add", []), current.get("remove", [])
         new_added = [item for item in _unique([*old_added, *added]) if item not in removed]
         new_removed = [item for item in _unique([*old_removed, *removed]) if item not in added]
@@ -68,10 +68,10 @@ def merge_field(key: str, current: Any, update: Any) -> Any:
         return bool(current) and bool(update)
     if key == SUBSCRIPTION_GROUPS:
         return _merge_groups(current, update)
-    if _is_edit(update):
+    if is_edit(update):
         return _apply_edit(current, update)
-    if _is_increment(update):
-        if _is_increment(current):
+    if is_increment(update):
+        if is_increment(current):
             return {"inc": current["inc"] + update["inc"]}
         if isinstance(current, int | float) and not isinstance(current, bool):
             return current + update["inc"]

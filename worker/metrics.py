@@ -36,6 +36,10 @@ KNOWN_STATUSES = (
     *("timeout", "connection_error"),
 )
 CONFIG_FAULT_STATUSES = ("401", "403", "404")
+#: why a copy was acked without a send (``komo_braze_duplicates_total``)
+DUPLICATE_CAUSES = ("accepted", "same_batch")
+#: why an attribute value was not sent (state store: a newer one accepted, or ``skip_unchanged``)
+HELD_BACK_REASONS = ("older", "unchanged")
 RETRY_REASONS = ("status_500", "status_502", "status_503", "status_504", "timeout", "connection_error")
 #: what the worker itself dead-letters (``delivery_limit`` is the broker's doing, never the worker's)
 WORKER_DEAD_LETTER_KINDS = tuple(kind.value for kind in ErrorKind if kind is not ErrorKind.DELIVERY_LIMIT)
@@ -58,8 +62,32 @@ class WorkerMetrics:
 
         self.consumed = counter("messages_consumed", "messages taken from a work queue")
         self.acked = counter("messages_acked", "messages acked (accepted by Braze, or dead-lettered)")
-        self.duplicates = counter(
-            "messages_duplicate", "redelivered messages already accepted by Braze, acked without resending"
+        # named without the worker's namespace: `komo_braze_duplicates_total` is the name operators alert on
+        self.duplicates = Counter(
+            "duplicates",
+            "copies of submissions Braze already accepted, acked without a second send, by cause: "
+            "`accepted` (recorded as accepted, by any worker), `same_batch` (a copy in the same batch)",
+            ["workspace", "cause"],
+            namespace="komo_braze",
+            registry=r,
+        )
+        self.state_store_up = Gauge(
+            "state_store_up",
+            "1: the shared state store answers; 0: per-process mode (none configured, or it is down)",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.attributes_held_back = counter(
+            "attributes_held_back",
+            "attribute values not sent, by reason: `older` (a newer value was accepted), `unchanged` "
+            "(`skip_unchanged`: equal to what was last accepted)",
+            "reason",
+        )
+        self.attribute_values_sent = counter(
+            "attribute_values_sent", "attribute values (Braze data points) in attribute objects Braze accepted"
+        )
+        self.claims_waited = counter(
+            "user_claims_waited", "submissions that waited because another worker held their user"
         )
         self.dead_lettered = counter(
             "messages_dead_lettered", "messages dead-lettered by the worker, by error kind", "kind"
@@ -118,7 +146,8 @@ class WorkerMetrics:
             for metric in (
                 self.consumed,
                 self.acked,
-                self.duplicates,
+                self.attribute_values_sent,
+                self.claims_waited,
                 self.returned,
                 self.splits,
                 self.pauses,
@@ -126,6 +155,7 @@ class WorkerMetrics:
                 self.coalesced,
                 self.consumer_restarts,
                 self.pause_probes,
+                self.shared_limit_fallbacks,
             ):
                 metric.labels(workspace)
             for histogram in (self.batch_objects, self.request_duration, self.latency):
@@ -139,6 +169,10 @@ class WorkerMetrics:
                 self.config_faults.labels(workspace, status)
             for reason in RETRY_REASONS:
                 self.retries.labels(workspace, reason)
+            for cause in DUPLICATE_CAUSES:
+                self.duplicates.labels(workspace, cause)
+            for held_back in HELD_BACK_REASONS:
+                self.attributes_held_back.labels(workspace, held_back)
             for header in HEADER_NAMES:
                 self.rate_limit_header_unusable.labels(workspace, header)
             self.held.labels(workspace)
@@ -151,5 +185,6 @@ class WorkerMetrics:
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of a sample (tests and the demo read metrics through this)."""
-        found = self.registry.get_sample_value(f"{NAMESPACE}_{name}", labels)
+        full = name if name.startswith("komo_braze_") else f"{NAMESPACE}_{name}"
+        found = self.registry.get_sample_value(full, labels)
         return found or 0.0

@@ -1,9 +1,14 @@
 """One workspace's way to Braze: coalesce, pace, send, and settle every message by the outcome.
 
 A :class:`WorkspacePipeline` owns the workspace's coalescer and its :class:`~worker.gate.BrazeGate`
-(client, pacer, breaker). Its loop hands sealed batches to sender tasks (at most ``max_in_flight`` at
+(client, pacer, breaker). Its loop hands sealed batches to sender tasks (at most ``max_batches`` at
 once); each sender applies :func:`worker.outcome.decide` to every answer and acts on the value. While
 the breaker is open, batches wait at it, holding their messages unacked.
+
+Each batch talks to the state store (:mod:`worker.state`) twice: before its request it claims its users
+(those another worker holds go back to the coalescer for a moment), acks copies of submissions already
+accepted, and learns what Braze last accepted per attribute (older values, and unchanged ones where the
+hub skips them, are held back); after Braze's answer it records what was accepted, before any ack.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 
 import orjson
@@ -24,28 +28,15 @@ from worker.gate import BrazeGate
 from worker.metrics import WorkerMetrics
 from worker.outcome import Accepted, ConfigFault, ObjectError, RateLimited, Retry, Split, decide
 from worker.settle import Delivery, Settler
+from worker.state import StateStore, UserState, user_token
+from worker.state.attributes import BatchState
 
 log = get_logger(__name__)
 
-#: submission ids Braze accepted lately: a redelivered copy is acked without a second send
-RECENT_IDS = 100_000
 #: how often waiting loops look up (shutdown, breaker), so no wait is without a limit
 _TICK_S = 0.5
-
-
-class RecentIds:
-    def __init__(self, capacity: int = RECENT_IDS) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-
-    def add(self, submission_id: str) -> None:
-        self._ids[submission_id] = None
-        self._ids.move_to_end(submission_id)
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-
-    def __contains__(self, submission_id: object) -> bool:
-        return submission_id in self._ids
+#: how long submissions whose user another worker holds wait before they are tried again
+CLAIM_RETRY_S = 0.1
 
 
 class WorkspacePipeline:
@@ -56,7 +47,9 @@ class WorkspacePipeline:
         metrics: WorkerMetrics,
         *,
         limits: BatchLimits,
-        max_in_flight: int,
+        max_batches: int,
+        store: StateStore,
+        claim_ttl_s: float,
     ) -> None:
         self.workspace = workspace = gate.workspace
         self.gate = gate
@@ -65,8 +58,10 @@ class WorkspacePipeline:
         self.coalescer: Coalescer[Delivery] = Coalescer(workspace, limits)
         self.pacer = gate.pacer
         self.breaker = gate.breaker
-        self.delivered = RecentIds()
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self.store = store
+        self._claimed: set[str] = set()  # users this pipeline holds claims on in the store
+        self._renew_interval_s = claim_ttl_s / 3
+        self._slots = asyncio.Semaphore(max_batches)
         self._wake = asyncio.Event()
         self._closing = False
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -108,12 +103,23 @@ class WorkspacePipeline:
     async def run(self) -> None:
         """Hand batches to senders until closed and everything is settled."""
         async with asyncio.TaskGroup() as group:
-            probers = [group.create_task(self.gate.probe_loop()), group.create_task(self.gate.pause_probe_loop())]
+            loops = [
+                group.create_task(self.gate.probe_loop()),
+                group.create_task(self.gate.pause_probe_loop()),
+                group.create_task(self._renew_claims()),
+            ]
             try:
                 await self._dispatch(group)
             finally:
-                for prober in probers:
-                    prober.cancel()
+                for loop in loops:
+                    loop.cancel()
+
+    async def _renew_claims(self) -> None:
+        """Keep this pipeline's claims alive while their batches wait or are in flight."""
+        while True:
+            await asyncio.sleep(self._renew_interval_s)
+            if self._claimed:
+                await self.store.renew(sorted(self._claimed))
 
     async def _dispatch(self, group: asyncio.TaskGroup) -> None:
         while True:
@@ -134,46 +140,86 @@ class WorkspacePipeline:
                         await self._wake.wait()
                 continue
             self._in_flight_count += len(batch.submissions)
-            group.create_task(self._deliver(batch))
+            group.create_task(self._deliver(batch, group))
 
-    async def _deliver(self, batch: Batch[Delivery]) -> None:
-        count = len(batch.submissions)
+    async def _deliver(self, batch: Batch[Delivery], group: asyncio.TaskGroup) -> None:
+        release = batch
+        waiting_count = 0
         try:
             self.metrics.coalesced.labels(self.workspace).inc(batch.coalesced_count())
-            await self._send(batch, attempts=0)
+            claimed, waiting, state = await self._claim(batch)
+            if waiting.units:  # their users stay busy here until they are given back
+                parked = {id(s) for s in waiting.submissions}
+                release, waiting_count = batch.without(lambda s: id(s) in parked), len(parked)
+                group.create_task(self._give_back_later(waiting))
+            try:
+                await self._send(claimed, 0, state)
+            finally:
+                if state.claimed:  # not accepted (dead-lettered, stale, shutdown): free the users anyway
+                    self._claimed -= state.claimed
+                    await self.store.release(sorted(state.claimed))
         finally:
-            self._in_flight_count -= count
-            self.coalescer.release(batch, time.monotonic())
+            self._in_flight_count -= len(batch.submissions) - waiting_count
+            self.coalescer.release(release, time.monotonic())
             self._slots.release()
             self._wake.set()
 
-    async def _prune(self, batch: Batch[Delivery]) -> Batch[Delivery]:
-        """Drop what can no longer be acked (its channel closed: it is back on the queue) and ack
-        redelivered copies of submissions Braze already accepted."""
-        submissions = batch.submissions
-        duplicates = [s.handle for s in submissions if not s.handle.stale and s.submission_id in self.delivered]
-        if duplicates:
-            self.metrics.duplicates.labels(self.workspace).inc(len(await self.settler.ack_many(duplicates)))
-        for submission in submissions:
-            if submission.handle.stale:
-                submission.handle.mark_settled()  # back on the queue already: nothing left to do here
-        if not any(s.handle.settled for s in submissions):
+    async def _claim(self, batch: Batch[Delivery]) -> tuple[Batch[Delivery], Batch[Delivery], BatchState[Delivery]]:
+        """One store round trip: claim the batch's users, learn what was accepted already. Returns the part
+        to send, the part whose users another worker holds, and the state to send by."""
+        tokens = {unit.user: user_token(unit.user) for unit in batch.units}
+        ids = list(dict.fromkeys(s.submission_id for s in batch.submissions))
+        claims = await self.store.claim(list(tokens.values()), ids)
+        self._claimed |= claims.users
+        state: BatchState[Delivery] = BatchState(tokens, claims.seen, set(claims.users), self.store.shared)
+        waiting: Batch[Delivery] = Batch(self.workspace, [])
+        if len(claims.users) == len(tokens):  # every user claimed (always, in-process): nothing to split
+            claimed = batch
+        else:
+            waiting = batch.without(lambda s: tokens[s.user] in claims.users)
+            self.metrics.claims_waited.labels(self.workspace).inc(len(waiting.submissions))
+            claimed = batch.without(lambda s: tokens[s.user] not in claims.users)
+        accepted = claims.accepted_ids
+        if accepted:  # copies of submissions Braze accepted already: acked, never sent again
+            copies = [s.handle for s in claimed.submissions if s.submission_id in accepted]
+            handed = await self.settler.ack_many(copies)
+            self.metrics.duplicates.labels(self.workspace, "accepted").inc(len(handed))
+            claimed = claimed.without(lambda s: s.submission_id in accepted)
+        return claimed, waiting, state
+
+    async def _give_back_later(self, waiting: Batch[Delivery]) -> None:
+        try:
+            await asyncio.sleep(CLAIM_RETRY_S)
+        finally:
+            self._in_flight_count -= len(waiting.submissions)
+            self.coalescer.give_back(waiting, time.monotonic())
+            self._wake.set()
+
+    def _prune(self, batch: Batch[Delivery]) -> Batch[Delivery]:
+        """Drop what can no longer be acked (its channel closed: it is back on the queue)."""
+        stale = [s for s in batch.submissions if s.handle.stale]
+        for submission in stale:
+            submission.handle.mark_settled()  # back on the queue already: nothing left to do here
+        if not stale:
             return batch
         return batch.without(lambda s: s.handle.settled)
 
-    async def _send(self, batch: Batch[Delivery], attempts: int) -> None:
+    async def _send(self, batch: Batch[Delivery], attempts: int, state: BatchState[Delivery]) -> None:
         while True:
-            batch = await self._prune(batch)
+            batch = self._prune(batch)
             if not batch.units:
+                return
+            body, index = batch.body(state.attribute_object)
+            if not body.get("attributes") and not body.get("events"):  # all held back: nothing to write
+                await self._accept(batch, index, (), attempts, state)
                 return
             if not self.breaker.is_closed:
                 await self.breaker.wait_closed(_TICK_S)
                 continue
-            body, index = batch.body()
             data = orjson.dumps(body)
             if len(data) > self.coalescer.limits.max_bytes and len(batch.units) > 1:
                 for half in batch.halves():
-                    await self._send(half, attempts)
+                    await self._send(half, attempts, state)
                 return
             answer = await self.gate.request(data, objects=batch.object_count())
             attempts += 1
@@ -181,7 +227,7 @@ class WorkspacePipeline:
             match outcome:
                 case Accepted(errors=errors):
                     self.gate.succeeded(answer)
-                    await self._accept(batch, index, errors, attempts)
+                    await self._accept(batch, index, errors, attempts, state)
                     return
                 case RateLimited():
                     self.gate.rate_limited(answer)
@@ -193,19 +239,21 @@ class WorkspacePipeline:
                 case ConfigFault(status=status, reason=reason):
                     self.gate.config_fault(status, reason)
                 case Split(status=status, reason=reason):
-                    await self._split(batch, status, reason, attempts)
+                    await self._split(batch, status, reason, attempts, state)
                     return
 
-    async def _split(self, batch: Batch[Delivery], status: int, reason: str, attempts: int) -> None:
+    async def _split(
+        self, batch: Batch[Delivery], status: int, reason: str, attempts: int, state: BatchState[Delivery]
+    ) -> None:
         self.metrics.splits.labels(self.workspace).inc()
         if len(batch.units) > 1:
             for half in batch.halves():
-                await self._send(half, attempts)
+                await self._send(half, attempts, state)
             return
         alone = batch.units[0].alone()
         if len(alone) > 1:  # one user's merged submissions: try each on its own, oldest first
             for unit in alone:
-                await self._send(Batch(self.workspace, [unit]), attempts)
+                await self._send(Batch(self.workspace, [unit]), attempts, state)
             return
         for submission in batch.submissions:
             await self.settler.dead_letter(
@@ -217,7 +265,12 @@ class WorkspacePipeline:
             )
 
     async def _accept(
-        self, batch: Batch[Delivery], index: IndexMap[Delivery], errors: tuple[ObjectError, ...], attempts: int
+        self,
+        batch: Batch[Delivery],
+        index: IndexMap[Delivery],
+        errors: tuple[ObjectError, ...],
+        attempts: int,
+        state: BatchState[Delivery],
     ) -> None:
         rejected: dict[int, str] = {}
         for error in errors:
@@ -234,9 +287,40 @@ class WorkspacePipeline:
                     submission.handle, ErrorKind.BRAZE_REJECTED, reason, workspace=self.workspace, attempts=attempts
                 )
             else:
-                self.delivered.add(submission.submission_id)
                 accepted.append(submission)
+        await self._record(batch, accepted, rejected, state)
         now = datetime.now(UTC)
         for submission in accepted:  # the latency to Braze's acceptance; the ack follows within 50 ms
             self._latency.observe(max(0.0, (now - submission.received_at).total_seconds()))
         await self.settler.ack_many([s.handle for s in accepted])
+
+    async def _record(
+        self,
+        batch: Batch[Delivery],
+        accepted: list[Submission[Delivery]],
+        rejected: dict[int, str],
+        state: BatchState[Delivery],
+    ) -> None:
+        """Tell the store what Braze accepted, before any of it is acked (one round trip), and free the users."""
+        seen: dict[str, UserState] = {}
+        sent = older = unchanged = 0
+        for unit in batch.units:
+            result = state.sendables.get(unit.user)
+            if result is None or any(id(s) in rejected for s in unit.submissions):
+                continue
+            if result.record:
+                token = state.tokens[unit.user]
+                seen[token] = {**state.seen.get(token, {}), **result.record}  # the user's whole state: it replaces
+            sent, older, unchanged = sent + result.sent, older + result.older, unchanged + result.unchanged
+        ids = list(dict.fromkeys(s.submission_id for s in accepted))
+        users = {state.tokens[user] for user in batch.users}
+        await self.store.record(ids, seen, sorted(users & state.claimed))
+        self._claimed -= users
+        state.claimed -= users
+        if len(accepted) > len(ids):
+            self.metrics.duplicates.labels(self.workspace, "same_batch").inc(len(accepted) - len(ids))
+        self.metrics.attribute_values_sent.labels(self.workspace).inc(sent)
+        if older:
+            self.metrics.attributes_held_back.labels(self.workspace, "older").inc(older)
+        if unchanged:
+            self.metrics.attributes_held_back.labels(self.workspace, "unchanged").inc(unchanged)

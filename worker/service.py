@@ -34,7 +34,11 @@ from worker.pacer import Pacer
 from worker.pipeline import WorkspacePipeline
 from worker.router import Mapper, Router
 from worker.settle import Settler
+from worker.state import StateStore
+from worker.state.failover import FailoverStore
 from worker.state.limiter import BRAZE_DEFAULT_RATE, SharedLimiter
+from worker.state.memory import MemoryStore
+from worker.state.redis import RedisStore
 
 log = get_logger(__name__)
 
@@ -143,10 +147,40 @@ def _resume_check(pipelines: Mapping[str, WorkspacePipeline], workspace: str) ->
     return lambda: all(p.sendable for p in pipelines.values())
 
 
+def batch_slots(settings: Settings) -> int:
+    """Batches a pipeline works on at once. With a shared store each batch also waits for two store round
+    trips; twice the requests in flight keeps those waits off Braze's connections (the client still
+    sends at most ``braze_max_in_flight`` at once). Measured: see ``python -m bench state``."""
+    return settings.braze_max_in_flight * (2 if settings.state_url is not None else 1)
+
+
 def prefetch_for(settings: Settings) -> int:
-    """Enough for every request in flight plus the batch being filled, at one message per object."""
+    """Enough for every batch under way plus the batch being filled, at one message per object."""
     per_batch = MAX_OBJECTS * (2 if settings.batch_mode is BatchMode.PER_ARRAY else 1)
-    return per_batch * (settings.braze_max_in_flight + 2)
+    return per_batch * (batch_slots(settings) + 2)
+
+
+def open_store(settings: Settings, metrics: WorkerMetrics) -> StateStore:
+    """The in-process store, or Redis (``KOMO_BRAZE_STATE_URL``) falling back to it while Redis is down."""
+    memory = MemoryStore(
+        accepted_retention_s=settings.state_accepted_retention_s,
+        user_retention_s=settings.state_user_retention_s,
+        claim_ttl_s=settings.state_claim_ttl_s,
+    )
+    if settings.state_url is None:
+        metrics.state_store_up.set(0)
+        return memory
+    redis = RedisStore(
+        settings.state_url.get_secret_value(),
+        settings.prefix,
+        accepted_retention_s=settings.state_accepted_retention_s,
+        user_retention_s=settings.state_user_retention_s,
+        claim_ttl_s=settings.state_claim_ttl_s,
+        timeout_s=settings.state_timeout_s,
+    )
+    return FailoverStore(
+        redis, memory, timeout_s=settings.state_timeout_s, on_change=lambda up: metrics.state_store_up.set(int(up))
+    )
 
 
 async def serve(
@@ -178,7 +212,9 @@ async def serve(
     static_limit = parse_rate(settings.braze_static_rate_limit) if settings.braze_static_rate_limit else None
     async with AsyncExitStack() as stack:
         state = None
-        if settings.state_url is not None:  # connects on first use: a Redis down at start fails open
+        # the shared limit's own connections (it connects on first use: a Redis down at start fails open), so
+        # that a reservation never queues behind the store's scripts
+        if settings.state_url is not None:
             state = aioredis.Redis.from_url(settings.state_url.get_secret_value(), socket_connect_timeout=1.0)
             stack.push_async_callback(state.aclose)
         connection = await amqp.connect(settings, "worker")
@@ -192,6 +228,12 @@ async def serve(
             workspace_hubs=mapping.workspace_hubs(),
         )
         settler = Settler(topo.dead_exchange, settings.publish_timeout_s, metrics)
+        store = open_store(settings, metrics)
+        stack.push_async_callback(store.close)
+        if isinstance(store, FailoverStore):
+            await store.start()
+            watcher = asyncio.create_task(store.watch())
+            stack.push_async_callback(_cancel, watcher)
         pipelines: dict[str, WorkspacePipeline] = {}
         for target in targets:
             client = await stack.enter_async_context(
@@ -229,7 +271,13 @@ async def serve(
                 pause_probe_s=settings.braze_pause_probe_s,
             )
             pipelines[target.workspace] = WorkspacePipeline(
-                gate, settler, metrics, limits=limits, max_in_flight=settings.braze_max_in_flight
+                gate,
+                settler,
+                metrics,
+                limits=limits,
+                max_batches=batch_slots(settings),
+                store=store,
+                claim_ttl_s=settings.state_claim_ttl_s,
             )
         router = Router(mapping, pipelines, settler, metrics)
 
@@ -262,12 +310,24 @@ async def serve(
         bind = settings.worker_metrics_bind
         runner, port = await start_site(app, bind.host, port=bind.port)
         stack.push_async_callback(runner.cleanup)
-        log.info("listening", port=port, host=bind.host)  # komo_braze.components reads the port from this
-        log.info("worker_started", queues=list(selection.queues), workspaces=sorted(pipelines), prefix=settings.prefix)
+        log.info("listening", port=port, host=bind.host)  # devtools.components reads the port from this
+        log.info(
+            "worker_started",
+            queues=list(selection.queues),
+            workspaces=sorted(pipelines),
+            prefix=settings.prefix,
+            state_store="shared" if store.shared else "per_process",
+        )
         if on_listening is not None:
             on_listening(port)
         await _run(settings, shutdown, consumers, pipelines, router)
     log.info("worker_stopped")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _run(

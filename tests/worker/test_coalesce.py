@@ -114,3 +114,20 @@ def test_discard_drops_held_submissions_and_keeps_the_rest() -> None:
     batch = coalescer.take(now=0, force=True)
     assert batch is not None
     assert [u.value for u in batch.users] == ["u0", "u2"]
+
+
+def test_a_batch_given_back_goes_out_again_ahead_of_its_users_newer_submissions() -> None:
+    coalescer = _coalescer()
+    coalescer.add(submission("s1", "u1", at_s=0), now=0)
+    coalescer.add(submission("s2", "u2", at_s=0), now=0)
+    taken = coalescer.take(now=0, force=True)
+    assert taken is not None
+    coalescer.add(submission("s3", "u1", at_s=5), now=0)  # u1 is busy: it waits
+    coalescer.add(submission("s4", "u3", at_s=5), now=0)
+    # another worker held u1: give u1's part back, send u2's
+    coalescer.release(taken.without(lambda s: s.user.value == "u1"), now=0)
+    coalescer.give_back(taken.without(lambda s: s.user.value != "u1"), now=0)
+    assert coalescer.held == 3
+    again = coalescer.take(now=0, force=True)
+    assert again is not None
+    assert [[s.submission_id for s in unit.ordered()] for unit in again.units] == [["s4"], ["s1", "s3"]]

@@ -63,7 +63,8 @@ async def test_a_redelivered_submission_logs_no_second_event(broker: BrokerKit) 
         await publish(broker, [first])  # and once more after Braze accepted it
         await eventually(acked(worker, 3), what="3 acks")
         assert len(await sim.client.events(external_id="joe")) == 1
-        assert worker.value("messages_duplicate_total", workspace="default") == 1
+        assert worker.value("komo_braze_duplicates_total", workspace="default", cause="accepted") == 1
+        assert worker.value("komo_braze_duplicates_total", workspace="default", cause="same_batch") == 1
         assert len(await sim.client.requests(status=201)) == 1
 
 

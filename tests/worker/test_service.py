@@ -8,6 +8,7 @@ import aiohttp
 
 from braze_sim.testing import RunningSim, running_sim
 from tests.broker import BrokerKit
+from tests.own_broker import free_port
 from tests.waiting import eventually
 from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
@@ -54,3 +55,23 @@ async def test_a_shutdown_whose_grace_runs_out_acks_nothing_braze_did_not_accept
 
 async def _hanging(sim: RunningSim) -> bool:
     return bool((await sim.client.stats())["hanging"] >= 1)
+
+
+async def test_a_worker_whose_redis_does_not_answer_starts_in_per_process_mode_and_delivers(
+    broker: BrokerKit,
+) -> None:
+    await broker.declare()
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # a port nothing listens on
+    async with (
+        running_sim() as sim,
+        running_worker(broker, SimpleMapper(), braze_url=sim.url, state_url=nobody) as worker,
+    ):
+        assert worker.value("state_store_up") == 0
+        bodies = [body(f"user-{n}") for n in range(10)]
+        await publish(broker, bodies)
+        await eventually(acked(worker, 10), what="10 acks")
+        await publish(broker, bodies[:1])  # a copy: recognised in this process
+        await eventually(acked(worker, 11), what="the copy acked")
+        assert worker.value("komo_braze_duplicates_total", workspace="default", cause="accepted") == 1
+        assert len(await sim.client.events()) == 10
+    assert await dead_letters(broker) == []

@@ -47,6 +47,7 @@ class HubMapper:
         "_groups",
         "_properties",
         "_rules",
+        "_skip_unchanged",
         "_update_existing_only",
         "hub_id",
         "workspace",
@@ -57,6 +58,7 @@ class HubMapper:
         self.workspace = spec.workspace
         self._rules: tuple[IdentifyRule, ...] = spec.identify
         self._update_existing_only = spec.update_existing_only
+        self._skip_unchanged = spec.skip_unchanged
         fields = [(s.field, s.name, s.convert) for s in spec.attributes if s.type != "subscription_group"]
         groups = [(s.field, s.name, s.convert) for s in spec.attributes if s.type == "subscription_group"]
         self._fields: tuple[tuple[str, str, Converter], ...] = tuple(fields)
@@ -117,7 +119,7 @@ class HubMapper:
                 event["properties"] = properties
             if self._update_existing_only:
                 event["_update_existing_only"] = True
-        return Mapped(self.workspace, user, attributes, event, timestamp, tuple(rejected))
+        return Mapped(self.workspace, user, attributes, event, timestamp, tuple(rejected), self._skip_unchanged)
 
     def _identify(self, payload: dict[str, Any]) -> tuple[UserKey, Identifier] | MappingFailure:
         """The first rule whose field holds a valid identifier; else why none did (fields named, no values)."""

@@ -55,6 +55,8 @@ class Mapped:
     #: Komo's `timestamp`, else the envelope's `received_at`: the later one wins field by field
     timestamp: datetime
     rejected: tuple[RejectedField, ...] = field(default=())
+    #: the hub's ``skip_unchanged``: attributes equal to what Braze last accepted are not sent again
+    skip_unchanged: bool = False
 
 
 class MappingErrorKind(StrEnum):

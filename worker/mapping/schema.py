@@ -24,6 +24,7 @@ ANY_HUB: Final = "*"
 HUB_KEYS: Final = (
     "identify",
     "update_existing_only",
+    "skip_unchanged",
     "default_region",
     "attributes",
     "constants",
@@ -65,6 +66,8 @@ class HubSpec:
     attributes: tuple[FieldSpec, ...]
     constants: dict[str, Any]
     event: EventSpec | None
+    #: attributes equal to what Braze last accepted for the user are not sent again
+    skip_unchanged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,7 @@ def read_hub(hub_id: str, node: Node, workspaces: dict[str, WorkspaceSpec]) -> H
         else False
     )
     event = read_event(entries["event"], region) if "event" in entries else None
+    skip_unchanged = expect_bool(entries["skip_unchanged"], "skip_unchanged") if "skip_unchanged" in entries else False
     return HubSpec(
         hub_id=hub_id,
         workspace=workspace,
@@ -141,6 +145,7 @@ def read_hub(hub_id: str, node: Node, workspaces: dict[str, WorkspaceSpec]) -> H
         attributes=attributes,
         constants={name: value for name, (value, _) in constants.items()},
         event=event,
+        skip_unchanged=skip_unchanged,
     )
 
 

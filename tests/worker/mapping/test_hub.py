@@ -295,3 +295,9 @@ def test_an_alias_of_a_phone_is_read_as_a_phone() -> None:
     result = mapped(config, body(mobile="0412 345 678"))
     assert result.attributes["user_alias"] == {"alias_name": "+61412345678", "alias_label": "phone"}
     assert result.user == UserKey(IdentifierKind.ALIAS, "phone:+61412345678")
+
+
+def test_skip_unchanged_is_off_unless_the_hub_turns_it_on() -> None:
+    hub = 'hubs:\n  "*":\n    identify: {by: external_id, field: id}\n'
+    assert mapped(mapping(hub), body(id="u1")).skip_unchanged is False
+    assert mapped(mapping(hub + "    skip_unchanged: true\n"), body(id="u1")).skip_unchanged is True

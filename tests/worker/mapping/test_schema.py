@@ -43,6 +43,7 @@ CASES = [
     (HUB + "    workspace: client_c\n", 4, "workspace 'client_c' is not declared (declared: none)"),
     (HUB + "    default_region: Australia\n", 4, "default_region 'AUSTRALIA' is not a country code"),
     (HUB + "    update_existing_only: sometimes\n", 4, "update_existing_only must be true or false"),
+    (HUB + "    skip_unchanged: often\n", 4, "skip_unchanged must be true or false"),
     ('hubs:\n  "*": email\n', 2, "hub '*' must be a map"),
     # identify rules
     ('hubs:\n  "*":\n    identify: {by: cookie, field: c}\n', 3, "by must be one of external_id, braze_id, alias"),

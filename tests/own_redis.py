@@ -1,0 +1,89 @@
+"""A redis-server of the test's own, for tests that must kill or restart a Redis.
+
+The shared Redis on 6379 is never touched: this one listens on a free port, keeps its files in a temp
+directory and saves nothing (``--save ""``), so a restart starts empty, as a Redis without persistence
+does after a crash. Usage::
+
+    async with own_redis() as server:
+        url = server.url
+        await server.kill()     # SIGKILL, mid-stream
+        await server.start()    # the same port again
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.own_broker import free_port
+
+SERVER = shutil.which("redis-server")
+START_TIMEOUT_S = 20.0
+
+
+def redis_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclass
+class OwnRedis:
+    port: int
+    home: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        assert SERVER is not None
+        self.process = await asyncio.to_thread(self._spawn, SERVER)
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
+        while not await asyncio.to_thread(redis_answers, "127.0.0.1", self.port):
+            if self.process.poll() is not None or asyncio.get_running_loop().time() > deadline:
+                tail = (self.home / "server.out").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"own redis-server on {self.port} did not start:\n{tail}")
+            await asyncio.sleep(0.05)
+
+    def _spawn(self, server: str) -> subprocess.Popen[bytes]:
+        with (self.home / "server.out").open("ab") as log:
+            return subprocess.Popen(
+                [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            await asyncio.to_thread(self.process.wait, 10)
+            self.process = None
+
+
+@asynccontextmanager
+async def own_redis() -> AsyncIterator[OwnRedis]:
+    """Start a private redis-server; kill it and remove its directory after."""
+    if SERVER is None:
+        raise RuntimeError("redis-server is not installed: `make test` installs it (scripts/ensure-redis.sh)")
+    server = OwnRedis(port=free_port(), home=Path(tempfile.mkdtemp(prefix="kb-redis-")))
+    try:
+        await server.start()
+        yield server
+    finally:
+        try:
+            await server.kill()
+        finally:
+            shutil.rmtree(server.home, ignore_errors=True)
