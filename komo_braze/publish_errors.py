@@ -72,7 +72,7 @@ def publish_errors(
     try:
         yield
     except aio_pika.exceptions.PublishError as exc:
-        raise Unroutable(f"no queue is bound for routing key {routing_key}") from exc
+        raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from exc
     except aio_pika.exceptions.DeliveryError as exc:
         if on_nack is not None:
             on_nack()
