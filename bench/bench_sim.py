@@ -6,7 +6,11 @@ the other core, over keep-alive HTTP/1.1 connections. The baseline is a bare aio
 setting that answers 201 without reading the body: the ratio says how much of the HTTP stack's ceiling
 the simulator keeps. Target: at least 2,000 requests/s.
 
+With ``--gc-compare`` each round also measures a simulator started with ``KOMO_BRAZE_GC_TUNING=false``
+(:mod:`komo_braze.gc_tuning`): what the tuning buys, per CPU-second, in the same run.
+
     python -m bench sim                      # defaults
+    python -m bench sim --gc-compare
     python -m bench.bench_sim --seconds 10 --connections 64
 """
 
@@ -235,6 +239,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds (baseline then simulator); the best counts")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--gc-compare", action="store_true", help="also measure a simulator without GC tuning")
     parser.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_baseline:
@@ -246,6 +251,8 @@ def main(argv: list[str]) -> int:
         "braze-sim": [*KOMO_BRAZE, "braze-sim", "--bind", "127.0.0.1:0",
                       "--api-key", API_KEY, "--rate-limit", "100000000/1s"],
     }  # fmt: skip
+    if args.gc_compare:
+        servers["sim-no-gc"] = ["env", "KOMO_BRAZE_GC_TUNING=false", *servers["braze-sim"]]
     results: dict[str, list[Result]] = {name: [] for name in servers}
     log_lines = 0
     rejected: dict[str, int] = {}
@@ -272,6 +279,10 @@ def main(argv: list[str]) -> int:
     print(f"best of {args.rounds}: braze-sim {sim.rps:.0f} requests/s, {sim.rps_per_core or 0:.0f} per CPU-second; "
           f"baseline {baseline.rps_per_core or 0:.0f} per CPU-second; ratio {ratio:.3f}; "
           f"request-log lines in the last round: {log_lines}")  # fmt: skip
+    if args.gc_compare:
+        untuned = _best(results["sim-no-gc"])
+        gain = (sim.rps_per_core or sim.rps) / (untuned.rps_per_core or untuned.rps)
+        print(f"braze-sim with / without GC tuning, per CPU-second, best of {args.rounds}: {gain:.3f}")
     if any(set(r.statuses) != {201} for r in results["braze-sim"]):
         print("FAIL: every bench request should be answered 201", file=sys.stderr)
         return 1

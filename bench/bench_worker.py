@@ -6,7 +6,10 @@ how much of the broker's consume rate one ``komo-braze worker`` turns into Braze
 are counted from the first ack to the ack that completes 99% of the messages: process start-up is left
 out, and so is the worker's last, partial batch, which waits its linger time (250 ms) by design.
 
-    python -m bench worker [--count 20000] [--users 5000]
+With ``--gc-compare`` each round also measures a worker started with ``KOMO_BRAZE_GC_TUNING=false``
+(:mod:`komo_braze.gc_tuning`), so that what the tuning buys is a ratio within the same run.
+
+    python -m bench worker [--count 20000] [--users 5000] [--rounds 3] [--gc-compare]
 """
 
 from __future__ import annotations
@@ -174,7 +177,7 @@ async def clean_up(sim: asyncio.subprocess.Process | None, settings: Settings) -
         await topology.delete(await connection.channel(), settings.prefix)
 
 
-async def run(count: int, users: int, rounds: int) -> int:
+async def run(count: int, users: int, rounds: int, gc_compare: bool = False) -> int:
     settings = load_settings(prefix=f"bench-worker-{uuid.uuid4().hex[:8]}", log_level="warning")
     samples = SampleFactory(seed=5, users=users)
     envelopes = [Envelope.from_komo(samples.submission(n)) for n in range(count)]
@@ -183,7 +186,7 @@ async def run(count: int, users: int, rounds: int) -> int:
         with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
             log_dir = Path(directory)
             sim, sim_url = await start_braze_sim(log_dir, API_KEY, "--rate-limit", SIM_RATE_LIMIT)
-            ratios = []
+            ratios, gc_gains = [], []
             for round_number in range(1, rounds + 1):  # alternating, so that load from elsewhere hits both
                 await fill(settings, envelopes)
                 baseline = await baseline_per_s(settings, count)
@@ -194,10 +197,20 @@ async def run(count: int, users: int, rounds: int) -> int:
                     f"round {round_number}: baseline {baseline:6.0f} msg/s, worker {rate:6.0f} msg/s, "
                     f"ratio {rate / baseline:.2f}"
                 )
+                if gc_compare:
+                    await fill(settings, envelopes)
+                    untuned = await worker_per_s(settings, count, sim_url, log_dir, sim.pid, gc_tuning="false")
+                    gc_gains.append(rate / untuned)
+                    print(
+                        f"round {round_number}: worker without GC tuning {untuned:6.0f} msg/s, "
+                        f"with / without {rate / untuned:.2f}"
+                    )
     finally:
         await clean_up(sim, settings)
     print(f"messages per round: {count} ({users} distinct users), {rounds} rounds")
     print(f"median ratio worker / baseline: {statistics.median(ratios):.2f}  (goal >= 0.85)")
+    if gc_gains:
+        print(f"median ratio worker with / without GC tuning: {statistics.median(gc_gains):.2f}")
     return 0
 
 
@@ -206,5 +219,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, default=20000, help="submissions queued for each measurement")
     parser.add_argument("--users", type=int, default=5000, help="distinct users among them")
     parser.add_argument("--rounds", type=int, default=3, help="baseline/worker pairs; the median ratio counts")
+    parser.add_argument("--gc-compare", action="store_true", help="also measure a worker without GC tuning")
     options = parser.parse_args(argv)
-    return asyncio.run(run(options.count, options.users, options.rounds))
+    return asyncio.run(run(options.count, options.users, options.rounds, options.gc_compare))

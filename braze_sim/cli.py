@@ -9,7 +9,6 @@ serves ``/healthz``, ``/readyz`` and ``/metrics``, so :mod:`devtools.components`
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 from typing import Any, TextIO
 
@@ -22,6 +21,7 @@ from braze_sim.requestlog import RequestLineLog
 from braze_sim.simulator import SIM_KEY, Simulator
 from komo_braze import logs
 from komo_braze.cli import settings_from
+from komo_braze.gc_tuning import tune_gc
 from komo_braze.http import start_site
 from komo_braze.logs import get_logger
 from komo_braze.settings import HostPort, Settings
@@ -84,13 +84,8 @@ async def serve(
     return simulator
 
 
-#: the simulator keeps many small objects (profiles, events) alive: collect young garbage less often,
-#: or the collector's passes over them cost more than the requests (measured with bench/bench_sim.py)
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-async def _main(config: SimConfig, bind: HostPort, *, line_log: bool) -> None:
-    gc.set_threshold(*GC_THRESHOLDS)
+async def _main(config: SimConfig, bind: HostPort, *, line_log: bool, gc_tuning: bool) -> None:
+    tune_gc(gc_tuning)
     with signal_shutdown(second_signal="ignore") as shutdown:
         simulator = await serve(config, bind, shutdown, sys.stdout, request_lines=line_log)
     stats = simulator.state.stats()
@@ -185,4 +180,4 @@ def braze_sim_command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    asyncio.run(_main(config, host_port, line_log=not quiet))
+    asyncio.run(_main(config, host_port, line_log=not quiet, gc_tuning=settings.gc_tuning))

@@ -7,23 +7,23 @@ connection that does this on every reconnection; :func:`connect_once` a plain on
 (commands that stop rather than reconnect, such as ``dlq``).
 
 aio-pika's robust connection reconnects to one URL only. :class:`FailoverConnection` changes that in one
-place: the step that opens a new transport (a private method of ``RobustConnection``), which it wraps to
-walk the addresses; ``tests/komo_braze/test_amqp.py`` has a canary for that method.
+place: the step that opens a new transport, which it overrides to walk the addresses (the private step is
+hooked in :mod:`komo_braze.amqp_adapter`, whose canary test watches it).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
-from aio_pika.robust_connection import RobustConnection
 from yarl import URL
 
 from komo_braze.addresses import mask_passwords, redact, redact_url, shuffled
+from komo_braze.amqp_adapter import TransportStepConnection
 from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import error_fields, get_logger
 from komo_braze.settings import Settings
@@ -37,10 +37,8 @@ CONNECT_ERRORS = (aio_pika.exceptions.AMQPConnectionError, ConnectionError, OSEr
 #: longest wait for one address to answer before the next is tried
 ATTEMPT_TIMEOUT_S = 5.0
 
-_open_transport = RobustConnection._RobustConnection__connect_transport  # type: ignore[attr-defined]
 
-
-class FailoverConnection(RobustConnection):
+class FailoverConnection(TransportStepConnection):
     """A robust connection that reconnects to the next address that answers, not only to its first."""
 
     def __init__(self, addresses: Sequence[str], **kwargs: Any) -> None:
@@ -55,14 +53,14 @@ class FailoverConnection(RobustConnection):
         """The address in use (or last tried), password masked."""
         return redact_url(str(self.url))
 
-    # the name aio-pika's own code calls (name-mangled), so that its reconnection loop walks the addresses
-    async def _RobustConnection__connect_transport(self) -> None:
+    async def open_transport(self, open_one: Callable[[], Awaitable[None]]) -> None:
+        """Try each address in turn, starting after the one used last, until one answers."""
         failure: BaseException | None = None
         for _ in self.addresses:
             self.url = self.addresses[self._next]
             self._next = (self._next + 1) % len(self.addresses)
             try:
-                await _open_transport(self)
+                await open_one()
             except CONNECTION_EXCEPTIONS as exc:
                 failure = exc
                 log.debug(

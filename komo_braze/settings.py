@@ -219,6 +219,12 @@ class Settings(BaseSettings):
         "keep it below RabbitMQ's `consumer_timeout` (30 min by default)",
     )
 
+    gc_tuning: bool = Field(
+        True,
+        description="worker and braze-sim: freeze start-up objects and collect young garbage less often "
+        "(`gc.freeze()`, higher thresholds); `false` keeps Python's defaults",
+    )
+
     # --- state store (shared by the workers of one deployment) ------------------------------
     state_url: SecretStr | None = Field(
         None,

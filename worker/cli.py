@@ -8,7 +8,6 @@ and the broker redelivers whatever was not acked.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 from pathlib import Path
 
@@ -16,15 +15,12 @@ import click
 
 from komo_braze.cli import settings_from
 from komo_braze.failures import ConfigurationInvalid
+from komo_braze.gc_tuning import tune_gc
 from komo_braze.logs import configure, get_logger
 from komo_braze.settings import Settings
 from komo_braze.shutdown import signal_shutdown
 
 log = get_logger(__name__)
-
-#: a worker allocates a few dozen small containers per message, nearly all freed by reference counting:
-#: collect young garbage less often, so that the collector's passes cost less than the messages
-GC_THRESHOLDS = (50_000, 20, 100)
 
 
 async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, ...]) -> None:
@@ -32,11 +28,7 @@ async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, .
     from worker.service import serve
 
     mapping = load_mapping(mapping_path)
-    # what start-up made (modules, settings, the compiled mapping) lives as long as the process: out of
-    # every collection from now on
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_gc(settings.gc_tuning)
     environ = dict(os.environ)  # noqa: TID251 - workspace keys are named by the mapping file (`api_key_env`)
     with signal_shutdown(second_signal="exit") as shutdown:
         await serve(settings, mapping, shutdown, environ=environ, workspaces=workspaces)

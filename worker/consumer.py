@@ -14,9 +14,11 @@ does not consume again until the workspaces it feeds can send (the breaker close
 over). One outage costs a message one delivery count however long it lasts, per-user order holds, and
 nothing is dead-lettered for Braze being down.
 
-The consumer sits on the AMQP channel under aio-pika's robust one (aio-pika re-opens the channel with
-its prefetch after a reconnect; the watchdog here consumes again at once), which spares the per-message
-wrapper aio-pika would build. Acks go through :class:`worker.settle.AckTracker`.
+The consumer sits on the AMQP channel under aio-pika's robust one (:mod:`komo_braze.amqp_adapter`),
+which spares the per-message wrapper aio-pika would build. aio-pika re-opens the channel with its prefetch
+after a reconnect and says so through the channel's ``reopen_callbacks``: the consumer consumes again at
+once; the watchdog re-establishes a consumer the broker cancelled. Acks go through
+:class:`worker.settle.AckTracker`.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import time
 from collections.abc import Callable
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
-from aiormq.abc import DeliveredMessage
 
+from komo_braze import amqp_adapter
+from komo_braze.amqp_adapter import DeliveredMessage, RawChannel
 from komo_braze.logs import error_fields, get_logger
 from komo_braze.shutdown import TICK_S
 from worker.metrics import WorkerMetrics
@@ -72,6 +75,7 @@ class QueueConsumer:
         self._missing_since: float | None = None
         self._consumer_present = False
         self._stopping = False
+        self._consuming = asyncio.Lock()  # one consume at a time: a re-open and the watchdog may both try
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -84,17 +88,16 @@ class QueueConsumer:
 
     async def _look(self) -> None:
         """Is our consumer on the channel's underlying AMQP channel right now? (cached for ``ready``)"""
-        present = False
+        raw: RawChannel | None = None
         if self._channel is not None and not self._channel.is_closed and not self._connection.is_closed:
             try:
                 async with asyncio.timeout(TICK_S):
-                    underlay = await self._channel.get_underlay_channel()
+                    raw = await amqp_adapter.raw_channel(self._channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # aio-pika raises while the channel is being re-opened
-                underlay = None
-            consumers = getattr(underlay, "consumers", {})  # aiormq.Channel keeps the broker's view of them
-            present = underlay is not None and not underlay.is_closed and self._consumer_tag in consumers
+                raw = None
+        present = amqp_adapter.is_consuming(raw, self._consumer_tag)
         self._consumer_present = present
         if present:
             self._missing_since = None
@@ -115,18 +118,39 @@ class QueueConsumer:
         await channel.set_qos(prefetch_count=self._prefetch)
         await channel.get_queue(self.queue_name, ensure=True)  # fails here if the queue is missing
         self._channel = channel
+        amqp_adapter.on_reopen(channel, lambda: self._reopened(channel))
         await self._consume()
         log.info("consuming", queue=self.queue_name, prefetch=self._prefetch)
 
     async def _consume(self) -> None:
-        """Consume on the AMQP channel under the robust one (re-done by :meth:`_look` after it re-opens)."""
-        assert self._channel is not None
-        underlay = await self._channel.get_underlay_channel()
-        # a plain function on purpose (see _on_message); aiormq wraps it, its annotation asks for a coroutine
-        ok = await underlay.basic_consume(self.queue_name, self._on_message, no_ack=False)  # type: ignore[arg-type]
-        self._consumer_tag = ok.consumer_tag
-        self._missing_since = None
-        self._consumer_present = True
+        """Consume on the AMQP channel under the robust one, unless our consumer is already there."""
+        async with self._consuming:
+            assert self._channel is not None
+            raw = await amqp_adapter.raw_channel(self._channel)
+            if not amqp_adapter.is_consuming(raw, self._consumer_tag):
+                # a plain function on purpose (see _on_message)
+                self._consumer_tag = await amqp_adapter.consume(raw, self.queue_name, self._on_message)
+            self._missing_since = None
+            self._consumer_present = True
+
+    async def _reopened(self, channel: AbstractChannel) -> None:
+        """aio-pika re-opened ``channel`` (a reconnect, or the broker closed it): consume again at once."""
+        if channel is self._channel and not self._stopping:  # not a channel we closed or replaced
+            await self._consume_again()
+
+    async def _consume_again(self) -> bool:
+        """What was delivered before is back on the queue: consume afresh on the channel as it is now."""
+        try:
+            self._on_returned()
+            await self._consume()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the watchdog tries again on its next tick
+            log.warning("consume_again_failed", queue=self.queue_name, **error_fields(exc))
+            return False
+        self._metrics.consumer_restarts.labels(self.workspace).inc()
+        log.info("consumer_reestablished", queue=self.queue_name)
+        return True
 
     def _on_message(self, message: DeliveredMessage) -> None:
         # synchronous on purpose: aiormq runs it in one task per delivery, started in delivery order,
@@ -151,9 +175,7 @@ class QueueConsumer:
         if self._channel is not None and self._consumer_tag is not None and self._connected:
             try:
                 async with asyncio.timeout(5.0):
-                    underlay = await self._channel.get_underlay_channel()
-                    if self._consumer_tag in getattr(underlay, "consumers", {}):
-                        await underlay.basic_cancel(self._consumer_tag)
+                    await amqp_adapter.cancel(await amqp_adapter.raw_channel(self._channel), self._consumer_tag)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -230,20 +252,9 @@ class QueueConsumer:
             return
 
     async def _check_consumer(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            # the robust channel is open again (a reconnect), or the broker cancelled our consumer:
-            # what was delivered before is back on the queue, consume afresh on the channel as it is now
-            try:
-                self._on_returned()
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consume_again_failed", queue=self.queue_name, **error_fields(exc))
-            else:
-                self._metrics.consumer_restarts.labels(self.workspace).inc()
-                log.info("consumer_reestablished", queue=self.queue_name)
-                return
+        # the broker cancelled our consumer, or a re-open's consume failed
+        if self._channel is not None and not self._channel.is_closed and await self._consume_again():
+            return
         now = time.monotonic()
         if self._missing_since is None:
             self._missing_since = now

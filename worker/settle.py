@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika.exceptions
-import aiormq.exceptions
 from aio_pika.abc import AbstractExchange
-from aiormq.abc import DeliveredMessage
 
+from komo_braze.amqp_adapter import DeliveredMessage
 from komo_braze.deadletter import ErrorKind, build_dead_letter, publish_dead_letter
 from komo_braze.envelope import Envelope
 from komo_braze.logs import get_logger
@@ -30,7 +29,7 @@ log = get_logger(__name__)
 _CHANNEL_GONE = (
     aio_pika.exceptions.ChannelInvalidStateError,
     aio_pika.exceptions.ChannelClosed,
-    aiormq.exceptions.AMQPError,
+    aio_pika.exceptions.AMQPError,  # aiormq's, which aio-pika re-exports
     ConnectionError,
 )
 
@@ -40,7 +39,8 @@ class Delivery:
     """One message as consumed from a work queue, until it is settled.
 
     It holds aiormq's delivered message as it is: the worker consumes on the channel underneath
-    aio-pika's, so that no per-message wrapper is built (a third of a plain aio-pika consumer's cost).
+    aio-pika's (:mod:`komo_braze.amqp_adapter`), so that no per-message wrapper is built (a third of a
+    plain aio-pika consumer's cost).
     """
 
     message: DeliveredMessage

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from pamqp.commands import Basic
+from pamqp.header import ContentHeader
+
+from komo_braze.amqp_adapter import DeliveredMessage, DeliveryChannel
 from worker.batch import Submission
 from worker.mapping.model import IdentifierKind, Mapped, UserKey
+from worker.settle import Delivery
 
 T0 = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
 
@@ -57,3 +62,22 @@ def submission(
         ),
         received_at=T0 + timedelta(seconds=at_s),
     )
+
+
+class OpenChannel:
+    """Stands for the channel a delivery came on, where a test never acks on it."""
+
+    is_closed = False
+
+
+def delivered(
+    message_id: str, *, tag: int = 1, body: bytes = b"{}", channel: object | None = None, workspace: str = "default"
+) -> Delivery:
+    """A delivery as the consumer hands it on: aiormq's message, ``message_id`` in its properties."""
+    message = DeliveredMessage(
+        delivery=Basic.Deliver(consumer_tag="c", delivery_tag=tag),
+        header=ContentHeader(properties=Basic.Properties(message_id=message_id)),
+        body=body,
+        channel=cast(DeliveryChannel, channel if channel is not None else OpenChannel()),
+    )
+    return Delivery(message, workspace)

@@ -18,7 +18,9 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
-import aiormq
+import aio_pika.exceptions
+
+from komo_braze.amqp_adapter import DeliveryChannel
 
 
 @dataclass(eq=False, slots=True)
@@ -34,7 +36,7 @@ class AckBatcher:
         self._open: deque[int] = deque()  # tags handed out and not acked, in order, up to the boundary
         self._boundary: int | None = None  # the first tag left held for good: nothing past it is in _open
         self._sent: set[int] = set()  # tags in _open acked on their own (skipped when the head reaches them)
-        self._acking: dict[int, aiormq.abc.AbstractChannel] = {}
+        self._acking: dict[int, DeliveryChannel] = {}
         self._batch: _Batch | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -52,7 +54,7 @@ class AckBatcher:
         while self._open and self._open[-1] > tag:
             self._sent.discard(self._open.pop())
 
-    async def ack(self, channel: aiormq.abc.AbstractChannel, tag: int) -> None:
+    async def ack(self, channel: DeliveryChannel, tag: int) -> None:
         """Ack ``tag``; returns once its frame is handed to ``channel``, raises if that failed."""
         self._acking[tag] = channel
         batch = self._batch
@@ -79,19 +81,17 @@ class AckBatcher:
                 for channel, tag, multiple in self._frames(acking):
                     await channel.basic_ack(tag, multiple=multiple, wait=False)
             except asyncio.CancelledError:
-                batch.error = aiormq.exceptions.ChannelInvalidStateError("acks cancelled")
+                batch.error = aio_pika.exceptions.ChannelInvalidStateError("acks cancelled")
                 raise
             except Exception as exc:
                 batch.error = exc
             finally:
                 batch.done.set()
 
-    def _frames(
-        self, acking: dict[int, aiormq.abc.AbstractChannel]
-    ) -> list[tuple[aiormq.abc.AbstractChannel, int, bool]]:
+    def _frames(self, acking: dict[int, DeliveryChannel]) -> list[tuple[DeliveryChannel, int, bool]]:
         """The frames for ``acking``; marks them sent before any is (a tag acked twice closes the channel)."""
-        frames: list[tuple[aiormq.abc.AbstractChannel, int, bool]] = []
-        last: tuple[aiormq.abc.AbstractChannel, int] | None = None
+        frames: list[tuple[DeliveryChannel, int, bool]] = []
+        last: tuple[DeliveryChannel, int] | None = None
         count = 0
         while self._open:
             head = self._open[0]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aiormq.abc import DeliveredMessage
-
+from komo_braze.amqp_adapter import DeliveredMessage
 from komo_braze.deadletter import DeadLetter
 
 

@@ -19,11 +19,10 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
 
-import aiormq
 from aio_pika.abc import AbstractChannel
 
+from komo_braze.amqp_adapter import MessageProperties, publish_unflushed
 from komo_braze.publish_errors import PublishFailed, publish_errors
 
 
@@ -34,27 +33,16 @@ class Destination:
     channel: AbstractChannel
     exchange: str
 
-    async def publish(
-        self, body: bytes, properties: aiormq.spec.Basic.Properties, routing_key: str, timeout_s: float
-    ) -> None:
+    async def publish(self, body: bytes, properties: MessageProperties, routing_key: str, timeout_s: float) -> None:
         """Publish ``mandatory`` and wait for the confirm; raises :class:`PublishFailed`.
 
-        Goes to aiormq with ``wait=False``: aio-pika's ``Exchange.publish`` waits for every frame to be
-        flushed to the socket while it holds the channel lock, which serialises the pipeline; the
-        confirm is awaited all the same.
+        Not through aio-pika's ``Exchange.publish``, which waits for every frame to be flushed to the
+        socket while it holds the channel lock and serialises the pipeline; the confirm is awaited all
+        the same.
         """
         with publish_errors(routing_key, timeout_s):
             async with asyncio.timeout(timeout_s):
-                # the concrete aiormq channel: its abstract base does not declare ``wait``
-                channel = cast(aiormq.Channel, await self.channel.get_underlay_channel())
-                await channel.basic_publish(
-                    body,
-                    exchange=self.exchange,
-                    routing_key=routing_key,
-                    properties=properties,
-                    mandatory=True,
-                    wait=False,
-                )
+                await publish_unflushed(self.channel, body, properties, exchange=self.exchange, routing_key=routing_key)
 
 
 class ReplayRate:

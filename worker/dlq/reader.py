@@ -36,9 +36,9 @@ from types import TracebackType
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection
-from aiormq.abc import AbstractChannel as RawChannel
-from aiormq.abc import DeliveredMessage
 
+from komo_braze import amqp_adapter
+from komo_braze.amqp_adapter import DeliveredMessage, RawChannel
 from komo_braze.deadletter import DeadLetter
 from komo_braze.logs import get_logger
 from worker.dlq.acks import AckBatcher
@@ -112,7 +112,7 @@ class DeadLetterReader:
         self._channel = channel
         try:
             queue = await channel.declare_queue(self._queue_name, passive=True)
-            self._raw = await channel.get_underlay_channel()
+            self._raw = await amqp_adapter.raw_channel(channel)
             result = queue.declaration_result
             if result.consumer_count:
                 raise QueueBusy(self._queue_name, result.consumer_count)
@@ -282,10 +282,10 @@ class DeadLetterReader:
         if len(self._consumers) >= MAX_CONSUMERS:
             return False
         if self._current is not None:
-            await self._raw.basic_cancel(self._current.tag)
+            await amqp_adapter.cancel(self._raw, self._current.tag)
         tag = f"{self._tag_prefix}-{len(self._consumers):02d}"  # tags must sort in consumer order
         consumer = Consumer(tag)
         self._consumers[tag] = consumer
         self._current = consumer
-        await self._raw.basic_consume(self._queue_name, self._inbox.put, consumer_tag=tag)
+        await amqp_adapter.consume(self._raw, self._queue_name, self._inbox.put, consumer_tag=tag)
         return True
