@@ -13,6 +13,7 @@ COPY komo_braze ./komo_braze
 COPY producer ./producer
 COPY worker ./worker
 COPY braze_sim ./braze_sim
+COPY devtools ./devtools
 RUN /opt/komo-braze/bin/pip install --no-cache-dir .
 
 # --- run: the environment alone, as a user without privileges -------------------------------------

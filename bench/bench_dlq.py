@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 import aio_pika
 import orjson
 
+from devtools.components import KOMO_BRAZE
 from komo_braze import topology
+from komo_braze.deadletter import ErrorKind, build_dead_letter
 from komo_braze.envelope import Envelope
 from komo_braze.settings import load_settings
-from worker.deadletter import ErrorKind, build_dead_letter
 
 KINDS = (ErrorKind.BRAZE_REJECTED, ErrorKind.NO_IDENTIFIER, ErrorKind.UNMAPPED_HUB)
 
@@ -92,7 +93,7 @@ async def cleanup(url: str, prefix: str) -> None:
 def komo_braze(env: dict[str, str], *args: str) -> tuple[float, dict[str, object]]:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "komo_braze.cli", "dlq", *args, "--json"],
+        [*KOMO_BRAZE, "dlq", *args, "--json"],
         env=env,
         capture_output=True,
         check=True,

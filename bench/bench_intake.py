@@ -21,13 +21,13 @@ from pathlib import Path
 import aio_pika
 import orjson
 
+from devtools.components import component_env, start_component
+from devtools.loadgen import post_submissions
+from devtools.samples import SampleFactory
 from komo_braze import topology
 from komo_braze.amqp import connect
-from komo_braze.components import component_env, start_component
 from komo_braze.envelope import Envelope
-from komo_braze.loadgen import post_submissions
 from komo_braze.publishing import envelope_message
-from komo_braze.samples import SampleFactory
 from komo_braze.settings import Settings, load_settings
 
 

@@ -27,12 +27,12 @@ import aiohttp
 import orjson
 import redis.asyncio as aioredis
 
-from bench.bench_worker import MAPPING, fill
+from bench.bench_worker import fill
 from braze_sim.testing import RunningSim, running_sim
+from devtools.components import Component, component_env, start_component
+from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
-from komo_braze.components import Component, component_env, start_component
 from komo_braze.envelope import Envelope
-from komo_braze.samples import SampleFactory
 from komo_braze.settings import load_settings, parse_rate
 
 REDIS_URL = "redis://localhost:6379/0"
@@ -142,7 +142,7 @@ async def measure(
     settings = load_settings(amqp_url=amqp_url, prefix=f"bench-limit-{uuid.uuid4().hex[:8]}")
     samples = SampleFactory(seed=11, users=2000)
     workers: list[Component] = []
-    (log_dir / "mapping.yaml").write_text(MAPPING)
+    (log_dir / "mapping.yaml").write_text(SAMPLE_MAPPING)
     try:
         async with running_sim(rate_limit=rate) as sim:
             await fill(settings, [Envelope.from_komo(samples.submission(n)) for n in range(count)])

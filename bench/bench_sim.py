@@ -33,6 +33,7 @@ from pathlib import Path
 import orjson
 
 from braze_sim.client import SimClient
+from devtools.components import KOMO_BRAZE
 
 TARGET_RPS = 2000
 API_KEY = "bench-key"
@@ -247,7 +248,7 @@ def main(argv: list[str]) -> int:
     bodies = make_bodies(200, args.users)
     servers = {
         "baseline": [sys.executable, "-m", "bench.bench_sim", "--serve-baseline"],
-        "braze-sim": [sys.executable, "-m", "komo_braze.cli", "braze-sim", "--bind", "127.0.0.1:0",
+        "braze-sim": [*KOMO_BRAZE, "braze-sim", "--bind", "127.0.0.1:0",
                       "--api-key", API_KEY, "--rate-limit", "100000000/1s"],
     }  # fmt: skip
     if args.gc_compare:

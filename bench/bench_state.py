@@ -24,11 +24,11 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.bench_worker import acked, clean_up, fill, start_sim, worker_env, worker_per_s
+from bench.bench_worker import API_KEY, SIM_RATE_LIMIT, acked, clean_up, fill, worker_env, worker_per_s
 from braze_sim.client import SimClient
-from komo_braze.components import Component, start_component
+from devtools.components import Component, start_braze_sim, start_component
+from devtools.samples import SampleFactory, updates
 from komo_braze.envelope import Envelope
-from komo_braze.samples import SampleFactory, updates
 from komo_braze.settings import Settings, load_settings
 
 ROUNDS_PER_USER = 5
@@ -82,7 +82,7 @@ async def run(options: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
             log_dir = Path(directory)
-            sim, sim_url = await start_sim(log_dir)
+            sim, sim_url = await start_braze_sim(log_dir, API_KEY, "--rate-limit", SIM_RATE_LIMIT)
             ratios = []
             for round_number in range(1, options.rounds + 1):
                 await fill(settings, envelopes)

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -28,44 +27,21 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
+from devtools.components import Component, component_env, start_braze_sim, start_component
+from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
 from komo_braze.amqp import connect
-from komo_braze.components import Component, component_env, start_component
 from komo_braze.envelope import Envelope
 from komo_braze.publishing import envelope_message
-from komo_braze.samples import SampleFactory
 from komo_braze.settings import BatchMode, Settings, load_settings
 
 API_KEY = "bench-key"
+#: braze_sim's limit in the benchmarks: out of the way, so that the worker alone is measured
+SIM_RATE_LIMIT = "100000000/1s"
 PREFETCH = 75 * (8 + 2)  # the worker's own prefetch at its default settings
 SHARE = 0.99  # rates are measured up to this share of the messages
 POLL_S = 0.01  # the resolution of the worker's measured interval at both ends
 POLL_MAX_S = 0.2  # the longest wait between two reads of the worker's ack count
-
-MAPPING = """\
-hubs:
-  "*":
-    identify:
-      - {by: external_id, field: customer_id}
-      - {by: alias, field: email, label: email}
-    update_existing_only: false
-    default_region: AU
-    attributes:
-      first_name: first_name
-      last_name: last_name
-      email: {to: email, type: email}
-      mobile: {to: phone, type: phone}
-      date_of_birth: {to: dob, type: date}
-      country: {to: country, type: country}
-      optin: {to: email_subscribe, type: subscription}
-      favourite_team: favourite_team
-      score: {to: komo_last_score, type: number}
-    constants:
-      komo_source: komo
-    event:
-      name: komo_form_submitted
-      properties: [site_id, card_id, card_type, submission_id]
-"""
 
 
 async def fill(settings: Settings, envelopes: list[Envelope]) -> None:
@@ -115,29 +91,6 @@ async def baseline_per_s(settings: Settings, count: int) -> float:
     return target / elapsed
 
 
-async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
-    with (log_dir / "sim.log").open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "komo_braze.cli",
-            "braze-sim",
-            "--bind",
-            "127.0.0.1:0",
-            "--api-key",
-            API_KEY,
-            "--rate-limit",
-            "100000000/1s",
-            "--quiet",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log,
-        )
-    assert process.stdout is not None
-    async with asyncio.timeout(30):
-        line = (await process.stdout.readline()).decode()
-    return process, line.strip().rsplit(" ", 1)[-1]
-
-
 def poll_interval_s(done: float, target: int, running_s: float) -> float:
     """How long to wait before reading the worker's ack count again.
 
@@ -175,7 +128,7 @@ def cpu_s(pid: int) -> float:
 def worker_env(settings: Settings, sim_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
     """A benchmarked worker's environment: the bench mapping, braze_sim, and ``extra`` settings on top."""
     mapping = log_dir / "mapping.yaml"
-    mapping.write_text(MAPPING)
+    mapping.write_text(SAMPLE_MAPPING)
     return component_env(
         amqp_url=settings.amqp_url_str,
         prefix=settings.prefix,
@@ -232,7 +185,7 @@ async def run(count: int, users: int, rounds: int, gc_compare: bool = False) -> 
     try:
         with tempfile.TemporaryDirectory(prefix="komo-braze-bench-") as directory:
             log_dir = Path(directory)
-            sim, sim_url = await start_sim(log_dir)
+            sim, sim_url = await start_braze_sim(log_dir, API_KEY, "--rate-limit", SIM_RATE_LIMIT)
             ratios, gc_gains = [], []
             for round_number in range(1, rounds + 1):  # alternating, so that load from elsewhere hits both
                 await fill(settings, envelopes)

@@ -47,8 +47,8 @@ def _workspaces(sim: Simulator, request: web.Request) -> list[WorkspaceState]:
         return list(sim.state.workspaces.values())
     try:
         return [sim.state.workspace(name)]
-    except KeyError:
-        raise _fail(404, "no such workspace") from None
+    except KeyError as exc:
+        raise _fail(404, "no such workspace") from exc
 
 
 def _limit(request: web.Request) -> int | None:
@@ -155,8 +155,8 @@ async def reset(request: web.Request) -> web.Response:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = orjson.loads(await request.read() or b"{}")
-    except orjson.JSONDecodeError:
-        raise _fail(400, "the body must be JSON") from None
+    except orjson.JSONDecodeError as exc:
+        raise _fail(400, "the body must be JSON") from exc
     if not isinstance(body, dict):
         raise _fail(400, "the body must be a JSON object")
     return body
@@ -174,7 +174,7 @@ async def set_faults(request: web.Request) -> web.Response:
             sim.faults.apply(FaultSpec())
         sim.faults.update(changes)
     except (ValueError, TypeError) as exc:
-        raise _fail(400, str(exc)) from None
+        raise _fail(400, str(exc)) from exc
     return _json(sim.faults.describe())
 
 
@@ -192,9 +192,9 @@ async def set_rate_limit(request: web.Request) -> web.Response:
     try:
         sim.state.set_rate_limit(rate, workspace)
     except ValueError as exc:
-        raise _fail(400, str(exc)) from None
-    except KeyError:
-        raise _fail(404, "no such workspace") from None
+        raise _fail(400, str(exc)) from exc
+    except KeyError as exc:
+        raise _fail(404, "no such workspace") from exc
     return await get_rate_limit(request)
 
 

@@ -3,13 +3,12 @@
 The first line on stdout is ``braze-sim listening on http://HOST:PORT`` (with the real port when
 ``--bind`` names port 0), then one line per request, then a summary when SIGINT or SIGTERM stops it.
 Like every component it also logs a ``listening`` event with its ``port`` (structlog, on stderr) and
-serves ``/healthz``, ``/readyz`` and ``/metrics``, so :mod:`komo_braze.components` can run it.
+serves ``/healthz``, ``/readyz`` and ``/metrics``, so :mod:`devtools.components` can run it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from typing import Any, TextIO
 
@@ -26,6 +25,7 @@ from komo_braze.gc_tuning import tune_gc
 from komo_braze.http import start_site
 from komo_braze.logs import get_logger
 from komo_braze.settings import HostPort, Settings
+from komo_braze.shutdown import signal_shutdown
 
 log = get_logger(__name__)
 
@@ -86,20 +86,8 @@ async def serve(
 
 async def _main(config: SimConfig, bind: HostPort, *, line_log: bool, gc_tuning: bool) -> None:
     tune_gc(gc_tuning)
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        shutdown.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
+    with signal_shutdown(second_signal="ignore") as shutdown:
         simulator = await serve(config, bind, shutdown, sys.stdout, request_lines=line_log)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
     stats = simulator.state.stats()
     log.info("stopped", component="braze-sim", requests=stats["requests"], by_status=stats["by_status"])
     sys.stdout.write(summary(simulator) + "\n")

@@ -81,8 +81,8 @@ def parse_kinds(names: object) -> tuple[HostileKind, ...]:
             continue
         try:
             kinds.append(HostileKind(name))
-        except ValueError:
-            raise ValueError(f"unknown hostile kind {name!r}; known: {known}") from None
+        except ValueError as exc:
+            raise ValueError(f"unknown hostile kind {name!r}; known: {known}") from exc
     return tuple(kinds)
 
 

@@ -136,8 +136,8 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
         raise _too_large(max_bytes)
     try:
         raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise _too_large(max_bytes) from None
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise _too_large(max_bytes) from exc
     if len(raw) > max_bytes:
         raise _too_large(max_bytes)
     return raw

@@ -227,8 +227,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, else 400."""
     try:
         body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RequestRejected(400, "Bad Request: the body is not valid JSON") from None
+    except orjson.JSONDecodeError as exc:
+        raise RequestRejected(400, "Bad Request: the body is not valid JSON") from exc
     if type(body) is not dict:
         raise RequestRejected(400, "Bad Request: the body must be a JSON object")
     return body

@@ -58,8 +58,8 @@ def split_addresses(text: str) -> list[str]:
     for url in urls:
         try:
             urlsplit(url).port  # noqa: B018 - urllib checks the port only when asked
-        except ValueError:
-            raise AddressError(f"bad port in {redact_url(url)}") from None
+        except ValueError as exc:
+            raise AddressError(f"bad port in {redact_url(url)}") from exc
     return urls
 
 

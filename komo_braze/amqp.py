@@ -25,7 +25,7 @@ from yarl import URL
 from komo_braze.addresses import mask_passwords, redact, redact_url, shuffled
 from komo_braze.amqp_adapter import TransportStepConnection
 from komo_braze.failures import BrokerUnreachable
-from komo_braze.logs import get_logger
+from komo_braze.logs import error_fields, get_logger
 from komo_braze.settings import Settings
 
 __all__ = ["FailoverConnection", "connect", "connect_once", "redact_url", "unreachable"]
@@ -63,7 +63,9 @@ class FailoverConnection(TransportStepConnection):
                 await open_one()
             except CONNECTION_EXCEPTIONS as exc:
                 failure = exc
-                log.debug("broker_address_failed", broker=self.address, error=type(exc).__name__)
+                log.debug(
+                    "broker_address_failed", broker=self.address, **error_fields(exc, [str(a) for a in self.addresses])
+                )
                 continue
             return
         assert failure is not None
@@ -136,6 +138,6 @@ async def connect_once(settings: Settings, name: str) -> AbstractConnection:
                 return await aio_pika.connect(url, client_properties={"connection_name": f"komo-braze {name}"})
         except CONNECT_ERRORS as exc:
             failure = exc
-            log.debug("broker_address_failed", broker=redact_url(url), error=type(exc).__name__)
+            log.debug("broker_address_failed", broker=redact_url(url), **error_fields(exc, settings.amqp_urls))
     assert failure is not None
     raise unreachable(settings, failure) from failure

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import aio_pika
 
 from komo_braze.logs import get_logger
-from komo_braze.publishing import BrokerUnavailable, ConfirmPublisher, PublishFailed
+from komo_braze.publish_errors import BrokerUnavailable, PublishFailed
+from komo_braze.publishing import ConfirmPublisher
 
 log = get_logger(__name__)
+
+#: lines read per trip to the reading thread: the event loop never blocks on input
+READ_BATCH_LINES = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +159,30 @@ async def publish_all(
     report.failures.sort()
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def _read_batch(stream: BinaryIO) -> list[bytes]:
+    lines = []
+    for _ in range(READ_BATCH_LINES):
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+    return lines
+
+
+async def numbered_lines(stream: BinaryIO, shutdown: asyncio.Event | None = None) -> AsyncIterator[tuple[int, bytes]]:
+    """The lines of an NDJSON stream with their line numbers (from 1), read in a thread a batch at a time.
+
+    Blank lines are passed over (they still count in the numbering); once ``shutdown`` is set no further
+    batch is read.
+    """
+    position = 0
+    while shutdown is None or not shutdown.is_set():
+        lines = await asyncio.to_thread(_read_batch, stream)
+        if not lines:
+            return
+        for line in lines:
+            position += 1
+            if line.strip():
+                yield position, line

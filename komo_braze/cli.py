@@ -23,7 +23,7 @@ LAZY_COMMANDS = {
     "mapping": "worker.mapping.cli:mapping_group",
     "dlq": "worker.dlq.cli:dlq_group",
     "braze-sim": "braze_sim.cli:braze_sim_command",
-    "demo": "komo_braze.demo:demo_command",
+    "demo": "devtools.demo:demo_command",
     "metrics": "komo_braze.metrics_cli:metrics_command",
     "topology": "worker.topology_command:topology_command",
 }

@@ -108,8 +108,8 @@ class Envelope:
         """Parse a queued envelope; raises :class:`EnvelopeError` on anything malformed."""
         try:
             data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise EnvelopeError("envelope is not valid JSON") from None
+        except orjson.JSONDecodeError as exc:
+            raise EnvelopeError("envelope is not valid JSON") from exc
         if not isinstance(data, dict):
             raise EnvelopeError("envelope is not a JSON object")
         version = data.get("v")
@@ -126,8 +126,8 @@ class Envelope:
         event = data.get("event")
         try:
             received_at = parse_time(data.get("received_at"))
-        except (TypeError, ValueError):
-            raise EnvelopeError("envelope received_at is not an ISO-8601 time", field="received_at") from None
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeError("envelope received_at is not an ISO-8601 time", field="received_at") from exc
         return cls(
             submission_id=submission_id,
             hub_id=hub_id,

@@ -1,10 +1,9 @@
-"""The small HTTP pieces producer and worker share: ``/metrics``, ``/healthz``, ``/readyz``, and a
-runner that serves an aiohttp app until a shutdown trigger fires."""
+"""The small HTTP pieces producer and worker share: ``/metrics``, ``/healthz``, ``/readyz``, and starting
+a site on a port (``0``: a free one) that says which port it bound."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -64,12 +63,3 @@ async def start_site(
         raise BindFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     bound_port = int(runner.addresses[0][1]) if runner.addresses else port
     return runner, bound_port
-
-
-async def serve_until(app: web.Application, host: str, port: int, shutdown: Callable[[], Awaitable[object]]) -> None:
-    """Serve ``app`` until ``shutdown()`` returns, then stop accepting and clean up."""
-    runner, _ = await start_site(app, host, port)
-    try:
-        await shutdown()
-    finally:
-        await asyncio.shield(runner.cleanup())

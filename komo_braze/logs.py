@@ -7,14 +7,16 @@ name personal data or secrets, should a call site ever pass one by mistake.
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import orjson
 import structlog
 
+from komo_braze.addresses import mask_passwords
 from komo_braze.settings import LogFormat
 
 #: keys whose values are never written, whatever the call site passes
@@ -127,3 +129,17 @@ def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: Tr
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
     return logger
+
+
+#: the user and password of a URL in an exception's text (``amqp://user:secret@host``)
+_URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+#: the longest exception text a log line records
+MAX_DETAIL_CHARS = 300
+
+
+def error_fields(exc: BaseException, urls: Sequence[str] = ()) -> dict[str, str]:
+    """What a log line records of an exception: ``error``, its type, and ``detail``, its text cut short
+    with any URL's credentials and the passwords of ``urls`` blanked out. For errors of the broker, of
+    HTTP and of the OS, whose text names no person; never for an error about a submission's values."""
+    detail = mask_passwords(_URL_CREDENTIALS.sub("://***@", str(exc)), urls)[:MAX_DETAIL_CHARS]
+    return {"error": type(exc).__name__, "detail": detail}

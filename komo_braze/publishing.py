@@ -20,12 +20,13 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection, DeliveryMode
 
 from komo_braze import topology
-from komo_braze.addresses import mask_passwords, redact
+from komo_braze.addresses import redact
 from komo_braze.amqp import connect
 from komo_braze.confirm_channel import ConfirmChannel
 from komo_braze.envelope import Envelope
 from komo_braze.failures import BrokerUnreachable
-from komo_braze.logs import get_logger
+from komo_braze.logs import error_fields, get_logger
+from komo_braze.publish_errors import BrokerUnavailable, publish_errors
 from komo_braze.settings import Settings
 
 log = get_logger(__name__)
@@ -33,52 +34,8 @@ log = get_logger(__name__)
 CONTENT_TYPE = "application/json"
 
 
-class PublishFailed(Exception):
-    """The broker did not take a message; ``reason`` is one line safe to show to a sender.
-
-    ``kind`` is a bounded word for metrics and logs; ``retryable`` says whether trying again may help.
-    """
-
-    kind = "failed"
-    retryable = True
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class BrokerUnavailable(PublishFailed):
-    """Not connected, the connection broke mid-publish, or the confirm did not come in time.
-
-    ``after_sending``: the message may have reached the broker (its fate is unknown), as opposed to
-    refused before anything was sent.
-    """
-
-    kind = "unavailable"
-
-    def __init__(self, reason: str, *, after_sending: bool = False) -> None:
-        super().__init__(reason)
-        self.after_sending = after_sending
-
-
-class PublishRejected(PublishFailed):
-    """The broker answered no: a nack (e.g. a full queue with ``reject-publish``)."""
-
-    kind = "rejected"
-
-
-class Unroutable(PublishRejected):
-    """The broker returned the message: no queue is bound for its routing key."""
-
-    kind = "unroutable"
-    retryable = False
-
-
-class Unencodable(PublishFailed):
-    """The broker client cannot encode the message (e.g. a header name over 255 bytes): nothing was sent."""
-
-    kind = "rejected"
-    retryable = False
+def _log_interrupted(exc: BaseException) -> None:
+    log.warning("publish_interrupted", **error_fields(exc))
 
 
 def envelope_message(envelope: Envelope, *, timestamp: datetime | None = None) -> aio_pika.Message:
@@ -139,26 +96,15 @@ class ConfirmPublisher:
             raise BrokerUnreachable(f"broker {url} unreachable: no connection within {timeout_s:.0f} s")
 
     async def publish(self, message: aio_pika.Message, routing_key: str) -> None:
-        """Publish and wait for the broker's confirm; raises a :class:`PublishFailed`."""
+        """Publish and wait for the broker's confirm; raises a :class:`komo_braze.publish_errors.PublishFailed`."""
         confirms = self._confirms
         if confirms is None or not self.ready:
             raise BrokerUnavailable("broker unavailable")
-        try:
-            async with asyncio.timeout(self._settings.publish_timeout_s):
+        timeout_s = self._settings.publish_timeout_s
+        # after a nack the confirm channel opens a fresh channel by itself
+        with publish_errors(routing_key, timeout_s, on_lost=_log_interrupted):
+            async with asyncio.timeout(timeout_s):
                 await confirms.publish(message, routing_key)
-        except aio_pika.exceptions.PublishError:
-            raise Unroutable(f"no queue is bound for routing key {routing_key}") from None
-        except aio_pika.exceptions.DeliveryError:  # a fresh channel is on its way
-            raise PublishRejected("broker refused the message") from None
-        except TimeoutError:
-            raise BrokerUnavailable("broker did not confirm in time", after_sending=True) from None
-        except (TypeError, ValueError) as exc:
-            # raised while encoding the frames, before anything is written: the channel stays usable
-            raise Unencodable(f"the broker cannot carry this message: {exc}") from None
-        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-            # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
-            log.warning("publish_interrupted", error=type(exc).__name__)
-            raise BrokerUnavailable("broker connection lost", after_sending=True) from None
 
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish(envelope_message(envelope), envelope.routing_key)
@@ -191,8 +137,7 @@ class ConfirmPublisher:
                 log.warning(
                     "broker_connect_failed",
                     broker=url,
-                    error=type(exc).__name__,
-                    detail=self._safe_detail(exc),
+                    **error_fields(exc, self._settings.amqp_urls),
                     retry_in_s=self._settings.reconnect_interval_s,
                 )
                 await asyncio.sleep(self._settings.reconnect_interval_s)
@@ -200,10 +145,6 @@ class ConfirmPublisher:
             log.info("broker_connected", broker=self._address, exchange=self._exchange_name)
             self._connected.set()
             return
-
-    def _safe_detail(self, exc: Exception) -> str:
-        """The exception's text, cut short and with the broker passwords blanked out."""
-        return mask_passwords(str(exc)[:300], self._settings.amqp_urls)
 
     @property
     def _address(self) -> str:

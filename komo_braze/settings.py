@@ -348,6 +348,8 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             name = ENV_PREFIX + str(error["loc"][0]).upper() if error["loc"] else "settings"
             problems.append(f"{name}: {error['msg']}")
+        # from None: pydantic's error keeps every input value, secrets among them; the names and the
+        # messages above say what is wrong
         raise SettingsError("bad setting: " + "; ".join(problems)) from None
 
 

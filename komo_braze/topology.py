@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, Excha
 from komo_braze.envelope import routing_key
 from komo_braze.failures import TopologyMissing
 
+#: the workspace of hubs the mapping sends nowhere else, and its queue
 DEFAULT_WORKSPACE = "default"
 
 

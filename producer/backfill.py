@@ -7,7 +7,6 @@ with confirms, many at once. The exit status is 1 if any line failed, so a backf
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -16,7 +15,7 @@ from typing import BinaryIO
 import orjson
 from rich.console import Console
 
-from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, publish_all
+from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, numbered_lines, publish_all
 from komo_braze.bulk_view import bulk_progress, print_summary
 from komo_braze.envelope import Envelope, EnvelopeError
 from komo_braze.logs import get_logger
@@ -25,8 +24,6 @@ from komo_braze.settings import Settings
 
 log = get_logger(__name__)
 
-#: lines read per trip to the reading thread: the event loop never blocks on input
-READ_BATCH_LINES = 512
 #: how long to wait for the broker before giving up on the whole run
 CONNECT_WAIT_S = 30.0
 
@@ -47,28 +44,12 @@ def parse_line(position: int, line: bytes) -> Item | None:
     return Outgoing(position, envelope_message(envelope), envelope.routing_key, size)
 
 
-def _read_lines(stream: BinaryIO) -> list[bytes]:
-    lines = []
-    for _ in range(READ_BATCH_LINES):
-        line = stream.readline()
-        if not line:
-            break
-        lines.append(line)
-    return lines
-
-
 async def read_items(stream: BinaryIO) -> AsyncIterator[Item]:
     """Items from an NDJSON stream, read in a thread a batch of lines at a time."""
-    position = 0
-    while True:
-        lines = await asyncio.to_thread(_read_lines, stream)
-        if not lines:
-            return
-        for line in lines:
-            position += 1
-            item = parse_line(position, line)
-            if item is not None:
-                yield item
+    async for position, line in numbered_lines(stream):
+        item = parse_line(position, line)
+        if item is not None:
+            yield item
 
 
 def regular_file_size(stream: BinaryIO) -> int | None:

@@ -1,9 +1,9 @@
-"""``komo-braze producer`` and ``komo-braze publish``: the only place the producer installs signal handlers."""
+"""``komo-braze producer`` and ``komo-braze publish``: the only place the producer handles signals
+(:func:`komo_braze.shutdown.signal_shutdown`; a second signal is ignored while the first one's stop goes on)."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from typing import BinaryIO
 
@@ -14,6 +14,7 @@ from komo_braze import logs
 from komo_braze.cli import settings_from
 from komo_braze.logs import get_logger
 from komo_braze.settings import Settings
+from komo_braze.shutdown import signal_shutdown
 
 log = get_logger(__name__)
 
@@ -25,20 +26,8 @@ def _configure_logs(settings: Settings) -> None:
 async def _run_producer(settings: Settings) -> None:
     from producer.app import serve
 
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        shutdown.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
-    try:
+    with signal_shutdown(second_signal="ignore") as shutdown:
         await serve(settings, shutdown)
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
 
 
 @click.command("producer")
@@ -47,7 +36,7 @@ async def _run_producer(settings: Settings) -> None:
 def producer_command(bind: str | None, prefix: str | None) -> None:
     """Run the webhook intake: POST /v1/submissions, /healthz, /readyz, /metrics.
 
-    SIGTERM or SIGINT: stop accepting, finish the publishes in progress, close.
+    SIGTERM or SIGINT: stop accepting, finish the publishes in progress, close (a second signal: ignored).
     """
     settings = settings_from(producer_bind=bind, prefix=prefix)
     _configure_logs(settings)

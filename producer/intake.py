@@ -20,7 +20,8 @@ from aiohttp import web
 
 from komo_braze.envelope import Envelope, EnvelopeError, body_ids
 from komo_braze.logs import get_logger
-from komo_braze.publishing import ConfirmPublisher, PublishFailed
+from komo_braze.publish_errors import PublishFailed
+from komo_braze.publishing import ConfirmPublisher
 from producer.auth import Authenticator
 from producer.metrics import ProducerMetrics
 from producer.replay import ReplayGuard, ReplayRefused
@@ -31,7 +32,7 @@ SUBMISSIONS_PATH = "/v1/submissions"
 JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
-class Rejected(Exception):
+class IntakeRejected(Exception):
     """A request answered with an error status; ``reason`` is its one-line JSON body."""
 
     def __init__(
@@ -54,7 +55,7 @@ def check_declared_length(request: web.Request, max_body_bytes: int) -> None:
     declared = request.content_length
     if declared is not None and declared > max_body_bytes:
         # answer without reading the rest, and close: the connection still holds the unread body
-        raise Rejected(413, f"body of {declared} bytes is over the limit of {max_body_bytes}", close=True)
+        raise IntakeRejected(413, f"body of {declared} bytes is over the limit of {max_body_bytes}", close=True)
 
 
 async def read_body(request: web.Request, max_body_bytes: int, timeout_s: float) -> bytes:
@@ -67,10 +68,10 @@ async def read_body(request: web.Request, max_body_bytes: int, timeout_s: float)
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > max_body_bytes:
-                    raise Rejected(413, f"body is over the limit of {max_body_bytes} bytes", close=True)
+                    raise IntakeRejected(413, f"body is over the limit of {max_body_bytes} bytes", close=True)
                 chunks.append(chunk)
-    except TimeoutError:
-        raise Rejected(408, "body not received in time", close=True) from None
+    except TimeoutError as exc:
+        raise IntakeRejected(408, "body not received in time", close=True) from exc
     return b"".join(chunks)
 
 
@@ -99,7 +100,7 @@ class SubmissionHandler:
     async def handle(self, request: web.Request) -> web.Response:
         try:
             submission_id = await self._accept(request)
-        except Rejected as rejected:
+        except IntakeRejected as rejected:
             response = self._answer_error(rejected)
             if rejected.close:
                 # the rest of the body is never read: send the answer, then close without lingering
@@ -114,10 +115,10 @@ class SubmissionHandler:
         received_at = datetime.now(UTC)
         check_declared_length(request, self._max_body_bytes)
         if not is_json(request.content_type):
-            raise Rejected(415, f"content type {request.content_type} is not JSON; send application/json")
+            raise IntakeRejected(415, f"content type {request.content_type} is not JSON; send application/json")
         body = await read_body(request, self._max_body_bytes, self._body_timeout_s)
         if not self._authenticator.allows(request.headers, body):
-            raise Rejected(401, "missing or invalid credentials")
+            raise IntakeRejected(401, "missing or invalid credentials")
         claim = self._claim_signature(request)
         try:
             envelope = self._envelope(body, received_at)
@@ -135,18 +136,18 @@ class SubmissionHandler:
         try:
             return self._replays.claim(request.headers, signature)
         except ReplayRefused as refused:
-            raise Rejected(401, refused.reason) from None
+            raise IntakeRejected(401, refused.reason) from refused
 
     @staticmethod
     def _envelope(body: bytes, received_at: datetime) -> Envelope:
         try:
             payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise Rejected(400, "body is not valid JSON") from None
+        except orjson.JSONDecodeError as exc:
+            raise IntakeRejected(400, "body is not valid JSON") from exc
         try:
             return Envelope.from_komo(payload, received_at=received_at)
         except EnvelopeError as exc:
-            raise Rejected(400, exc.reason, ids=body_ids(payload)) from None
+            raise IntakeRejected(400, exc.reason, ids=body_ids(payload)) from exc
 
     async def _publish(self, envelope: Envelope) -> None:
         started = time.perf_counter()
@@ -158,12 +159,12 @@ class SubmissionHandler:
             outcome = exc.kind
             ids: dict[str, str | None] = {"submission_id": envelope.submission_id, "hub_id": envelope.hub_id}
             log.warning("publish_failed", outcome=outcome, reason=exc.reason, **ids)
-            raise Rejected(503, f"{exc.reason}; retry later", ids=ids) from None
+            raise IntakeRejected(503, f"{exc.reason}; retry later", ids=ids) from exc
         finally:
             self._metrics.publish_seconds.labels(outcome=outcome).observe(time.perf_counter() - started)
         log.debug("submission_accepted", submission_id=envelope.submission_id, hub_id=envelope.hub_id)
 
-    def _answer_error(self, rejected: Rejected) -> web.Response:
+    def _answer_error(self, rejected: IntakeRejected) -> web.Response:
         self._metrics.requests.labels(status=str(rejected.status)).inc()
         headers = {"Retry-After": self._retry_after} if rejected.status == 503 else None
         response = web.json_response({"error": rejected.reason}, status=rejected.status, headers=headers)

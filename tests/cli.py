@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,8 +12,9 @@ from typing import Any
 
 import orjson
 
+from devtools.components import spawn
+
 ROOT = Path(__file__).resolve().parents[1]
-KOMO_BRAZE = [sys.executable, "-m", "komo_braze.cli"]
 
 
 @dataclass(frozen=True)
@@ -32,18 +32,21 @@ class Finished:
         return [orjson.loads(line) for line in self.stderr_lines]
 
 
-async def run_komo_braze(*args: str, env: Mapping[str, str], timeout_s: float = 60) -> Finished:
-    """``komo-braze ARGS`` in the repository's root; waits for it to exit (killed after ``timeout_s``)."""
-    process = await asyncio.create_subprocess_exec(
-        *KOMO_BRAZE,
+async def run_komo_braze(
+    *args: str, env: Mapping[str, str], timeout_s: float = 60, stdin: bytes | None = None
+) -> Finished:
+    """``komo-braze ARGS`` in the repository's root, fed ``stdin`` (else nothing); waits for it to exit
+    (killed after ``timeout_s``). A process to talk to while it runs: :func:`devtools.components.spawn`."""
+    process = await spawn(
         *args,
-        env=dict(env),
+        env=env,
         cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
+        stdout, stderr = await asyncio.wait_for(process.communicate(stdin), timeout=timeout_s)
     except TimeoutError:
         process.kill()
         await process.wait()

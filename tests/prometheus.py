@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 import yaml
 
-from komo_braze.demo_delivery import stop_process
+from devtools.components import stop_process
 from tests.own_broker import free_port
 
 PROMETHEUS = shutil.which("prometheus")
@@ -144,7 +144,7 @@ async def running_prometheus(
             await _wait_ready(process, session, url, log_path)
             yield RunningPrometheus(url, session)
     finally:
-        await stop_process(process)
+        await stop_process(process, timeout_s=10)
 
 
 def _tail(log: Path) -> str:

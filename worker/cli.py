@@ -1,15 +1,14 @@
-"""``komo-braze worker``: the only place of the worker that installs signal handlers.
+"""``komo-braze worker``: the only place of the worker that handles signals.
 
 The first SIGTERM or SIGINT starts the orderly shutdown (stop consuming, send what is held, wait for
-in-flight requests up to ``KOMO_BRAZE_SHUTDOWN_GRACE_S``); a second one exits at once, and the broker
-redelivers whatever was not acked.
+in-flight requests up to ``KOMO_BRAZE_SHUTDOWN_GRACE_S``); a second one exits at once (``second_signal="exit"``),
+and the broker redelivers whatever was not acked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from pathlib import Path
 
 import click
@@ -19,11 +18,9 @@ from komo_braze.failures import ConfigurationInvalid
 from komo_braze.gc_tuning import tune_gc
 from komo_braze.logs import configure, get_logger
 from komo_braze.settings import Settings
+from komo_braze.shutdown import signal_shutdown
 
 log = get_logger(__name__)
-
-#: exit status of an immediate exit on the second signal (128 + SIGTERM, as a shell would report)
-FORCED_EXIT_STATUS = 128 + signal.SIGTERM
 
 
 async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, ...]) -> None:
@@ -32,20 +29,9 @@ async def _main(settings: Settings, mapping_path: Path, workspaces: tuple[str, .
 
     mapping = load_mapping(mapping_path)
     tune_gc(settings.gc_tuning)
-    shutdown = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        if shutdown.is_set():
-            log.warning("forced_exit", signal=signal.Signals(signum).name)
-            os._exit(FORCED_EXIT_STATUS)  # no clean-up on purpose: the broker requeues what is unacked
-        log.info("shutdown_requested", signal=signal.Signals(signum).name)
-        shutdown.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
     environ = dict(os.environ)  # noqa: TID251 - workspace keys are named by the mapping file (`api_key_env`)
-    await serve(settings, mapping, shutdown, environ=environ, workspaces=workspaces)
+    with signal_shutdown(second_signal="exit") as shutdown:
+        await serve(settings, mapping, shutdown, environ=environ, workspaces=workspaces)
 
 
 @click.command("worker")

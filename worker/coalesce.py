@@ -178,13 +178,6 @@ class Coalescer(Generic[H]):
         """Submissions not yet handed out (open batch, sealed batches waiting, deferred)."""
         return self._held
 
-    def held_submissions(self) -> list[Submission[H]]:
-        return [
-            *(s for unit in self._open.values() for s in unit.submissions),
-            *(s for batch in self._ready for s in batch.submissions),
-            *self._deferred,
-        ]
-
     @property
     def has_open(self) -> bool:
         return bool(self._open)
@@ -192,6 +185,3 @@ class Coalescer(Generic[H]):
     @property
     def has_ready(self) -> bool:
         return bool(self._ready)
-
-    def is_busy(self, user: UserKey) -> bool:
-        return self._busy[user] > 0

@@ -32,13 +32,13 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from komo_braze import amqp_adapter
 from komo_braze.amqp_adapter import DeliveredMessage, RawChannel
-from komo_braze.logs import get_logger
+from komo_braze.logs import error_fields, get_logger
+from komo_braze.shutdown import TICK_S
 from worker.metrics import WorkerMetrics
 from worker.settle import AckTracker, Delivery
 
 log = get_logger(__name__)
 
-_TICK_S = 0.5
 #: a consumer missing this long from an open channel is re-established by us (aio-pika usually does it)
 _MISSING_CONSUMER_S = 5.0
 
@@ -91,7 +91,7 @@ class QueueConsumer:
         raw: RawChannel | None = None
         if self._channel is not None and not self._channel.is_closed and not self._connection.is_closed:
             try:
-                async with asyncio.timeout(_TICK_S):
+                async with asyncio.timeout(TICK_S):
                     raw = await amqp_adapter.raw_channel(self._channel)
             except asyncio.CancelledError:
                 raise
@@ -146,7 +146,7 @@ class QueueConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the watchdog tries again on its next tick
-            log.warning("consume_again_failed", queue=self.queue_name, error=type(exc).__name__)
+            log.warning("consume_again_failed", queue=self.queue_name, **error_fields(exc))
             return False
         self._metrics.consumer_restarts.labels(self.workspace).inc()
         log.info("consumer_reestablished", queue=self.queue_name)
@@ -167,7 +167,7 @@ class QueueConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("ack_flush_failed", queue=self.queue_name, error=type(exc).__name__)
+            log.warning("ack_flush_failed", queue=self.queue_name, **error_fields(exc))
 
     async def stop_consuming(self) -> None:
         """Stop taking new messages; what was delivered can still be acked on the open channel."""
@@ -179,7 +179,7 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("cancel_consumer_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("cancel_consumer_failed", queue=self.queue_name, **error_fields(exc))
 
     async def close(self) -> None:
         """Close the channel: the broker puts every unsettled delivery back, in order."""
@@ -193,7 +193,7 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("close_channel_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("close_channel_failed", queue=self.queue_name, **error_fields(exc))
         if returned:
             self._metrics.returned.labels(self.workspace).inc(len(returned))
             log.info("returned_to_queue", queue=self.queue_name, messages=len(returned))
@@ -206,12 +206,12 @@ class QueueConsumer:
         last_look = 0.0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(AckTracker.ACK_DELAY_S if self._tracker.waiting else _TICK_S):
+                async with asyncio.timeout(AckTracker.ACK_DELAY_S if self._tracker.waiting else TICK_S):
                     await stop.wait()
             if stop.is_set():
                 break
             await self.flush_acks()
-            if time.monotonic() - last_look < _TICK_S:
+            if time.monotonic() - last_look < TICK_S:
                 continue
             last_look = time.monotonic()
             await self._look()
@@ -232,7 +232,7 @@ class QueueConsumer:
         self._on_returned()
         while not stop.is_set() and not self._can_resume():
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_TICK_S):
+                async with asyncio.timeout(TICK_S):
                     await stop.wait()
         while not stop.is_set():
             self._stopping = False
@@ -241,10 +241,10 @@ class QueueConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker may be away right now: try again on the next tick
-                log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
+                log.warning("consumer_restart_failed", queue=self.queue_name, **error_fields(exc))
                 await self.close()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(_TICK_S):
+                    async with asyncio.timeout(TICK_S):
                         await stop.wait()
                 continue
             self._metrics.consumer_restarts.labels(self.workspace).inc()
@@ -269,7 +269,7 @@ class QueueConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the broker may be going away again: try on the next tick
-            log.warning("consumer_restart_failed", queue=self.queue_name, error=type(exc).__name__)
+            log.warning("consumer_restart_failed", queue=self.queue_name, **error_fields(exc))
             self._missing_since = now
             return
         self._metrics.consumer_restarts.labels(self.workspace).inc()

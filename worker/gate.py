@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 
 from komo_braze.logs import get_logger
+from komo_braze.shutdown import TICK_S
 from worker.braze_client import PROBE_BODY, BrazeAnswer, BrazeClient
 from worker.breaker import Breaker
 from worker.metrics import WorkerMetrics
@@ -26,7 +27,6 @@ from worker.state.limiter import SharedLimiter
 
 log = get_logger(__name__)
 
-_TICK_S = 0.5
 #: a pause (or spacing) longer than this is checked by a probe this often
 PAUSE_PROBE_S = 60.0
 
@@ -137,7 +137,7 @@ class BrazeGate:
     async def probe_loop(self) -> None:
         """Probe while the breaker is open (runs for the pipeline's lifetime)."""
         while True:
-            if not await self.breaker.wait_opened(_TICK_S * 2):
+            if not await self.breaker.wait_opened(TICK_S * 2):
                 continue
             await asyncio.sleep(self.breaker.probe_delay_s())
             if self.breaker.is_closed:

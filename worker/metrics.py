@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from komo_braze.deadletter import ErrorKind
 from komo_braze.metrics import process_registry, ready_gauge
-from worker.deadletter import ErrorKind
 from worker.ratelimit_headers import HEADER_NAMES
 
 NAMESPACE = "komo_braze_worker"

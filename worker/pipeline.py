@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 
 import orjson
 
+from komo_braze.deadletter import ErrorKind
 from komo_braze.logs import get_logger
+from komo_braze.shutdown import TICK_S
 from worker.batch import Batch, IndexMap, Submission
 from worker.coalesce import BatchLimits, Coalescer
-from worker.deadletter import ErrorKind
 from worker.gate import BrazeGate
 from worker.metrics import WorkerMetrics
 from worker.outcome import Accepted, ConfigFault, ObjectError, RateLimited, Retry, Split, decide
@@ -34,7 +35,6 @@ from worker.state.attributes import BatchState
 log = get_logger(__name__)
 
 #: how often waiting loops look up (shutdown, breaker), so no wait is without a limit
-_TICK_S = 0.5
 #: how long submissions whose user another worker holds wait before they are tried again
 CLAIM_RETRY_S = 0.1
 
@@ -89,10 +89,6 @@ class WorkspacePipeline:
     def sendable(self) -> bool:
         return self.breaker.is_closed and self.pacer.paused_until <= time.time()
 
-    @property
-    def busy(self) -> bool:
-        return self.coalescer.held > 0 or self._in_flight_count > 0
-
     def close(self) -> None:
         """Stop waiting for linger: send whatever is held, then let :meth:`run` return."""
         self._closing = True
@@ -126,7 +122,7 @@ class WorkspacePipeline:
             if self._closing and self.coalescer.held == 0 and self._in_flight_count == 0:
                 return
             try:
-                async with asyncio.timeout(_TICK_S):
+                async with asyncio.timeout(TICK_S):
                     await self._slots.acquire()
             except TimeoutError:
                 continue
@@ -136,7 +132,7 @@ class WorkspacePipeline:
                 due = self.coalescer.due_in(time.monotonic())
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(due if due is not None else _TICK_S, _TICK_S)):
+                    async with asyncio.timeout(min(due if due is not None else TICK_S, TICK_S)):
                         await self._wake.wait()
                 continue
             self._in_flight_count += len(batch.submissions)
@@ -149,8 +145,8 @@ class WorkspacePipeline:
             self.metrics.coalesced.labels(self.workspace).inc(batch.coalesced_count())
             claimed, waiting, state = await self._claim(batch)
             if waiting.units:  # their users stay busy here until they are given back
-                parked = {id(s) for s in waiting.submissions}
-                release, waiting_count = batch.without(lambda s: id(s) in parked), len(parked)
+                parked = set(waiting.submissions)
+                release, waiting_count = batch.without(lambda s: s in parked), len(parked)
                 group.create_task(self._give_back_later(waiting))
             try:
                 await self._send(claimed, 0, state)
@@ -214,7 +210,7 @@ class WorkspacePipeline:
                 await self._accept(batch, index, (), attempts, state)
                 return
             if not self.breaker.is_closed:
-                await self.breaker.wait_closed(_TICK_S)
+                await self.breaker.wait_closed(TICK_S)
                 continue
             data = orjson.dumps(body)
             if len(data) > self.coalescer.limits.max_bytes and len(batch.units) > 1:
@@ -272,16 +268,16 @@ class WorkspacePipeline:
         attempts: int,
         state: BatchState[Delivery],
     ) -> None:
-        rejected: dict[int, str] = {}
+        rejected: dict[Submission[Delivery], str] = {}
         for error in errors:
             behind = index.behind(error.input_array, error.index)
             if not behind:
                 log.warning("braze_error_unmatched", workspace=self.workspace, input_array=error.input_array)
             for submission in behind:
-                rejected.setdefault(id(submission), f"{error.input_array}[{error.index}]: {error.reason}")
+                rejected.setdefault(submission, f"{error.input_array}[{error.index}]: {error.reason}")
         accepted = []
         for submission in batch.submissions:
-            reason = rejected.get(id(submission))
+            reason = rejected.get(submission)
             if reason is not None:
                 await self.settler.dead_letter(
                     submission.handle, ErrorKind.BRAZE_REJECTED, reason, workspace=self.workspace, attempts=attempts
@@ -298,7 +294,7 @@ class WorkspacePipeline:
         self,
         batch: Batch[Delivery],
         accepted: list[Submission[Delivery]],
-        rejected: dict[int, str],
+        rejected: dict[Submission[Delivery], str],
         state: BatchState[Delivery],
     ) -> None:
         """Tell the store what Braze accepted, before any of it is acked (one round trip), and free the users."""
@@ -306,7 +302,7 @@ class WorkspacePipeline:
         sent = older = unchanged = 0
         for unit in batch.units:
             result = state.sendables.get(unit.user)
-            if result is None or any(id(s) in rejected for s in unit.submissions):
+            if result is None or any(s in rejected for s in unit.submissions):
                 continue
             if result.record:
                 token = state.tokens[unit.user]

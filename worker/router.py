@@ -10,10 +10,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Protocol
 
+from komo_braze.deadletter import ErrorKind
 from komo_braze.envelope import Envelope, EnvelopeError
 from komo_braze.logs import get_logger
 from worker.batch import Submission
-from worker.deadletter import ErrorKind
 from worker.log_throttle import LogThrottle
 from worker.mapping.model import MappingFailure, MapResult, RejectedField
 from worker.metrics import WorkerMetrics

@@ -321,7 +321,7 @@ async def serve(
         bind = settings.worker_metrics_bind
         runner, port = await start_site(app, bind.host, port=bind.port)
         stack.push_async_callback(runner.cleanup)
-        log.info("listening", port=port, host=bind.host)  # komo_braze.components reads the port from this
+        log.info("listening", port=port, host=bind.host)  # devtools.components reads the port from this
         log.info(
             "worker_started",
             queues=list(selection.queues),

@@ -19,9 +19,9 @@ import aio_pika.exceptions
 
 from komo_braze.amqp_adapter import DeliveredMessage
 from komo_braze.confirm_channel import ConfirmChannel
+from komo_braze.deadletter import ErrorKind, build_dead_letter
 from komo_braze.envelope import Envelope
 from komo_braze.logs import get_logger
-from worker.deadletter import ErrorKind, build_dead_letter
 from worker.metrics import WorkerMetrics
 
 log = get_logger(__name__)
@@ -104,17 +104,18 @@ class AckTracker:
     ACK_DELAY_S = 0.05
 
     def __init__(self, on_acked: Callable[[int], None] | None = None) -> None:
-        self._unsettled: dict[int, Delivery] = {}
-        self._accepted: dict[int, Delivery] = {}
+        # insertion-ordered sets: a Delivery hashes by identity
+        self._unsettled: dict[Delivery, None] = {}
+        self._accepted: dict[Delivery, None] = {}
         self._on_acked = on_acked
 
     def track(self, delivery: Delivery) -> None:
         delivery.tracker = self
-        self._unsettled[id(delivery)] = delivery
+        self._unsettled[delivery] = None
 
     def forget(self, delivery: Delivery) -> None:
-        self._unsettled.pop(id(delivery), None)
-        self._accepted.pop(id(delivery), None)
+        self._unsettled.pop(delivery, None)
+        self._accepted.pop(delivery, None)
 
     @property
     def waiting(self) -> int:
@@ -123,15 +124,15 @@ class AckTracker:
 
     def clear(self) -> list[Delivery]:
         """Forget everything (the channel is closing); returns what was unsettled."""
-        left = [d for d in self._unsettled.values() if not d.settled]
+        left = [d for d in self._unsettled if not d.settled]
         self._unsettled.clear()
         self._accepted.clear()
         return left
 
     def oldest_age_s(self) -> float:
         now = time.monotonic()
-        for delivery in self._unsettled.values():
-            if not delivery.stale and id(delivery) not in self._accepted:
+        for delivery in self._unsettled:
+            if not delivery.stale and delivery not in self._accepted:
                 return now - delivery.received_monotonic_s
         return 0.0
 
@@ -140,7 +141,7 @@ class AckTracker:
         (or at once with ``defer=False``). A closed channel loses them: the broker redelivers them."""
         for delivery in deliveries:
             if not delivery.settled:
-                self._accepted[id(delivery)] = delivery
+                self._accepted[delivery] = None
         await self._ack_prefix()
         if not defer:
             await self._ack_each(deliveries)
@@ -148,12 +149,12 @@ class AckTracker:
     async def flush(self) -> None:
         """Ack every accepted delivery still waiting."""
         await self._ack_prefix()
-        await self._ack_each(list(self._accepted.values()))
+        await self._ack_each(list(self._accepted))
 
     async def _ack_prefix(self) -> None:
         prefix: list[Delivery] = []
-        for delivery in self._unsettled.values():
-            if id(delivery) in self._accepted:
+        for delivery in self._unsettled:
+            if delivery in self._accepted:
                 prefix.append(delivery)
             elif not delivery.stale:
                 break
@@ -210,22 +211,18 @@ class Settler:
     async def ack_many(self, deliveries: list[Delivery], *, defer: bool = True) -> list[Delivery]:
         """Ack several, in as few frames as their order allows; returns those handed over for acking
         (the ``messages_acked`` metric counts them as their acks go out)."""
-        by_tracker: dict[int, tuple[AckTracker, list[Delivery]]] = {}
+        by_tracker: dict[AckTracker, list[Delivery]] = {}
         for delivery in deliveries:
             if delivery.settled or delivery.stale:
                 continue
-            if delivery.tracker is None:
-                AckTracker(self._counter(delivery.queue_workspace)).track(delivery)
-            assert delivery.tracker is not None
-            by_tracker.setdefault(id(delivery.tracker), (delivery.tracker, []))[1].append(delivery)
+            if delivery.tracker is None:  # its consumer tracks every delivery on arrival: a bug, said loudly
+                raise ValueError("a delivery that no consumer tracks cannot be acked in order")
+            by_tracker.setdefault(delivery.tracker, []).append(delivery)
         handed: list[Delivery] = []
-        for tracker, group in by_tracker.values():
+        for tracker, group in by_tracker.items():
             await tracker.ack(group, defer=defer)
             handed += group
         return handed
-
-    def _counter(self, workspace: str) -> Callable[[int], None]:
-        return self._metrics.acked.labels(workspace).inc
 
     async def dead_letter(
         self, delivery: Delivery, kind: ErrorKind, detail: str, *, workspace: str, attempts: int | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -14,8 +13,9 @@ import pytest
 
 from braze_sim.requestlog import format_record
 from braze_sim.state import RequestRecord
-from komo_braze.components import component_env, start_component
+from devtools.components import component_env, spawn, start_component
 from tests.braze_sim.helpers import BrazeCaller, attrs
+from tests.cli import run_komo_braze
 
 PREFIX = b"braze-sim listening on http://"
 
@@ -26,8 +26,8 @@ def _environment(**extra: str) -> dict[str, str]:
 
 
 async def _start(*flags: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "komo_braze.cli", "braze-sim", "--bind", "127.0.0.1:0", *flags,
+    process = await spawn(
+        "braze-sim", "--bind", "127.0.0.1:0", *flags,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env or _environment(),
     )  # fmt: skip
     assert process.stdout is not None
@@ -92,12 +92,8 @@ async def test_hostile_mode_flags(session: aiohttp.ClientSession) -> None:
 
 
 async def test_help_documents_hostile_mode() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "komo_braze.cli", "braze-sim", "--help",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment(),
-    )  # fmt: skip
-    out, _err = await asyncio.wait_for(process.communicate(), timeout=30)
-    text = " ".join(out.decode().split())
+    finished = await run_komo_braze("braze-sim", "--help", env=_environment(), timeout_s=30)
+    text = " ".join(finished.stdout.split())
     assert "--hostile-rate FLOAT hostile mode: share of requests (0..1)" in text
     assert "429_retry_after_negative" in text
     assert "--redirect-to TEXT where hostile redirects point" in text
@@ -114,13 +110,9 @@ async def test_the_default_key_is_the_workers_own(session: aiohttp.ClientSession
 
 
 async def test_bad_flags_are_usage_errors() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "komo_braze.cli", "braze-sim", "--rate-limit", "lots",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment(),
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 2
-    assert "expected a rate like 3000/3s" in err.decode()
+    finished = await run_komo_braze("braze-sim", "--rate-limit", "lots", env=_environment(), timeout_s=30)
+    assert finished.status == 2
+    assert "expected a rate like 3000/3s" in finished.stderr
 
 
 def test_a_log_line_names_no_key_and_no_value() -> None:

@@ -27,7 +27,8 @@ from komo_braze.envelope import Envelope
 from komo_braze.publishing import envelope_message
 from tests.broker import BrokerKit, unique_prefix
 from tests.own_cluster import OwnCluster
-from tests.worker.harness import body, dead_letters, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import body, dead_letters, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 pytestmark = [
@@ -100,7 +101,7 @@ async def test_every_dead_letter_keeps_its_kind_when_the_dead_letter_queues_lead
                 stop.set()
                 await streaming
             ended_at = time.monotonic()
-            await wait_until(dead_lettered_all, DEAD_LETTERED_WITHIN_S, "every submission dead-lettered by the worker")
+            await eventually(dead_lettered_all, DEAD_LETTERED_WITHIN_S, "every submission dead-lettered by the worker")
             all_in_s = time.monotonic() - ended_at
             renewals = w.value("dead_letter_channel_renewals_total")
             letters = await dead_letters(kit)

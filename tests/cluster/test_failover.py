@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
+from devtools.components import Component, component_env, start_component
+from devtools.samples import SampleFactory
 from komo_braze import topology
-from komo_braze.components import Component, component_env, start_component
-from komo_braze.samples import SampleFactory
 from tests.broker import BrokerKit, unique_prefix
 from tests.cluster.traffic import SubmissionStream, WorkerWatch
 from tests.own_broker import OwnBroker

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 import orjson
 import pytest
 
+from devtools.components import component_env
 from komo_braze import topology
-from komo_braze.components import component_env
 from tests.broker import unique_prefix
+from tests.cli import run_komo_braze
 from tests.own_cluster import OwnCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120), pytest.mark.asyncio(loop_scope="session")]
 
 
 async def run_topology(cluster: OwnCluster, prefix: str, **settings: str) -> dict[str, object]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
-        "topology",
-        "--apply",
-        "--json",
-        env=component_env(
-            amqp_url=cluster.amqp_url, prefix=prefix, management_url=cluster.nodes[0].management_url, **settings
-        ),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    env = component_env(
+        amqp_url=cluster.amqp_url, prefix=prefix, management_url=cluster.nodes[0].management_url, **settings
     )
-    async with asyncio.timeout(60):
-        stdout, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()[-2000:]
+    finished = await run_komo_braze("topology", "--apply", "--json", env=env)
+    assert finished.status == 0, finished.stderr[-2000:]
+    stdout = finished.stdout
     document: dict[str, object] = orjson.loads(stdout)
     return document
 

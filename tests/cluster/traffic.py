@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from komo_braze.components import Component
+from devtools.components import Component
 
 CONSUMED = "komo_braze_worker_messages_consumed_total{"
 

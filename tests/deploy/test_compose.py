@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from braze_sim.client import SimClient
-from komo_braze.components import Component
+from devtools.components import Component, spawn
 from komo_braze.settings import load_settings
 from producer.auth import Authenticator, check_bind
 from tests.broker import BrokerKit
@@ -33,7 +33,7 @@ from tests.deploy.compose import (
     dockerfile_env,
 )
 from tests.komo_example import KOMO_BODY, SUMMER_HUB
-from tests.worker.harness import wait_until
+from tests.waiting import eventually
 
 #: the order `depends_on` gives them: braze-sim before the workers, the intake last
 START_ORDER = ("braze-sim", "worker-default", "worker-client-b", "producer")
@@ -67,9 +67,7 @@ async def start_service(stack: LocalStack, name: str, prefix: str, log_dir: Path
     env = stack.environment(name, os.environ, KOMO_BRAZE_PREFIX=prefix)
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "komo_braze.cli", *stack.command(name), env=env, stdout=log_file, stderr=log_file
-        )
+        process = await spawn(*stack.command(name), env=env, stdout=log_file, stderr=log_file)
     component = Component(name, process, log_path)
     try:
         async with asyncio.timeout(START_TIMEOUT_S), aiohttp.ClientSession() as session:
@@ -143,7 +141,7 @@ async def test_the_application_services_run_as_the_file_gives_them_and_deliver_t
                     events[workspace] = await sim.events(workspace=workspace)
                 return sum(map(len, events.values())) >= len(anywhere) + len(summer)
 
-            await wait_until(all_arrived, timeout_s=30, what="every submission in braze-sim")
+            await eventually(all_arrived, timeout_s=30, what="every submission in braze-sim")
             assert sorted(e["properties"]["submission_id"] for e in events["default"]) == sorted(
                 b["submission_id"] for b in anywhere
             )

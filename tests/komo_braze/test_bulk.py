@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
-from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, publish_all
+from komo_braze.bulk import READ_BATCH_LINES, Item, Outgoing, RetryPolicy, Unusable, numbered_lines, publish_all
 from komo_braze.envelope import Envelope
 from komo_braze.publishing import ConfirmPublisher, envelope_message
 from tests.broker import BrokerKit
@@ -76,3 +77,28 @@ async def test_a_broker_outage_in_the_middle_loses_nothing(broker: BrokerKit) ->
 async def test_in_flight_must_be_positive(broker: BrokerKit) -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
         await publish_all(ConfirmPublisher(broker.settings(), "test"), stream([]), max_in_flight=0)
+
+
+async def test_numbered_lines_pass_over_blank_lines_and_keep_counting_them() -> None:
+    source = io.BytesIO(b'{"a": 1}\n\n   \n{"b": 2}\n{"c": 3}')
+    lines = [pair async for pair in numbered_lines(source)]
+    assert lines == [(1, b'{"a": 1}\n'), (4, b'{"b": 2}\n'), (5, b'{"c": 3}')]
+
+
+async def test_numbered_lines_read_on_across_batches() -> None:
+    count = READ_BATCH_LINES * 2 + 3
+    source = io.BytesIO(b"".join(b"%d\n" % n for n in range(1, count + 1)))
+    lines = [pair async for pair in numbered_lines(source)]
+    assert len(lines) == count
+    assert lines[-1] == (count, b"%d\n" % count)
+    assert all(line == b"%d\n" % position for position, line in lines)
+
+
+async def test_numbered_lines_read_no_further_batch_once_shutdown_is_set() -> None:
+    shutdown = asyncio.Event()
+    source = io.BytesIO(b"x\n" * (READ_BATCH_LINES * 3))
+    positions = []
+    async for position, _line in numbered_lines(source, shutdown):
+        positions.append(position)
+        shutdown.set()
+    assert positions == list(range(1, READ_BATCH_LINES + 1))

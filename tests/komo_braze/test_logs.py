@@ -18,7 +18,8 @@ import aiohttp
 import orjson
 
 from braze_sim.testing import running_sim
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
+from komo_braze import logs
 from tests.broker import BrokerKit
 from tests.komo_example import KOMO_BODY, SUMMER_HUB
 from tests.proxy import TcpProxy
@@ -186,3 +187,22 @@ def test_a_console_traceback_never_shows_local_variables() -> None:
     stderr = re.sub(r"\x1b\[[0-9;]*m", "", finished.stderr.decode())  # without colours
     assert stderr.count("ValueError: no such user") == 2
     assert "joe@example.com" not in stderr
+
+
+def test_error_fields_record_the_type_and_the_text_of_an_exception() -> None:
+    assert logs.error_fields(ConnectionResetError("Connection reset by peer")) == {
+        "error": "ConnectionResetError",
+        "detail": "Connection reset by peer",
+    }
+
+
+def test_error_fields_blank_the_credentials_of_a_url_and_cut_long_texts() -> None:
+    fields = logs.error_fields(OSError("cannot reach amqp://guest:s3cret@broker:5672/ " + "x" * 400))
+    assert fields["detail"].startswith("cannot reach amqp://***@broker:5672/ xxx")
+    assert "s3cret" not in fields["detail"]
+    assert len(fields["detail"]) == logs.MAX_DETAIL_CHARS
+
+
+def test_error_fields_blank_the_passwords_of_the_urls_given_wherever_they_stand() -> None:
+    fields = logs.error_fields(OSError("login refused for password s3cret"), ["amqp://komo:s3cret@broker:5672/"])
+    assert fields["detail"] == "login refused for password ***"

@@ -11,13 +11,8 @@ import pytest
 import structlog
 
 from komo_braze.envelope import Envelope
-from komo_braze.publishing import (
-    BrokerUnavailable,
-    ConfirmPublisher,
-    PublishRejected,
-    Unroutable,
-    envelope_message,
-)
+from komo_braze.publish_errors import BrokerUnavailable, PublishRejected, Unroutable
+from komo_braze.publishing import ConfirmPublisher, envelope_message
 from tests.broker import BrokerKit
 from tests.proxy import TcpProxy
 from tests.waiting import eventually

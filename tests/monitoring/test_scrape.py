@@ -22,14 +22,15 @@ import orjson
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from producer.app import Producer
 from tests.broker import BrokerKit
 from tests.monitoring.test_alerts import alert_rules
 from tests.monitoring.test_dashboard import panel_queries
 from tests.own_broker import free_port
 from tests.prometheus import ALERTS, RunningPrometheus, ScrapeJob, running_prometheus
-from tests.worker.harness import body, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import body
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -136,7 +137,7 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
             ScrapeJob("rabbitmq", rabbitmq, "/metrics/detailed", {"family": QUEUE_FAMILIES}),
         ]
         async with running_prometheus(tmp_path, jobs, interval_s=1.0, rule_files=[ALERTS]) as prom:
-            await wait_until(lambda: _all_up(prom, len(jobs)), what="every target scraped")
+            await eventually(lambda: _all_up(prom, len(jobs)), what="every target scraped")
 
             # 1. good submissions, two the worker dead-letters as no_identifier, one as unmapped_hub,
             #    two the intake refuses
@@ -146,7 +147,7 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
             statuses = [await post(session, producer.url, b) for b in good + no_identifier + unmapped]
             statuses += [await post(session, producer.url, b"[1, 2]"), await post(session, producer.url, b"{")]
             assert statuses == [202] * 33 + [400, 400]
-            await wait_until(
+            await eventually(
                 lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 33), what="33 settled"
             )
 
@@ -154,23 +155,23 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
             await sim.client.set_faults(unauthorized_for_s=10)
             revoked_batch = [body(f"late-{n}") for n in range(10)]
             assert [await post(session, producer.url, b) for b in revoked_batch] == [202] * 10
-            await wait_until(
+            await eventually(
                 lambda: _state_in(prom, "KomoBrazeBreakerOpen", {"pending", "firing"}, workspace="default"),
                 what="the breaker alert during the revoked-key window",
             )
             key_refused = await alert_states(prom, "KomoBrazeKeyRefused", workspace="default", status="401")
             assert (await sim.client.faults())["remaining_s"]["unauthorized"] > 0  # still inside the window
-            await wait_until(
+            await eventually(
                 lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 43), what="43 settled"
             )
 
             # 3. the intake without a broker answers 503
             assert [await post(session, refusing_url(refusing), b) for b in good[:3]] == [503] * 3
-            await wait_until(lambda: _state_in(prom, "KomoBrazeIntakeRefusing", {"firing"}), what="the 503 alert")
+            await eventually(lambda: _state_in(prom, "KomoBrazeIntakeRefusing", {"firing"}), what="the 503 alert")
 
             # what Prometheus says equals what the test did
             answered_401 = (await sim.client.stats())["by_status"].get("401", 0)
-            await wait_until(lambda: _equals(prom, _CONFIG_FAULTS, answered_401), what="config faults scraped")
+            await eventually(lambda: _equals(prom, _CONFIG_FAULTS, answered_401), what="config faults scraped")
             figures = {
                 "accepted": await prom.value('sum(komo_braze_producer_requests_total{job="producer",status="202"})'),
                 "refused_400": await prom.value('sum(komo_braze_producer_requests_total{status="400"})'),
@@ -212,7 +213,7 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
             await worker.stop()
             assert [await post(session, producer.url, b) for b in good[:5]] == [202] * 5
             queue = broker.names.work_queue()
-            await wait_until(
+            await eventually(
                 lambda: _state_in(prom, "KomoBrazeWorkQueueWithoutConsumer", {"pending", "firing"}, queue=queue),
                 what="the no-consumer alert",
                 timeout_s=40,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
+from devtools.components import component_env, spawn
 from komo_braze.bulk import Outgoing, Unusable
-from komo_braze.components import component_env
 from producer.backfill import parse_line
 from tests.broker import BrokerKit
 from tests.komo_example import KOMO_BODY
 from tests.proxy import TcpProxy
-from tests.worker.harness import wait_until
+from tests.waiting import eventually
 
 
 def line(submission_id: str, **changes: object) -> bytes:
@@ -64,10 +63,7 @@ async def run_publish(
     meanwhile: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[int, str, str]:
     """Run ``komo-braze publish`` to its end (and ``meanwhile`` while it runs); its status and output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
+    process = await spawn(
         "publish",
         source,
         "--max-in-flight",
@@ -131,7 +127,7 @@ async def test_losing_the_node_mid_run_resumes_on_another_and_says_how_many_were
             return await broker.count(broker.names.work_queue()) >= len(ids) // 4
 
         async def lose_the_node_in_use() -> None:
-            await wait_until(a_quarter_published, what="a quarter of the lines published")
+            await eventually(a_quarter_published, what="a quarter of the lines published")
             (one if one.accepted else two).cut()
 
         status, stdout, stderr = await run_publish(broker, str(source), amqp_url=nodes, meanwhile=lose_the_node_in_use)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 import orjson
 
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
 from tests.komo_example import KOMO_BODY
 from tests.proxy import TcpProxy
 
@@ -88,14 +88,10 @@ async def test_an_open_intake_on_a_public_bind_refuses_to_start(broker: BrokerKi
     env = component_env(amqp_url=broker.amqp_url, prefix=broker.prefix, producer_bind="0.0.0.0:0")
     env.pop("KOMO_BRAZE_WEBHOOK_TOKEN", None)
     env.pop("KOMO_BRAZE_WEBHOOK_HMAC_SECRET", None)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "komo_braze.cli", "producer", env=env, stderr=asyncio.subprocess.PIPE
-    )
-    async with asyncio.timeout(30):
-        _, stderr = await process.communicate()
-    assert process.returncode == os.EX_CONFIG
-    assert b"refusing to start" in stderr
-    assert b"KOMO_BRAZE_WEBHOOK_TOKEN" in stderr
+    finished = await run_komo_braze("producer", env=env, timeout_s=30)
+    assert finished.status == os.EX_CONFIG
+    assert "refusing to start" in finished.stderr
+    assert "KOMO_BRAZE_WEBHOOK_TOKEN" in finished.stderr
 
 
 async def test_an_open_intake_on_loopback_says_so_at_start(broker: BrokerKit, tmp_path: Path) -> None:

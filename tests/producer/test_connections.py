@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from komo_braze.components import component_env, start_component
+from devtools.components import component_env, start_component
 from tests.broker import BrokerKit
 from tests.producer.conftest import Intake, StartIntake
 from tests.producer.slow_clients import BODY, HEAD, RawClient, body_flood, request

@@ -14,11 +14,11 @@ import aiohttp
 from redis.asyncio import Redis
 
 from braze_sim.testing import RunningSim
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
 from komo_braze.envelope import Envelope
 from komo_braze.publishing import envelope_message
 from tests.broker import BrokerKit
-from tests.worker.harness import wait_until
+from tests.waiting import eventually
 
 MAPPING = """\
 hubs:
@@ -156,12 +156,12 @@ async def settle(kit: BrokerKit, crew: Fleet, sim: RunningSim, ids: set[str], ti
             and await crew.metric("komo_braze_worker_messages_held", workspace="default") == 0
         )
 
-    await wait_until(check, timeout_s, "every submission delivered and settled")
+    await eventually(check, timeout_s, "every submission delivered and settled")
 
 
 async def events_reach(sim: RunningSim, count: int, timeout_s: float = 60.0) -> None:
     """Wait until braze_sim holds at least ``count`` events."""
-    await wait_until(lambda: _has_events(sim, count), timeout_s, f"{count} events")
+    await eventually(lambda: _has_events(sim, count), timeout_s, f"{count} events")
 
 
 async def _has_events(sim: RunningSim, count: int) -> bool:
@@ -172,4 +172,4 @@ async def logged_by_all(crew: Fleet, event: str, timeout_s: float = 30.0) -> Non
     async def check() -> bool:
         return len(crew.logged(event)) == len(crew.workers)
 
-    await wait_until(check, timeout_s, f"every worker to log {event}")
+    await eventually(check, timeout_s, f"every worker to log {event}")

@@ -13,10 +13,10 @@ from typing import Any
 
 import aio_pika
 
-from komo_braze.components import Component, component_env, start_component
+from devtools.components import Component, component_env, start_component
+from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import Envelope, format_time
 from tests.broker import BrokerKit
-from worker.deadletter import DeadLetter
 from worker.metrics import WorkerMetrics
 from worker.service import WorkerMapping, serve
 
@@ -98,14 +98,6 @@ async def publish(kit: BrokerKit, bodies: Iterable[dict[str, Any]], *, raw: Iter
             await exchange.publish(aio_pika.Message(data), routing_key="hub.raw", mandatory=True)
             count += 1
     return count
-
-
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def acked(worker: RunningWorker, n: int, workspace: str = "default") -> Callable[[], Awaitable[bool]]:

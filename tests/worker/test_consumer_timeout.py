@@ -16,7 +16,8 @@ import pytest
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit, unique_prefix
 from tests.own_broker import OwnBroker, own_broker
-from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 CONSUMER_TIMEOUT_MS = 3000
@@ -67,7 +68,7 @@ async def test_an_outage_longer_than_consumer_timeout_dead_letters_nothing_and_k
         running_worker(kit, SimpleMapper(), braze_url=sim.url, hold_limit_s=1.5, braze_retry_max_s=0.3) as worker,
     ):
         await publish(kit, bodies)
-        await wait_until(acked(worker, 30), timeout_s=60, what="30 acks after the outage")
+        await eventually(acked(worker, 30), timeout_s=60, what="30 acks after the outage")
         assert worker.value("messages_returned_total", workspace="default") >= 30
         assert await dead_letters(kit) == []
         for user in users:

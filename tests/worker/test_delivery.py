@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit
-from tests.worker.harness import acked, body, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import acked, body, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 
@@ -12,7 +13,7 @@ async def test_accepted_submissions_are_acked_and_reach_braze(broker: BrokerKit)
     await broker.declare()
     async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
         await publish(broker, [body(f"user-{n}", first_name=f"Name{n}") for n in range(30)])
-        await wait_until(acked(worker, 30), what="30 acks")
+        await eventually(acked(worker, 30), what="30 acks")
         assert len(await sim.client.events()) == 30
         profile = await sim.client.profile(external_id="user-7")
         assert profile is not None
@@ -38,7 +39,7 @@ async def test_three_submissions_of_one_user_become_one_attribute_object_and_thr
                 body("joe", n=2, team="Lions", last_name="Bloggs"),
             ],
         )
-        await wait_until(acked(worker, 3), what="3 acks")
+        await eventually(acked(worker, 3), what="3 acks")
         [request] = await sim.client.requests(status=201)
         assert (request["attributes"], request["events"]) == (1, 3)
         assert len(await sim.client.events(external_id="joe")) == 3
@@ -57,10 +58,10 @@ async def test_a_redelivered_submission_logs_no_second_event(broker: BrokerKit) 
         running_worker(broker, SimpleMapper(), braze_url=sim.url, batch_linger_ms=300) as worker,
     ):
         await publish(broker, [first, first])  # the same submission twice in one batch
-        await wait_until(acked(worker, 2), what="2 acks")
+        await eventually(acked(worker, 2), what="2 acks")
         assert len(await sim.client.events(external_id="joe")) == 1
         await publish(broker, [first])  # and once more after Braze accepted it
-        await wait_until(acked(worker, 3), what="3 acks")
+        await eventually(acked(worker, 3), what="3 acks")
         assert len(await sim.client.events(external_id="joe")) == 1
         assert worker.value("komo_braze_duplicates_total", workspace="default", cause="accepted") == 1
         assert worker.value("komo_braze_duplicates_total", workspace="default", cause="same_batch") == 1
@@ -76,7 +77,7 @@ async def test_per_user_order_holds_across_consecutive_batches(broker: BrokerKit
         running_worker(broker, SimpleMapper(), braze_url=sim.url, batch_linger_ms=0, batch_max_bytes=2048) as worker,
     ):
         await publish(broker, bodies)
-        await wait_until(acked(worker, 240), timeout_s=60, what="240 acks")
+        await eventually(acked(worker, 240), timeout_s=60, what="240 acks")
         assert len(await sim.client.requests(status=201)) > 10  # many batches, several in flight at once
         for user in users:
             profile = await sim.client.profile(external_id=user)

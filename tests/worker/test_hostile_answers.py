@@ -17,7 +17,8 @@ from aiohttp import web
 from braze_sim.testing import RunningSim, running_sim
 from komo_braze.http import start_site
 from tests.broker import BrokerKit
-from tests.worker.harness import RunningWorker, acked, body, dead_letters, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import RunningWorker, acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 #: the worker probes a long pause this often in these tests (a minute by default)
@@ -41,12 +42,12 @@ async def test_a_2xx_that_is_not_a_json_object_is_retried_never_acked(broker: Br
     bodies = [body(f"user-{n}") for n in range(20)]
     async with _hostile(broker, kind) as (sim, worker):
         await publish(broker, bodies)
-        await wait_until(lambda: _sim_saw(sim, kind, 3), what=f"three {kind} answers")
+        await eventually(lambda: _sim_saw(sim, kind, 3), what=f"three {kind} answers")
         assert worker.value("messages_acked_total", workspace="default") == 0
         assert await sim.client.events() == []
         assert worker.value("retries_total", workspace="default", reason="not_json_2xx") >= 1
         await sim.client.set_faults(clear=True)
-        await wait_until(acked(worker, 20), timeout_s=30, what="20 acks once Braze answers with JSON")
+        await eventually(acked(worker, 20), timeout_s=30, what="20 acks once Braze answers with JSON")
         assert sorted(await _event_ids(sim)) == sorted(b["submission_id"] for b in bodies)
         assert await dead_letters(broker) == []
 
@@ -62,7 +63,7 @@ async def test_braze_documented_202_queued_is_success(broker: BrokerKit) -> None
         running_worker(broker, SimpleMapper(), braze_url=braze.url) as worker,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(20)])
-        await wait_until(acked(worker, 20), what="20 acks")
+        await eventually(acked(worker, 20), what="20 acks")
         assert worker.value("requests_total", workspace="default", status="202") == braze.requests
         assert await dead_letters(broker) == []
 
@@ -74,7 +75,7 @@ async def test_unusable_rate_limit_headers_are_ignored_and_counted_and_the_worke
     bodies = [body(f"user-{n}") for n in range(20)]
     async with _hostile(broker, kind) as (sim, worker):
         await publish(broker, bodies)
-        await wait_until(acked(worker, 20), what="20 acks")
+        await eventually(acked(worker, 20), what="20 acks")
         await asyncio.sleep(0.5)  # a crash after the answer would show now
         assert not worker.task.done()
         for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
@@ -99,11 +100,11 @@ async def test_an_absurd_pause_is_probed_and_delivery_resumes_once_braze_answers
     first, second = [body(f"user-{n}") for n in range(10)], [body(f"later-{n}") for n in range(10)]
     async with _hostile(broker, kind, braze_pause_probe_s=PROBE_S) as (sim, worker):
         await publish(broker, first)
-        await wait_until(lambda: _sim_saw(sim, kind, 1), what=f"a {kind} answer")
+        await eventually(lambda: _sim_saw(sim, kind, 1), what=f"a {kind} answer")
         await sim.client.set_faults(clear=True)
         await publish(broker, second)
         # a probe within PROBE_S sees sane headers; the rest is the worker's usual pace
-        await wait_until(acked(worker, 20), timeout_s=15, what="20 acks after Braze answered sanely")
+        await eventually(acked(worker, 20), timeout_s=15, what="20 acks after Braze answered sanely")
         assert sorted(await _event_ids(sim)) == sorted(b["submission_id"] for b in first + second)
         if probed:
             assert worker.value("pause_probes_total", workspace="default") >= 1
@@ -114,14 +115,14 @@ async def test_an_absurd_pause_is_probed_and_delivery_resumes_once_braze_answers
 async def test_a_negative_or_unreadable_retry_after_makes_no_hot_loop(broker: BrokerKit, kind: str) -> None:
     async with _hostile(broker, kind) as (sim, worker):
         await publish(broker, [body(f"user-{n}") for n in range(20)])
-        await wait_until(lambda: _sim_saw(sim, kind, 1), what=f"a {kind} answer")
+        await eventually(lambda: _sim_saw(sim, kind, 1), what=f"a {kind} answer")
         started = time.monotonic()
         before = (await sim.client.stats())["requests"]
         await asyncio.sleep(3.0)
         rate = ((await sim.client.stats())["requests"] - before) / (time.monotonic() - started)
         assert rate <= 2.0  # at least a second between tries (826 a second in this test before the floor)
         await sim.client.set_faults(clear=True)
-        await wait_until(acked(worker, 20), timeout_s=15, what="20 acks after the 429s")
+        await eventually(acked(worker, 20), timeout_s=15, what="20 acks after the 429s")
         assert len(await sim.client.events()) == 20
 
 
@@ -135,18 +136,18 @@ async def test_a_redirect_is_a_configuration_fault_and_nothing_goes_to_the_other
     ):
         with structlog.testing.capture_logs() as logged:
             await publish(broker, bodies)
-            await wait_until(
+            await eventually(
                 lambda: _at_least(worker, "config_faults_total", 1, workspace="default", status="307"),
                 what="a configuration fault",
             )
             assert worker.value("breaker_state", workspace="default") >= 1
-            await wait_until(lambda: _sim_saw(sim, "redirect", 2), what="a probe redirected too")
+            await eventually(lambda: _sim_saw(sim, "redirect", 2), what="a probe redirected too")
         assert other.requests == 0  # the batch (personal data) never left for the other origin
         assert worker.value("messages_acked_total", workspace="default") == 0
         assert [e["status"] for e in logged if e["event"] == "braze_configuration_fault"] == [307]
         assert [e["log_level"] for e in logged if e["event"] == "braze_configuration_fault"] == ["critical"]
         await sim.client.set_faults(clear=True)
-        await wait_until(acked(worker, 20), timeout_s=30, what="20 acks once the redirect is gone")
+        await eventually(acked(worker, 20), timeout_s=30, what="20 acks once the redirect is gone")
         assert sorted(await _event_ids(sim)) == sorted(b["submission_id"] for b in bodies)
         assert await dead_letters(broker) == []
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.samples import SampleFactory
+from devtools.samples import SampleFactory
 from tests.broker import BrokerKit
-from tests.worker.harness import dead_letters, publish, start_worker_process, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import dead_letters, publish, start_worker_process
 
 SOAK_S = float(os.environ.get("KOMO_BRAZE_TEST_SOAK_S", "20"))
 SEED = int(os.environ.get("KOMO_BRAZE_TEST_SOAK_SEED", "9"))
@@ -61,7 +62,7 @@ async def test_through_a_hostile_braze_every_submission_is_accepted_once_or_dead
                 published += [str(b["submission_id"]) for b in bodies]
                 await asyncio.sleep(0.5)
                 assert worker.process.returncode is None, worker.log_tail()
-            await wait_until(
+            await eventually(
                 lambda: _settled(sim, broker, set(published)), timeout_s=90, what="every submission settled"
             )
             assert worker.process.returncode is None, "the worker exited on its own:\n" + worker.log_tail()

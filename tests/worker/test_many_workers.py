@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from braze_sim.testing import running_sim
-from komo_braze.samples import SampleFactory, updates
+from devtools.samples import SampleFactory, updates
 from tests.broker import BrokerKit
 from tests.own_redis import own_redis
+from tests.waiting import eventually
 from tests.worker.fleet import Fleet, event_counts, events_reach, fleet, logged_by_all, publish_fast, settle
-from tests.worker.harness import dead_letters, wait_until
+from tests.worker.harness import dead_letters
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -45,7 +46,7 @@ async def test_a_rolling_restart_then_250_webhooks_posted_again_sends_no_second_
             assert await crew.stop(old) == 0
             await crew.start()
         await publish_fast(broker, bodies[:250])  # Komo retries webhooks it thinks failed
-        await wait_until(lambda: _copies_acked(crew, 250), 60, "250 copies acked")
+        await eventually(lambda: _copies_acked(crew, 250), 60, "250 copies acked")
         counts = await event_counts(sim)
         assert set(counts) == _ids(bodies)
         assert sorted(set(counts.values())) == [1]

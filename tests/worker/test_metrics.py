@@ -12,7 +12,8 @@ from komo_braze import __version__
 from komo_braze.settings import Settings
 from tests.broker import BrokerKit
 from tests.prometheus import check_metrics
-from tests.worker.harness import RunningWorker, acked, body, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import RunningWorker, acked, body, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper, Spec
 from worker.mapping import MappingConfig
 from worker.metrics import DURATION_BUCKETS, KNOWN_STATUSES, WORKER_DEAD_LETTER_KINDS
@@ -46,7 +47,7 @@ async def test_every_series_of_every_workspace_exists_at_zero_before_the_first_m
         )
         environ = {"CLIENT_B_BRAZE_KEY": "key-b"}
         async with running_worker(broker, mapper, braze_url=sim.url, api_key="key-a", environ=environ) as worker:
-            await wait_until(lambda: _ready(worker), what="the worker ready")
+            await eventually(lambda: _ready(worker), what="the worker ready")
             samples = _samples(await _exposition(worker))
     w = "komo_braze_worker_"
     for workspace in ("default", "client_b"):
@@ -75,7 +76,7 @@ async def test_a_working_workers_exposition_passes_promtool_check_metrics(broker
     await broker.declare()
     async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
         await publish(broker, [body(f"user-{n}") for n in range(5)] + [body(None)])
-        await wait_until(acked(worker, 6), what="6 settled")
+        await eventually(acked(worker, 6), what="6 settled")
         text = await _exposition(worker)
     assert 'komo_braze_worker_messages_dead_lettered_total{kind="no_identifier",workspace="default"} 1.0' in text
     assert check_metrics(text) == ""
@@ -88,7 +89,7 @@ async def test_breaker_probes_are_counted_apart_from_the_requests_that_carry_obj
         running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(10)])
-        await wait_until(acked(worker, 10), timeout_s=30, what="10 acks after the 401 window")
+        await eventually(acked(worker, 10), timeout_s=30, what="10 acks after the 401 window")
         answered_401 = len(await sim.client.requests(status=401))
         probes_answered_400 = len(await sim.client.requests(status=400))
     real_401 = worker.value("requests_total", workspace="default", status="401")
@@ -124,7 +125,7 @@ async def test_rejected_fields_exist_at_zero_for_every_attribute_the_mapping_nam
     mapping = MappingConfig.from_text(MAPPING)
     async with running_sim() as sim, running_worker(broker, mapping, braze_url=sim.url) as worker:
         await publish(broker, [body("joe", email="not an email")])
-        await wait_until(acked(worker, 1), what="1 ack")
+        await eventually(acked(worker, 1), what="1 ack")
         samples = _samples(await _exposition(worker))
     rejected = {
         dict(labels)["attribute"]: value

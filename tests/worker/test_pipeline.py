@@ -15,12 +15,12 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from braze_sim.testing import RunningSim, running_sim
+from komo_braze.deadletter import ErrorKind
 from tests.worker.factories import T0, OpenChannel, delivered, mapped
 from worker.batch import Submission
 from worker.braze_client import BrazeClient
 from worker.breaker import Breaker
 from worker.coalesce import BatchLimits
-from worker.deadletter import ErrorKind
 from worker.gate import BrazeGate
 from worker.metrics import WorkerMetrics
 from worker.pacer import Pacer

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
-from komo_braze.components import Component
-from komo_braze.samples import SampleFactory
+from devtools.components import Component
+from devtools.samples import SampleFactory
 from tests.broker import BrokerKit
-from tests.worker.harness import dead_letters, publish, start_worker_process, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import dead_letters, publish, start_worker_process
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,7 @@ async def test_sigterm_under_load_loses_nothing_and_acks_nothing_early(broker: B
         await publish(broker, bodies)
         # two requests in flight: a prefetch of 300, so that some of the 600 are still queued at SIGTERM
         worker = await start_worker_process(broker, sim.url, tmp_path, "worker-1", braze_max_in_flight="2")
-        await wait_until(lambda: _some_delivered(sim), what="deliveries under way")
+        await eventually(lambda: _some_delivered(sim), what="deliveries under way")
         worker.process.send_signal(signal.SIGTERM)
         # wait, not `stop()`: a second SIGTERM would be the "exit at once" signal
         async with asyncio.timeout(30):
@@ -57,13 +58,13 @@ async def test_kill_9_mid_batch_redelivers_and_loses_nothing(broker: BrokerKit, 
     async with running_sim(latency_ms=300) as sim:
         await publish(broker, bodies)
         first = await start_worker_process(broker, sim.url, tmp_path, "worker-1")
-        await wait_until(lambda: _some_delivered(sim), what="deliveries under way")
+        await eventually(lambda: _some_delivered(sim), what="deliveries under way")
         first.process.kill()
         await first.process.wait()
         second = await start_worker_process(broker, sim.url, tmp_path, "worker-2")
         try:
-            await wait_until(lambda: _all_delivered(sim, ids), timeout_s=60, what="all 300 delivered")
-            await wait_until(lambda: _queue_empty(broker), what="the queue drained")
+            await eventually(lambda: _all_delivered(sim, ids), timeout_s=60, what="all 300 delivered")
+            await eventually(lambda: _queue_empty(broker), what="the queue drained")
         finally:
             assert await second.stop() == 0
         assert set(await _delivered_ids(sim)) == ids
@@ -88,9 +89,9 @@ async def test_a_second_signal_exits_at_once_and_the_broker_redelivers(broker: B
     async with running_sim(hang_rate=1.0, hang_s=60.0) as sim:
         await publish(broker, bodies)
         worker = await start_worker_process(broker, sim.url, tmp_path, "worker-1")
-        await wait_until(lambda: _hanging(sim), what="a request hanging at Braze")
+        await eventually(lambda: _hanging(sim), what="a request hanging at Braze")
         worker.process.send_signal(signal.SIGTERM)  # graceful: it would wait the 20 s grace for Braze
-        await wait_until(lambda: _logged(worker, "worker_stopping"), what="the graceful stop to begin")
+        await eventually(lambda: _logged(worker, "worker_stopping"), what="the graceful stop to begin")
         worker.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(5):
             status = await worker.process.wait()

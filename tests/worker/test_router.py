@@ -13,13 +13,14 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from braze_sim.testing import running_sim
+from komo_braze.deadletter import ErrorKind
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
+from tests.waiting import eventually
 from tests.worker.factories import delivered, mapped
-from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
+from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.mapping.samples import mapping
 from worker.batch import Submission
-from worker.deadletter import ErrorKind
 from worker.log_throttle import LogThrottle
 from worker.mapping.model import MappingErrorKind, MappingFailure, MapResult, RejectedField
 from worker.metrics import WorkerMetrics
@@ -50,7 +51,7 @@ async def test_a_number_too_large_for_a_float_drops_only_that_field_and_the_rest
     ]
     async with running_sim() as sim, running_worker(broker, mapping(NUMBERS_MAPPING), braze_url=sim.url) as worker:
         await publish(broker, bodies)
-        await wait_until(acked(worker, 3), what="3 acks")
+        await eventually(acked(worker, 3), what="3 acks")
         profiles = {
             user: await sim.client.profile(external_id=user) for user in ("u-digits", "u-integer", "u-exponent")
         }
@@ -74,7 +75,7 @@ async def test_rejected_fields_are_logged_at_info_once_per_hub_field_and_reason_
     with structlog.testing.capture_logs() as events:
         async with running_sim() as sim, running_worker(broker, mapping(NUMBERS_MAPPING), braze_url=sim.url) as w:
             await publish(broker, bodies)
-            await wait_until(acked(w, 7), what="7 acks")
+            await eventually(acked(w, 7), what="7 acks")
             assert w.value("rejected_fields_total", attribute="komo_last_score") == 7
             assert w.value("rejected_fields_total", attribute="komo_level") == 2
     logged = [

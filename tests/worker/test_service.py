@@ -9,7 +9,8 @@ import aiohttp
 from braze_sim.testing import RunningSim, running_sim
 from tests.broker import BrokerKit
 from tests.own_broker import free_port
-from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 
@@ -17,7 +18,7 @@ async def test_health_readiness_and_metrics_are_served(broker: BrokerKit) -> Non
     await broker.declare()
     async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
         await publish(broker, [body("joe", email="joe@bloggs.example", bad_field="x")])
-        await wait_until(acked(worker, 1), what="1 ack")
+        await eventually(acked(worker, 1), what="1 ack")
         base = f"http://127.0.0.1:{worker.port}"
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{base}/healthz") as response:
@@ -42,7 +43,7 @@ async def test_a_shutdown_whose_grace_runs_out_acks_nothing_braze_did_not_accept
     async with running_sim(hang_rate=1.0, hang_s=30.0) as sim:
         async with running_worker(broker, SimpleMapper(), braze_url=sim.url, shutdown_grace_s=1.0) as worker:
             await publish(broker, [body(f"user-{n}") for n in range(20)])
-            await wait_until(lambda: _hanging(sim), what="a request hanging at Braze")
+            await eventually(lambda: _hanging(sim), what="a request hanging at Braze")
             started = asyncio.get_running_loop().time()
             await worker.stop(timeout_s=15)
             assert asyncio.get_running_loop().time() - started < 8
@@ -68,9 +69,9 @@ async def test_a_worker_whose_redis_does_not_answer_starts_in_per_process_mode_a
         assert worker.value("state_store_up") == 0
         bodies = [body(f"user-{n}") for n in range(10)]
         await publish(broker, bodies)
-        await wait_until(acked(worker, 10), what="10 acks")
+        await eventually(acked(worker, 10), what="10 acks")
         await publish(broker, bodies[:1])  # a copy: recognised in this process
-        await wait_until(acked(worker, 11), what="the copy acked")
+        await eventually(acked(worker, 11), what="the copy acked")
         assert worker.value("komo_braze_duplicates_total", workspace="default", cause="accepted") == 1
         assert len(await sim.client.events()) == 10
     assert await dead_letters(broker) == []

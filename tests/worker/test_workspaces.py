@@ -13,7 +13,8 @@ from komo_braze.settings import load_settings
 from komo_braze.topology import queue_counts
 from tests.broker import BrokerKit
 from tests.cli import run_komo_braze
-from tests.worker.harness import acked, body, dead_letters, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper, Spec
 from worker.mapping import MappingConfig
 from worker.service import ConfigurationError, Selection, resolve_targets, select_workspaces
@@ -34,7 +35,7 @@ async def test_pacing_against_a_low_limit_delivers_everything_with_few_429s(brok
         running_worker(broker, SimpleMapper(), braze_url=sim.url, batch_max_bytes=1024, batch_linger_ms=0) as w,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(120)])
-        await wait_until(acked(w, 120), timeout_s=60, what="120 acks")
+        await eventually(acked(w, 120), timeout_s=60, what="120 acks")
         stats = await sim.client.stats()
         accepted = len(await sim.client.requests(status=201))
         throttled = len(await sim.client.requests(status=429))
@@ -63,8 +64,8 @@ async def test_two_workspaces_never_mix_batches_and_each_is_paced_by_its_own_hea
         ) as worker:
             await publish(broker, [body(f"a-{n}", hub="hub-a") for n in range(30)])
             await publish(broker, [body(f"b-{n}", hub="hub-b") for n in range(30)])
-            await wait_until(acked(worker, 30, "client_b"), timeout_s=60, what="workspace b delivered")
-            await wait_until(acked(worker, 30, "default"), timeout_s=10, what="workspace a delivered")
+            await eventually(acked(worker, 30, "client_b"), timeout_s=60, what="workspace b delivered")
+            await eventually(acked(worker, 30, "default"), timeout_s=10, what="workspace a delivered")
             in_a = {p["external_id"] for p in await sim.client.profiles(workspace="a")}
             in_b = {p["external_id"] for p in await sim.client.profiles(workspace="b")}
             assert in_a == {f"a-{n}" for n in range(30)}
@@ -90,7 +91,7 @@ async def test_a_revoked_key_in_one_workspace_does_not_stop_the_other(broker: Br
         ) as worker:
             await publish(broker, [body(f"b-{n}", hub="hub-b") for n in range(10)])
             await publish(broker, [body(f"a-{n}", hub="hub-a") for n in range(10)])
-            await wait_until(acked(worker, 10, "default"), what="workspace a delivered")
+            await eventually(acked(worker, 10, "default"), what="workspace a delivered")
             assert worker.value("config_faults_total", workspace="client_b", status="401") >= 1
             assert worker.value("breaker_state", workspace="client_b") >= 1
             assert worker.value("messages_acked_total", workspace="client_b") == 0
@@ -114,7 +115,7 @@ async def test_two_workers_sharing_a_workspace_stay_under_its_limit_together(bro
             total = first.value("messages_acked_total", workspace="default")
             return total + second.value("messages_acked_total", workspace="default") >= 120
 
-        await wait_until(all_acked, timeout_s=60, what="120 acks between the two workers")
+        await eventually(all_acked, timeout_s=60, what="120 acks between the two workers")
         assert first.value("messages_acked_total", workspace="default") > 0
         assert second.value("messages_acked_total", workspace="default") > 0
         accepted = len(await sim.client.requests(status=201))
@@ -191,7 +192,7 @@ async def test_a_worker_of_one_workspace_consumes_its_queue_only_without_the_def
         ) as worker:
             await publish(broker, [body(f"a-{n}", hub="hub-a") for n in range(5)])
             await publish(broker, [body(f"b-{n}", hub="hub-b") for n in range(7)])
-            await wait_until(acked(worker, 7, "client_b"), what="workspace b delivered")
+            await eventually(acked(worker, 7, "client_b"), what="workspace b delivered")
             assert {p["external_id"] for p in await sim.client.profiles(workspace="b")} == {f"b-{n}" for n in range(7)}
             async with broker.connection() as connection:
                 assert await queue_counts(connection, broker.names.work_queue()) == (5, 0)

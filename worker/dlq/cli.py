@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -23,7 +22,8 @@ from komo_braze.cli import settings_from
 from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import configure
 from komo_braze.settings import HostPort, Settings
-from worker.dlq import actions, commands
+from komo_braze.shutdown import signal_shutdown
+from worker.dlq import change_commands, read_commands
 from worker.dlq.filters import LetterFilter, parse_moment
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action
@@ -33,31 +33,19 @@ from worker.dlq.report import print_import, print_move
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
+STOPPING_NOTICE = (
+    "stopping: finishing what is in flight and putting the letters read back in order "
+    "(Ctrl-C again to stop at once: nothing is lost, but their order may change)"
+)
+
 
 def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
-    """Run ``main(shutdown)``; SIGINT and SIGTERM set ``shutdown`` (a second SIGINT stops at once)."""
+    """Run ``main(shutdown)``; SIGINT and SIGTERM set ``shutdown``, a second one exits at once (whatever
+    is held goes back to the queue by itself)."""
 
     async def runner() -> T:
-        shutdown = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def stop() -> None:
-            if shutdown.is_set():  # second Ctrl-C: whatever is held goes back by itself
-                raise SystemExit(130)
-            click.echo(
-                "stopping: finishing what is in flight and putting the letters read back in order "
-                "(Ctrl-C again to stop at once: nothing is lost, but their order may change)",
-                err=True,
-            )
-            shutdown.set()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop)
-        try:
+        with signal_shutdown(second_signal="exit", notice=STOPPING_NOTICE) as shutdown:
             return await main(shutdown)
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
 
     try:
         return asyncio.run(runner())
@@ -125,7 +113,7 @@ def dlq_group(ctx: click.Context, prefix: str | None) -> None:
 def stats_command(ctx: click.Context, as_json: bool) -> None:
     """Totals by error kind, hub and workspace; oldest and newest failure. Changes nothing."""
     settings = _settings(ctx)
-    run(lambda shutdown: commands.stats(settings, as_json=as_json, shutdown=shutdown))
+    run(lambda shutdown: read_commands.stats(settings, as_json=as_json, shutdown=shutdown))
 
 
 @dlq_group.command("list")
@@ -137,7 +125,7 @@ def list_command(ctx: click.Context, /, as_json: bool, reveal: bool, **filters: 
     """One line per dead letter: submission id, hub, kind, detail, failed at. Changes nothing."""
     settings, letter_filter = _settings(ctx), build_filter(**filters)
     run(
-        lambda shutdown: commands.list_letters(
+        lambda shutdown: read_commands.list_letters(
             settings, letter_filter, as_json=as_json, reveal=reveal, shutdown=shutdown
         )
     )
@@ -150,7 +138,7 @@ def list_command(ctx: click.Context, /, as_json: bool, reveal: bool, **filters: 
 def show_command(ctx: click.Context, submission_id: str, reveal: bool) -> None:
     """The headers and envelope of the dead letter(s) of SUBMISSION_ID. Changes nothing."""
     settings = _settings(ctx)
-    found = run(lambda shutdown: commands.show(settings, submission_id, reveal=reveal, shutdown=shutdown))
+    found = run(lambda shutdown: read_commands.show(settings, submission_id, reveal=reveal, shutdown=shutdown))
     if not found:
         raise click.ClickException(f"no dead letter for submission {submission_id}")
 
@@ -165,14 +153,16 @@ def export_command(ctx: click.Context, /, file: Path, force: bool, **filters: An
     settings, letter_filter = _settings(ctx), build_filter(**filters)
     if str(file) == "-":
         exported, read = run(
-            lambda shutdown: commands.export(settings, letter_filter, sys.stdout.buffer, shutdown=shutdown)
+            lambda shutdown: read_commands.export(settings, letter_filter, sys.stdout.buffer, shutdown=shutdown)
         )
     else:
         if file.exists() and not force:
             raise click.UsageError(f"{file} exists; pass --force to overwrite it")
         partial = file.with_name(file.name + ".partial")
         with partial.open("wb") as target:
-            exported, read = run(lambda shutdown: commands.export(settings, letter_filter, target, shutdown=shutdown))
+            exported, read = run(
+                lambda shutdown: read_commands.export(settings, letter_filter, target, shutdown=shutdown)
+            )
         partial.replace(file)
     click.echo(f"exported {exported:,} of {read:,} dead letters read; the queue is unchanged", err=True)
 
@@ -187,7 +177,7 @@ def import_command(ctx: click.Context, file: Any, to_dlq: bool, max_in_flight: i
     """Publish an export (FILE, '-': stdin) onto the work routing as a replay would, with confirms."""
     settings, metrics = _settings(ctx), DlqMetrics()
     report = run(
-        lambda shutdown: actions.import_file(
+        lambda shutdown: change_commands.import_file(
             settings, file, to_dlq=to_dlq, shutdown=shutdown, metrics=metrics, max_in_flight=max_in_flight
         )
     )
@@ -201,7 +191,7 @@ def _move_command(ctx: click.Context, action: Action, filters: dict[str, Any], *
     letter_filter = build_filter(**filters)
     as_json = options.pop("as_json")
     report = run(
-        lambda shutdown: actions.move_letters(
+        lambda shutdown: change_commands.move_letters(
             settings, letter_filter, action, shutdown=shutdown, metrics=metrics, **options
         )
     )

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import parse_time
-from worker.deadletter import DeadLetter
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -26,8 +26,8 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
         return (now or datetime.now(UTC)) - timedelta(seconds=ago_s)
     try:
         return parse_time(text.strip())
-    except (TypeError, ValueError):
-        raise ValueError(f"expected an ISO-8601 time or an age like 2h or 7d, got {text!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"expected an ISO-8601 time or an age like 2h or 7d, got {text!r}") from exc
 
 
 @dataclass(frozen=True, slots=True)

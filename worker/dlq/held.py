@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from komo_braze.amqp_adapter import DeliveredMessage
-from worker.deadletter import DeadLetter
+from komo_braze.deadletter import DeadLetter
 
 
 @dataclass(slots=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from komo_braze.deadletter import ErrorKind
 from komo_braze.metrics import process_registry
-from worker.deadletter import ErrorKind
 
 NAMESPACE = "komo_braze_dlq"
 

@@ -21,9 +21,9 @@ from enum import StrEnum
 
 import aio_pika
 
+from komo_braze.deadletter import REPLAYED_AT, DeadLetter
 from komo_braze.envelope import parse_time, routing_key
 from komo_braze.logs import get_logger
-from worker.deadletter import REPLAYED_AT, DeadLetter
 from worker.dlq.filters import LetterFilter
 from worker.dlq.held import Held
 from worker.dlq.metrics import DlqMetrics, kind_label

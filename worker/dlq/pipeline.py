@@ -9,7 +9,8 @@ It does not use :class:`komo_braze.publishing.ConfirmPublisher` (``import`` does
 robust connection of its own that reconnects by itself, while a replayed copy must be published on the
 connection that holds its dead copy. If that connection drops, the broker hands every held letter back
 and the acks can no longer be sent, so publishing must stop with it rather than reconnect and publish
-copies whose dead copies stay (duplicates). The errors are the shared :mod:`komo_braze.publishing` ones.
+copies whose dead copies stay (duplicates). The errors, and their translation, are the shared
+:mod:`komo_braze.publish_errors` ones.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import aio_pika
 from aio_pika.abc import AbstractChannel
 
 from komo_braze.amqp_adapter import MessageProperties, publish_unflushed
-from komo_braze.publishing import BrokerUnavailable, PublishFailed, PublishRejected, Unroutable
+from komo_braze.publish_errors import PublishFailed, publish_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +40,12 @@ class Destination:
         socket while it holds the channel lock and serialises the pipeline; the confirm is awaited all
         the same.
         """
-        try:
+        with publish_errors(routing_key, timeout_s):
             async with asyncio.timeout(timeout_s):
                 await publish_unflushed(self.channel, body, properties, exchange=self.exchange, routing_key=routing_key)
-        except aio_pika.exceptions.PublishError:
-            raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from None
-        except aio_pika.exceptions.DeliveryError:
-            raise PublishRejected("the broker refused the message (nack)") from None
-        except TimeoutError:
-            raise BrokerUnavailable(f"no confirm within {timeout_s} s") from None
-        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-            # RuntimeError: aiormq's ChannelInvalidStateError when the channel closes under us
-            raise BrokerUnavailable(f"broker connection lost ({type(exc).__name__})") from None
 
 
-class Pacer:
+class ReplayRate:
     """At most ``rate_per_s`` starts per second, evenly spaced; ``None`` means no limit."""
 
     def __init__(self, rate_per_s: float | None) -> None:
@@ -78,7 +69,7 @@ class Pipeline:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._pacer = Pacer(rate_per_s)
+        self._pacer = ReplayRate(rate_per_s)
         self._tasks: set[asyncio.Task[None]] = set()
         self.failure: str | None = None
 

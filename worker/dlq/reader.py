@@ -39,8 +39,8 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from komo_braze import amqp_adapter
 from komo_braze.amqp_adapter import DeliveredMessage, RawChannel
+from komo_braze.deadletter import DeadLetter
 from komo_braze.logs import get_logger
-from worker.deadletter import DeadLetter
 from worker.dlq.acks import AckBatcher
 from worker.dlq.held import Consumer, Held
 
@@ -66,7 +66,7 @@ class QueueBusy(Exception):
         self.consumers = consumers
 
 
-def prefetch_for(depth: int, minimum: int = MIN_PREFETCH) -> int:
+def prefetch_for_depth(depth: int, minimum: int = MIN_PREFETCH) -> int:
     """A prefetch that lets 24 of the 32 consumers hold ``depth`` letters (8 spare for late arrivals)."""
     return min(MAX_PREFETCH, max(minimum, math.ceil(depth / 24)))
 
@@ -117,7 +117,7 @@ class DeadLetterReader:
             if result.consumer_count:
                 raise QueueBusy(self._queue_name, result.consumer_count)
             self.depth = result.message_count or 0
-            self.prefetch = self._prefetch_override or prefetch_for(self.depth, self._min_prefetch)
+            self.prefetch = self._prefetch_override or prefetch_for_depth(self.depth, self._min_prefetch)
             await channel.set_qos(prefetch_count=self.prefetch)
         except BaseException:
             await self.close()

@@ -7,9 +7,9 @@ from rich.table import Table
 
 from komo_braze.terminal import cell
 from komo_braze.topology import Names
-from worker.dlq.actions import MAX_NAMED_FAILURES, ImportReport
-from worker.dlq.commands import emit_json
+from worker.dlq.change_commands import MAX_NAMED_FAILURES, ImportReport
 from worker.dlq.move import Action, MoveReport
+from worker.dlq.read_commands import emit_json
 
 
 def print_move(report: MoveReport, prefix: str, *, as_json: bool) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import format_time
 from komo_braze.terminal import cell, printable
-from worker.deadletter import DeadLetter
 from worker.dlq.mask import mask_text
 
 DETAIL_CHARS = 60

@@ -19,8 +19,8 @@ import aio_pika
 import orjson
 from aio_pika.abc import DeliveryMode
 
+from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import EnvelopeError, check_carried, format_time, parse_time, routing_key
-from worker.deadletter import DeadLetter
 
 
 def _json_safe(value: Any) -> Any:
@@ -89,8 +89,8 @@ def message_from_line(line: bytes) -> aio_pika.Message:
     """The dead letter an export line describes, as it sat in the dead-letter queue."""
     try:
         record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise BadLine("not valid JSON") from None
+    except orjson.JSONDecodeError as exc:
+        raise BadLine("not valid JSON") from exc
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
     if "envelope" in record:
@@ -98,8 +98,8 @@ def message_from_line(line: bytes) -> aio_pika.Message:
     elif isinstance(record.get("body_base64"), str):
         try:
             body = base64.b64decode(record["body_base64"], validate=True)
-        except ValueError:
-            raise BadLine("body_base64 is not base64") from None
+        except ValueError as exc:
+            raise BadLine("body_base64 is not base64") from exc
     else:
         raise BadLine("no envelope and no body_base64")
     headers = record.get("headers") or {}
@@ -110,8 +110,8 @@ def message_from_line(line: bytes) -> aio_pika.Message:
     if isinstance(record.get("timestamp"), str):
         try:
             timestamp = parse_time(record["timestamp"])
-        except ValueError:
-            raise BadLine("timestamp is not an ISO-8601 time") from None
+        except ValueError as exc:
+            raise BadLine("timestamp is not an ISO-8601 time") from exc
     message_id = record.get("message_id")
     return aio_pika.Message(
         body,
@@ -148,5 +148,5 @@ def plan_import(line_number: int, line: bytes, *, to_dlq: bool, replayed_at: dat
         check_carried("message_id", planned.message.message_id or "")
         check_carried("hub", planned.routing_key, planned.routing_key)
     except EnvelopeError as exc:
-        raise BadLine(exc.reason) from None
+        raise BadLine(exc.reason) from exc
     return planned

@@ -71,15 +71,15 @@ def read_bodies(path: Path) -> list[Any]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ValueError(f"cannot read: {exc.strerror}") from None
+        raise ValueError(f"cannot read: {exc.strerror}") from exc
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
         lines = [line for line in data.splitlines() if line.strip()]
         try:
             return [orjson.loads(line) for line in lines]
-        except orjson.JSONDecodeError:
-            raise ValueError("not JSON, a JSON list or NDJSON") from None
+        except orjson.JSONDecodeError as exc:
+            raise ValueError("not JSON, a JSON list or NDJSON") from exc
     return parsed if isinstance(parsed, list) else [parsed]
 
 

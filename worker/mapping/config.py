@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from komo_braze.envelope import Envelope
+from komo_braze.topology import DEFAULT_WORKSPACE
 from worker.mapping.hub import HubMapper
 from worker.mapping.model import MappingErrorKind, MappingFailure, MapResult
-from worker.mapping.schema import ANY_HUB, DEFAULT_WORKSPACE, WorkspaceSpec, read_mapping
+from worker.mapping.schema import ANY_HUB, WorkspaceSpec, read_mapping
 from worker.mapping.source import MappingFileError, Problem, read_yaml
 
 __all__ = ["MappingConfig", "MappingFileError", "WorkspaceSpec", "load_mapping"]
@@ -40,7 +41,7 @@ class MappingConfig:
                 raise Problem(1, "the mapping is empty")
             spec = read_mapping(root)
         except Problem as problem:
-            raise MappingFileError(source_name, problem.line, problem.problem) from None
+            raise MappingFileError(source_name, problem.line, problem.problem) from problem
         hubs = {hub_id: HubMapper(hub) for hub_id, hub in spec.hubs.items()}
         return cls(source_name, hubs, spec.workspaces)
 
@@ -87,5 +88,5 @@ def load_mapping(path: Path) -> MappingConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise MappingFileError(str(path), None, f"cannot read the mapping file: {reason}") from None
+        raise MappingFileError(str(path), None, f"cannot read the mapping file: {reason}") from exc
     return MappingConfig.from_text(text, str(path))

@@ -17,7 +17,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from email_validator import syntax as email_syntax
 
-from worker.mapping.convert_text import Converter, Rejected, text_of
+from worker.mapping.convert_text import Converter, ValueRejected, text_of
 
 CACHE_SIZE = 16_384
 
@@ -77,10 +77,10 @@ def _whole_email(text: str) -> str | None:
 def to_email(value: Any) -> str:
     """A syntax-checked address, lower-cased, with an internationalised domain in its ASCII form."""
     if type(value) is not str:
-        raise Rejected("not an email address")
+        raise ValueRejected("not an email address")
     email = _normal_email(value)
     if email is None:
-        raise Rejected("not a valid email address")
+        raise ValueRejected("not a valid email address")
     return email
 
 
@@ -104,12 +104,12 @@ def phone_converter(default_region: str | None) -> Converter:
     def to_phone(value: Any) -> str:
         text = text_of(value)
         if len(text) > 64:
-            raise Rejected("not a phone number")
+            raise ValueRejected("not a phone number")
         phone = _e164(text, default_region)
         if phone is None:
             if default_region is None and not text.lstrip().startswith(("+", "00")):
-                raise Rejected("no country code, and the hub has no default_region")
-            raise Rejected("not a valid phone number")
+                raise ValueRejected("no country code, and the hub has no default_region")
+            raise ValueRejected("not a valid phone number")
         return phone
 
     return to_phone
@@ -176,8 +176,8 @@ def _country_code(text: str) -> str | None:
 def to_country(value: Any) -> str:
     """A country name, alpha-3 or alpha-2 code as ISO 3166-1 alpha-2 (``Australia``, ``AUS`` → ``AU``)."""
     if type(value) is not str or len(value) > 100:
-        raise Rejected("not a country")
+        raise ValueRejected("not a country")
     code = _country_code(value)
     if code is None:
-        raise Rejected("not a known country")
+        raise ValueRejected("not a known country")
     return code

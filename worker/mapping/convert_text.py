@@ -1,7 +1,7 @@
 """Converters for plain values: text, numbers, yes/no, gender and lists.
 
 A converter takes one Komo value (already stripped when it is text, never empty or ``None``) and returns
-what Braze should receive, or :data:`SKIP` to send nothing, or raises :class:`Rejected` with a reason that
+what Braze should receive, or :data:`SKIP` to send nothing, or raises :class:`ValueRejected` with a reason that
 never contains the value.
 """
 
@@ -20,8 +20,12 @@ MAX_SAFE_INTEGER = 2**53 - 1  # beyond this a JSON number loses precision in mos
 Converter = Callable[[Any], Any]
 
 
-class Rejected(Exception):
-    """A value does not fit its type; ``reason`` names the problem, never the value."""
+class ValueRejected(Exception):
+    """A value does not fit its type; ``reason`` names the problem, never the value.
+
+    Raised ``from None`` on purpose: the cause would carry the value itself (a ``JSONDecodeError`` keeps
+    the whole document, a ``ValueError`` quotes what it could not parse), and values are personal data.
+    """
 
     __slots__ = ("reason",)
 
@@ -49,13 +53,13 @@ def text_of(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return str(value)
-    raise Rejected("not a text value")
+    raise ValueRejected("not a text value")
 
 
 def to_string(value: Any) -> str:
     text = value if type(value) is str else text_of(value)
     if len(text) > MAX_TEXT:
-        raise Rejected(f"longer than {MAX_TEXT} characters")
+        raise ValueRejected(f"longer than {MAX_TEXT} characters")
     return text
 
 
@@ -69,13 +73,13 @@ SAFE_INTEGER_CHARS: Final = len(str(MAX_SAFE_INTEGER)) + 1
 
 def to_number(value: Any) -> int | float:
     if isinstance(value, bool):
-        raise Rejected("not a number")
+        raise ValueRejected("not a number")
     if isinstance(value, int):
         return value if abs(value) <= MAX_SAFE_INTEGER else _float_of(value)
     if isinstance(value, float):
         return _finite(value)
     if type(value) is not str or not _NUMBER.fullmatch(value):
-        raise Rejected("not a number")
+        raise ValueRejected("not a number")
     if len(value) <= SAFE_INTEGER_CHARS and value.lstrip("+-").isdigit():
         whole = int(value)
         return whole if abs(whole) <= MAX_SAFE_INTEGER else _finite(float(whole))
@@ -86,12 +90,12 @@ def _float_of(whole: int) -> float:
     try:
         return _finite(float(whole))
     except OverflowError:
-        raise Rejected("not a finite number") from None
+        raise ValueRejected("not a finite number") from None
 
 
 def _finite(number: float) -> float:
     if not math.isfinite(number):
-        raise Rejected("not a finite number")
+        raise ValueRejected("not a finite number")
     return number
 
 
@@ -99,10 +103,10 @@ def to_integer(value: Any) -> int:
     number = to_number(value)
     if isinstance(number, float):
         if not number.is_integer():
-            raise Rejected("not a whole number")
+            raise ValueRejected("not a whole number")
         number = int(number)
     if abs(number) > MAX_SAFE_INTEGER:
-        raise Rejected("too large for an integer")
+        raise ValueRejected("too large for an integer")
     return number
 
 
@@ -121,7 +125,7 @@ def to_boolean(value: Any) -> bool:
             return True
         if word in FALSE_WORDS:
             return False
-    raise Rejected("not a yes/no value")
+    raise ValueRejected("not a yes/no value")
 
 
 GENDER_LETTERS: Final = frozenset("MFONP")
@@ -148,10 +152,10 @@ def gender_converter(extra_words: Mapping[str, str]) -> Converter:
 
     def to_gender(value: Any) -> str:
         if type(value) is not str:
-            raise Rejected("not a gender")
+            raise ValueRejected("not a gender")
         letter = words.get(value.lower())
         if letter is None:
-            raise Rejected("not a known gender word")
+            raise ValueRejected("not a known gender word")
         return letter
 
     return to_gender
@@ -166,11 +170,11 @@ def list_converter(*, mode: str, separator: str, max_items: int) -> Converter:
                 try:
                     value = orjson.loads(value)
                 except orjson.JSONDecodeError:
-                    raise Rejected("not a valid JSON list") from None
+                    raise ValueRejected("not a valid JSON list") from None
             else:
                 value = value.split(separator)
         if not isinstance(value, list):
-            raise Rejected("not a list")
+            raise ValueRejected("not a list")
         items: dict[str, None] = {}  # ordered and distinct
         for item in value:
             if item is None:
@@ -180,14 +184,14 @@ def list_converter(*, mode: str, separator: str, max_items: int) -> Converter:
             elif isinstance(item, int | float) and not isinstance(item, bool):
                 text = text_of(item)
             else:
-                raise Rejected("holds an item that is not text")
+                raise ValueRejected("holds an item that is not text")
             if not text:
                 continue
             if len(text) > MAX_TEXT:
-                raise Rejected(f"an item is longer than {MAX_TEXT} characters")
+                raise ValueRejected(f"an item is longer than {MAX_TEXT} characters")
             items[text] = None
         if len(items) > max_items:
-            raise Rejected(f"more than {max_items} items")
+            raise ValueRejected(f"more than {max_items} items")
         if not items:
             return SKIP
         return {"add": list(items)} if mode == "add" else list(items)

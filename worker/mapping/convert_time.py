@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from komo_braze.envelope import format_time
-from worker.mapping.convert_text import Converter, Rejected
+from worker.mapping.convert_text import Converter, ValueRejected
 
 _MONTHS = {
     name: number
@@ -35,7 +35,7 @@ _MONTH_NAME_DAY = re.compile(r"([a-z]+)\.?[ -]+(\d{1,2})(?:st|nd|rd|th)?,?[ -]+(
 
 
 def parse_date(text: str, *, day_first: bool = True) -> date:
-    """A date in one of the accepted forms; raises :class:`Rejected`."""
+    """A date in one of the accepted forms; raises :class:`ValueRejected`."""
     if match := _YEAR_FIRST.fullmatch(text):
         year, month, day = match.groups()
     elif match := _YEAR_LAST.fullmatch(text):
@@ -48,20 +48,20 @@ def parse_date(text: str, *, day_first: bool = True) -> date:
     elif match := _MONTH_NAME_DAY.fullmatch(text):
         month, day, year = _month_number(match.group(1)), match.group(2), match.group(3)
     else:
-        raise Rejected("not a date in a known form")
+        raise ValueRejected("not a date in a known form")
     try:
         parsed = date(int(year), int(month), int(day))
     except ValueError:
-        raise Rejected("not a real date") from None
+        raise ValueRejected("not a real date") from None
     if parsed.year < 1000:
-        raise Rejected("not a real date")
+        raise ValueRejected("not a real date")
     return parsed
 
 
 def _month_number(name: str) -> str:
     number = _MONTHS.get(name.lower())
     if number is None:
-        raise Rejected("not a date in a known form")
+        raise ValueRejected("not a date in a known form")
     return str(number)
 
 
@@ -70,10 +70,10 @@ def date_converter(*, day_first: bool, past_only: bool) -> Converter:
 
     def to_date(value: Any) -> str:
         if type(value) is not str:
-            raise Rejected("not a date")
+            raise ValueRejected("not a date")
         parsed = parse_date(value, day_first=day_first)
         if past_only and parsed > (datetime.now(UTC) + timedelta(days=1)).date():
-            raise Rejected("a date in the future")
+            raise ValueRejected("a date in the future")
         return parsed.isoformat()
 
     return to_date
@@ -82,7 +82,7 @@ def date_converter(*, day_first: bool, past_only: bool) -> Converter:
 def parse_datetime(value: Any, assume: tzinfo = UTC) -> datetime:
     """An ISO-8601 time (or a date, or epoch seconds or milliseconds) as an aware UTC datetime."""
     if isinstance(value, bool):
-        raise Rejected("not a date-time")
+        raise ValueRejected("not a date-time")
     if isinstance(value, int | float) or (type(value) is str and value.isdigit() and len(value) in (10, 13)):
         seconds = float(value)
         if seconds > 1e11:  # more digits than epoch seconds will have for millennia: milliseconds
@@ -90,9 +90,9 @@ def parse_datetime(value: Any, assume: tzinfo = UTC) -> datetime:
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            raise Rejected("not a date-time") from None
+            raise ValueRejected("not a date-time") from None
     if type(value) is not str:
-        raise Rejected("not a date-time")
+        raise ValueRejected("not a date-time")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -102,7 +102,7 @@ def parse_datetime(value: Any, assume: tzinfo = UTC) -> datetime:
     try:
         return moment.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise Rejected("not a date-time") from None
+        raise ValueRejected("not a date-time") from None
 
 
 def datetime_converter(*, assume: tzinfo) -> Converter:
@@ -111,7 +111,7 @@ def datetime_converter(*, assume: tzinfo) -> Converter:
     def to_datetime(value: Any) -> str:
         moment = parse_datetime(value, assume)
         if moment.year < 1000:
-            raise Rejected("not a date-time")
+            raise ValueRejected("not a date-time")
         return format_time(moment)
 
     return to_datetime

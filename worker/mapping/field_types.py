@@ -78,10 +78,10 @@ def _datetime(options: dict[str, Node], context: FieldContext) -> Converter:
         name = expect_text(options["timezone"], "timezone")
         try:
             assume = zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise Problem(
                 options["timezone"].line, f"unknown time zone {name!r} (an IANA name, e.g. Australia/Sydney)"
-            ) from None
+            ) from exc
     return datetime_converter(assume=assume)
 
 
@@ -121,8 +121,8 @@ def _subscription_group(options: dict[str, Node], context: FieldContext) -> Conv
     group_id = expect_text(node, "group_id")
     try:
         uuid.UUID(group_id)
-    except ValueError:
-        raise Problem(node.line, "group_id must be the subscription group's id (a UUID) from Braze") from None
+    except ValueError as exc:
+        raise Problem(node.line, "group_id must be the subscription group's id (a UUID) from Braze") from exc
     false_means = (
         expect_choice(options["false_means"], "false_means", FALSE_MEANINGS) if "false_means" in options else None
     )

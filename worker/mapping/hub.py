@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from komo_braze.envelope import Envelope, format_time
-from worker.mapping.convert_text import SKIP, Converter, Rejected
+from worker.mapping.convert_text import SKIP, Converter, ValueRejected
 from worker.mapping.convert_time import komo_time
 from worker.mapping.model import (
     IdentifierKind,
@@ -99,7 +99,7 @@ class HubMapper:
                     continue
             try:
                 converted = convert(value)
-            except Rejected as problem:
+            except ValueRejected as problem:
                 rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if converted is not SKIP:
@@ -130,7 +130,7 @@ class HubMapper:
                 continue
             try:
                 normal = rule.convert(value)
-            except Rejected as problem:
+            except ValueRejected as problem:
                 invalid.append(f"{rule.field} ({rule.kind.value}): {problem.reason}")
                 continue
             return _identity(rule, normal)
@@ -147,7 +147,7 @@ class HubMapper:
                 continue
             try:
                 entry = convert(value)
-            except Rejected as problem:
+            except ValueRejected as problem:
                 rejected.append(RejectedField(name, problem.reason, field))
                 continue
             if entry is not SKIP:
@@ -169,7 +169,7 @@ class HubMapper:
                     continue
             try:
                 converted = convert(value)
-            except Rejected as problem:
+            except ValueRejected as problem:
                 rejected.append(RejectedField(f"event.properties.{name}", problem.reason, field))
                 continue
             if converted is not SKIP:

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from komo_braze.topology import DEFAULT_WORKSPACE
 from worker.mapping.convert_contact import phone_converter, to_email
-from worker.mapping.convert_text import MAX_TEXT, Converter, Rejected, to_string
+from worker.mapping.convert_text import MAX_TEXT, Converter, ValueRejected, to_string
 from worker.mapping.field_types import region_of
 from worker.mapping.model import IdentifierKind
 from worker.mapping.reading import check_keys, expect_bool, expect_choice, expect_map, expect_text
 from worker.mapping.schema_fields import EventSpec, FieldSpec, read_attributes, read_constants, read_event
 from worker.mapping.source import Node, Problem
 
-DEFAULT_WORKSPACE: Final = "default"
 ANY_HUB: Final = "*"
 HUB_KEYS: Final = (
     "identify",
@@ -53,7 +53,7 @@ class IdentifyRule:
     kind: IdentifierKind
     field: str
     label: str | None  # an alias's label
-    convert: Converter  # the identifier's normal form, or Rejected
+    convert: Converter  # the identifier's normal form, or ValueRejected
     line: int
 
 
@@ -214,8 +214,8 @@ def _identifier_reader(read_as: str, region: str | None) -> Converter:
 def _identifier_text(value: Any) -> str:
     """An external_id, braze_id or alias name: text, at most 255 characters, no inner line breaks."""
     if isinstance(value, bool | float):
-        raise Rejected("not an identifier")
+        raise ValueRejected("not an identifier")
     text = to_string(value)
     if "\n" in text or "\r" in text:
-        raise Rejected("holds a line break")
+        raise ValueRejected("holds a line break")
     return text

@@ -9,7 +9,7 @@ from typing import Any
 
 from komo_braze.envelope import format_time
 from worker.mapping.convert_consent import SUBSCRIBE_ATTRIBUTES, SUBSCRIPTION_STATES
-from worker.mapping.convert_text import MAX_TEXT, Converter, Rejected
+from worker.mapping.convert_text import MAX_TEXT, Converter, ValueRejected
 from worker.mapping.field_types import RESERVED_ATTRIBUTES, STANDARD_TYPES, TYPES, FieldContext
 from worker.mapping.reading import check_braze_name, check_keys, expect_map, expect_text
 from worker.mapping.source import Node, Problem
@@ -148,8 +148,8 @@ def _constant(name: str, node: Node, region: str | None) -> Any:
     if standard is not None:
         try:
             return TYPES[standard].build({}, FieldContext(name, region))(expect_text(node, f"constant {name!r}"))
-        except Rejected as rejected:
-            raise Problem(node.line, f"constant {name!r}: {rejected.reason}") from None
+        except ValueRejected as rejected:
+            raise Problem(node.line, f"constant {name!r}: {rejected.reason}") from rejected
     if node.kind == "list":
         return [_scalar_constant(name, item) for item in node.items()]
     return _scalar_constant(name, node)

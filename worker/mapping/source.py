@@ -65,9 +65,9 @@ def read_yaml(text: str) -> Node | None:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        raise _problem_of(exc) from None
+        raise _problem_of(exc) from exc
     except yaml.YAMLError as exc:
-        raise Problem(1, f"not valid YAML: {exc}") from None
+        raise Problem(1, f"not valid YAML: {exc}") from exc
     if root is None:
         return None
     return _Builder().build(root, 0)
@@ -103,7 +103,7 @@ class _Builder:
         try:
             value = self._constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            raise _problem_of(exc) from None
+            raise _problem_of(exc) from exc
         return Node(_line(node), "scalar", value, text=str(node.value))
 
     def _map(self, node: MappingNode, depth: int) -> Node:
@@ -118,7 +118,7 @@ class _Builder:
         try:
             self._constructor.flatten_mapping(node)  # resolves `<<: *anchor` merges, own keys last
         except yaml.MarkedYAMLError as exc:
-            raise _problem_of(exc) from None
+            raise _problem_of(exc) from exc
         entries: dict[str, Node] = {}
         key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:

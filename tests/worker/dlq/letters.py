@@ -9,10 +9,9 @@ from typing import Any
 
 import aio_pika
 
-from komo_braze import topology
+from komo_braze import deadletter, topology
+from komo_braze.deadletter import DeadLetter, ErrorKind
 from komo_braze.envelope import Envelope
-from worker import deadletter
-from worker.deadletter import DeadLetter, ErrorKind
 
 BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
 KINDS = (ErrorKind.BRAZE_REJECTED, ErrorKind.NO_IDENTIFIER, ErrorKind.UNMAPPED_HUB)

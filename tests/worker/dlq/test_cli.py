@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import aiohttp
 import orjson
 
+from devtools.components import spawn
+from komo_braze.deadletter import ErrorKind
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
 from tests.prometheus import check_metrics
 from tests.worker.dlq.letters import fill, letter_of, message_ids
-from worker.deadletter import ErrorKind
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 async def komo_braze(broker: BrokerKit, *args: str, timeout_s: float = 60) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
-        *args,
-        env=broker.env(),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    finished = await run_komo_braze(*args, env=broker.env(), timeout_s=timeout_s)
+    return finished.status, finished.stdout, finished.stderr
 
 
 async def filled(broker: BrokerKit, count: int) -> list[str]:
@@ -235,10 +225,7 @@ async def test_replay_dry_run_then_replay_with_a_summary(broker: BrokerKit) -> N
 
 async def test_replay_serves_its_metrics_while_it_runs(broker: BrokerKit) -> None:
     await filled(broker, 9)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
+    process = await spawn(
         "dlq",
         "replay",
         "--kind",

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import aio_pika
 import pytest
 
+from komo_braze.deadletter import DeadLetter
 from tests.worker.dlq.letters import BASE_TIME, dead_letter, spec
-from worker.deadletter import DeadLetter
 from worker.dlq.filters import LetterFilter, parse_moment
 
 

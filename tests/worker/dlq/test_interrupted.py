@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
+from devtools.components import spawn
 from tests.broker import BrokerKit
 from tests.proxy import TcpProxy
+from tests.waiting import eventually
 from tests.worker.dlq.letters import fill, message_ids, read_queue
-from tests.worker.harness import wait_until
 
 LETTERS = 20_000
 IN_FLIGHT = 500
-KOMO_BRAZE = [sys.executable, "-m", "komo_braze.cli"]
 ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.slow
@@ -33,8 +32,7 @@ async def filled(broker: BrokerKit, count: int) -> list[str]:
 
 
 async def start_replay(broker: BrokerKit, *args: str, **env: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        *KOMO_BRAZE,
+    return await spawn(
         "dlq",
         "replay",
         "--json",
@@ -160,7 +158,7 @@ async def test_a_replay_that_loses_its_node_goes_on_over_another_and_says_how_ma
         async def some_replayed() -> bool:
             return await broker.count(broker.names.work_queue()) >= 300
 
-        await wait_until(some_replayed, timeout_s=30, what="300 letters replayed")
+        await eventually(some_replayed, timeout_s=30, what="300 letters replayed")
         (one if one.accepted else two).cut()  # the node the run is connected to goes away
         stdout, stderr = await asyncio.wait_for(replay.communicate(), timeout=60)
         assert (one.accepted, two.accepted) == (1, 1), "the run went on over the other node"

@@ -7,10 +7,10 @@ from datetime import timedelta
 import aio_pika
 import pytest
 
+from komo_braze.deadletter import ErrorKind, build_dead_letter
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
 from tests.worker.dlq.letters import BASE_TIME, fill, message_ids, read_queue
-from worker.deadletter import ErrorKind, build_dead_letter
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action, MoveReport, move

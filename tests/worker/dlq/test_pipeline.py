@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from komo_braze.publishing import BrokerUnavailable
-from worker.dlq.pipeline import Pacer, Pipeline
+from komo_braze.publish_errors import BrokerUnavailable
+from worker.dlq.pipeline import Pipeline, ReplayRate
 
 
 async def test_a_pipeline_never_runs_more_jobs_than_its_window() -> None:
@@ -57,7 +57,7 @@ async def test_drain_cancels_what_outlives_its_timeout() -> None:
 
 
 async def test_a_pacer_spaces_starts_evenly() -> None:
-    pacer = Pacer(rate_per_s=100)
+    pacer = ReplayRate(rate_per_s=100)
     started = time.monotonic()
     for _ in range(11):
         await pacer.wait()
@@ -65,7 +65,7 @@ async def test_a_pacer_spaces_starts_evenly() -> None:
 
 
 async def test_a_pacer_without_a_rate_never_waits() -> None:
-    pacer = Pacer(None)
+    pacer = ReplayRate(None)
     started = time.monotonic()
     for _ in range(10_000):
         await pacer.wait()

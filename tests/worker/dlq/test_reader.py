@@ -4,7 +4,7 @@ import pytest
 
 from tests.broker import BrokerKit
 from tests.worker.dlq.letters import fill, message_ids
-from worker.dlq.reader import MAX_CONSUMERS, DeadLetterReader, QueueBusy, prefetch_for
+from worker.dlq.reader import MAX_CONSUMERS, DeadLetterReader, QueueBusy, prefetch_for_depth
 
 
 async def test_reading_every_letter_leaves_the_queue_as_it_was(broker: BrokerKit) -> None:
@@ -79,9 +79,9 @@ async def test_a_second_reader_is_refused_while_one_reads(broker: BrokerKit) -> 
 
 
 def test_the_prefetch_grows_with_the_depth_within_the_protocol_limit() -> None:
-    assert prefetch_for(0) == 1000
-    assert prefetch_for(1_000_000) == 41_667
-    assert prefetch_for(10_000_000) == 65_535
+    assert prefetch_for_depth(0) == 1000
+    assert prefetch_for_depth(1_000_000) == 41_667
+    assert prefetch_for_depth(10_000_000) == 65_535
 
 
 async def test_a_short_read_after_a_full_one_keeps_the_order(broker: BrokerKit) -> None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,8 +17,11 @@ import orjson
 import pytest
 
 from braze_sim.testing import RunningSim, running_sim
+from devtools.components import spawn
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
+from tests.cli import run_komo_braze
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 KNOWN_HUB = "5b0f0f1e-0000-4000-8000-000000000001"
@@ -65,10 +67,7 @@ async def worker(broker: BrokerKit, sim: RunningSim, mapping: Path) -> AsyncIter
         KOMO_BRAZE_WORKER_METRICS_BIND="127.0.0.1:0",
         KOMO_BRAZE_BATCH_LINGER_MS="50",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
+    process = await spawn(
         "worker",
         env=env,
         cwd=ROOT,
@@ -87,14 +86,6 @@ async def profiles(sim: RunningSim) -> set[str]:
     return {p["external_id"] for p in await sim.client.profiles() if p.get("external_id")}
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        done = await check()
-        while not done:
-            await asyncio.sleep(0.1)
-            done = await check()
-
-
 async def test_a_replay_after_a_mapping_fix_delivers_the_dead_letters_to_braze(
     broker: BrokerKit, tmp_path: Path
 ) -> None:
@@ -106,30 +97,16 @@ async def test_a_replay_after_a_mapping_fix_delivers_the_dead_letters_to_braze(
     async with running_sim() as sim:
         async with worker(broker, sim, mapping):
             await publish(broker, known + new)
-            await eventually(lambda: _count_is(broker, broker.names.dead_queue, 20))
-            await eventually(lambda: _profiles_are(sim, 10))
+            await eventually(lambda: _count_is(broker, broker.names.dead_queue, 20), timeout_s=30)
+            await eventually(lambda: _profiles_are(sim, 10), timeout_s=30)
         assert await profiles(sim) == {f"cust-{n}" for n in range(10)}
 
         mapping.write_text(FIXED)
         async with worker(broker, sim, mapping):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "komo_braze.cli",
-                "dlq",
-                "replay",
-                "--kind",
-                "unmapped_hub",
-                "--json",
-                env=broker.env(),
-                cwd=ROOT,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-            assert process.returncode == 0, stderr.decode()[-2000:]
-            assert orjson.loads(stdout)["moved"] == 20
-            await eventually(lambda: _profiles_are(sim, 30))
+            replay = await run_komo_braze("dlq", "replay", "--kind", "unmapped_hub", "--json", env=broker.env())
+            assert replay.status == 0, replay.stderr[-2000:]
+            assert orjson.loads(replay.stdout)["moved"] == 20
+            await eventually(lambda: _profiles_are(sim, 30), timeout_s=30)
         assert await profiles(sim) == {f"cust-{n}" for n in range(30)}
         replayed = await sim.client.profile(external_id="cust-17")
         assert replayed is not None

@@ -4,8 +4,8 @@ from io import StringIO
 
 from rich.console import Console
 
+from komo_braze.deadletter import DeadLetter
 from tests.worker.dlq.letters import dead_letter, spec
-from worker.deadletter import DeadLetter
 from worker.dlq.stats import Stats, list_header, list_line, list_row, render_stats
 
 

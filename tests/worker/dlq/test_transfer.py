@@ -7,8 +7,8 @@ import aio_pika
 import orjson
 import pytest
 
+from komo_braze.deadletter import DeadLetter
 from tests.worker.dlq.letters import dead_letter, spec
-from worker.deadletter import DeadLetter
 from worker.dlq.transfer import BadLine, export_line, message_from_line, plan_import
 
 REPLAYED_AT = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
+from devtools.components import KOMO_BRAZE
 from tests.worker.mapping.samples import EXAMPLE_MAPPING, OTHER_HUB, body
 from worker.mapping.cli import mapping_group
 
@@ -114,7 +114,7 @@ def test_a_bad_mapping_exits_2_naming_the_line(tmp_path: Path) -> None:
 def test_the_command_runs_as_a_real_process(tmp_path: Path) -> None:
     sample = write_json(tmp_path / "body.json", body(site_id=OTHER_HUB, mobile="0412 345 678"))
     done = subprocess.run(
-        [sys.executable, "-m", "komo_braze.cli", "mapping", "check", str(EXAMPLE_MAPPING), "--sample", str(sample)],
+        [*KOMO_BRAZE, "mapping", "check", str(EXAMPLE_MAPPING), "--sample", str(sample)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -126,7 +126,7 @@ def test_the_command_runs_as_a_real_process(tmp_path: Path) -> None:
     assert attributes["_update_existing_only"] is False
     assert attributes["phone"] == "+61412345678"
     broken = subprocess.run(
-        [sys.executable, "-m", "komo_braze.cli", "mapping", "check", str(tmp_path / "missing.yaml")],
+        [*KOMO_BRAZE, "mapping", "check", str(tmp_path / "missing.yaml")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from worker.mapping.convert_consent import subscription_converter, subscription_group_converter
-from worker.mapping.convert_text import SKIP, Rejected
+from worker.mapping.convert_text import SKIP, ValueRejected
 
 GROUP = "6f1c2a0e-0000-4000-8000-000000000001"
 
@@ -26,7 +26,7 @@ def test_false_means_unsubscribed_sends_the_unticked_box() -> None:
 
 
 def test_a_box_that_is_neither_ticked_nor_unticked_is_rejected() -> None:
-    with pytest.raises(Rejected, match="not a yes/no value"):
+    with pytest.raises(ValueRejected, match="not a yes/no value"):
         subscription_converter(true_means="opted_in", false_means="nothing")("maybe")
 
 

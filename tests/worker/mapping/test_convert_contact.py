@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from worker.mapping.convert_contact import _e164, _normal_email, phone_converter, to_country, to_email
-from worker.mapping.convert_text import Rejected
+from worker.mapping.convert_text import ValueRejected
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_emails_are_checked_and_lower_cased(text: str, email: str) -> None:
     ],
 )
 def test_invalid_emails_are_rejected_without_a_dns_lookup(text: str) -> None:
-    with pytest.raises(Rejected) as raised:
+    with pytest.raises(ValueRejected) as raised:
         to_email(text)
     assert raised.value.reason == "not a valid email address"
 
@@ -130,7 +130,7 @@ def test_phone_numbers_become_e164(text: Any, region: str | None, phone: str) ->
     ],
 )
 def test_invalid_phone_numbers_are_rejected(text: str, region: str | None, reason: str) -> None:
-    with pytest.raises(Rejected) as raised:
+    with pytest.raises(ValueRejected) as raised:
         phone_converter(region)(text)
     assert raised.value.reason == reason
 
@@ -172,10 +172,10 @@ def test_countries_become_iso_alpha2(text: str, code: str) -> None:
 
 @pytest.mark.parametrize("text", ["Atlantis", "", "Europe", "XX"])
 def test_unknown_countries_are_rejected(text: str) -> None:
-    with pytest.raises(Rejected, match="not a known country"):
+    with pytest.raises(ValueRejected, match="not a known country"):
         to_country(text)
 
 
 def test_a_country_must_be_text() -> None:
-    with pytest.raises(Rejected, match="not a country"):
+    with pytest.raises(ValueRejected, match="not a country"):
         to_country(36)

@@ -6,7 +6,7 @@ import pytest
 
 from worker.mapping.convert_text import (
     SKIP,
-    Rejected,
+    ValueRejected,
     gender_converter,
     list_converter,
     to_boolean,
@@ -17,7 +17,7 @@ from worker.mapping.convert_text import (
 
 
 def rejection(convert: Any, value: Any) -> str:
-    with pytest.raises(Rejected) as raised:
+    with pytest.raises(ValueRejected) as raised:
         convert(value)
     return raised.value.reason
 

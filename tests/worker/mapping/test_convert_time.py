@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.mapping.convert_text import Rejected
+from worker.mapping.convert_text import ValueRejected
 from worker.mapping.convert_time import date_converter, datetime_converter, komo_time, parse_date
 
 FALLBACK = datetime(2026, 1, 1, 9, 30, 5, tzinfo=UTC)
@@ -54,7 +54,7 @@ def test_day_first_decides_ambiguous_dates() -> None:
     ],
 )
 def test_impossible_and_unreadable_dates_are_rejected(text: str, reason: str) -> None:
-    with pytest.raises(Rejected) as raised:
+    with pytest.raises(ValueRejected) as raised:
         parse_date(text)
     assert raised.value.reason == reason
 
@@ -63,7 +63,7 @@ def test_a_birth_date_cannot_be_in_the_future() -> None:
     convert = date_converter(day_first=True, past_only=True)
     assert convert("1990-05-17") == "1990-05-17"
     assert convert(datetime.now(UTC).date().isoformat())  # today is allowed, in every time zone
-    with pytest.raises(Rejected, match="in the future"):
+    with pytest.raises(ValueRejected, match="in the future"):
         convert((datetime.now(UTC) + timedelta(days=3)).date().isoformat())
     assert date_converter(day_first=True, past_only=False)("2099-01-01") == "2099-01-01"
 
@@ -92,7 +92,7 @@ def test_a_time_without_offset_is_read_in_the_hubs_zone() -> None:
 
 @pytest.mark.parametrize("value", ["soon", "2026-02-30T00:00:00", True, {"a": 1}, "9" * 13 + "9", 1e20])
 def test_what_is_not_a_time_is_rejected(value: Any) -> None:
-    with pytest.raises(Rejected):
+    with pytest.raises(ValueRejected):
         datetime_converter(assume=UTC)(value)
 
 

@@ -12,7 +12,8 @@ import pytest
 from bench.bench_limit import measure
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit
-from tests.worker.harness import acked, body, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import acked, body, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 from tests.worker.state.redis_kit import own_redis
 
@@ -45,16 +46,16 @@ async def test_a_worker_whose_redis_dies_mid_stream_delivers_everything_and_shar
             return worker.value("shared_limit", workspace="default") == up
 
         await publish(broker, bodies[:200])
-        await wait_until(acked(worker, 50), what="50 acks with the limit shared")
+        await eventually(acked(worker, 50), what="50 acks with the limit shared")
         assert await shared_limit(1)
         server.kill()
-        await wait_until(lambda: shared_limit(0), what="the shared limit reported down")
-        await wait_until(acked(worker, 200), what="the rest of the stream paced by the worker alone")
+        await eventually(lambda: shared_limit(0), what="the shared limit reported down")
+        await eventually(acked(worker, 200), what="the rest of the stream paced by the worker alone")
         assert worker.value("shared_limit_fallbacks_total", workspace="default") >= 1
         await server.start()
         await asyncio.sleep(1.1)  # a worker asks Redis again a second after it last failed
         await publish(broker, bodies[200:])
-        await wait_until(acked(worker, 300), what="every submission acked")
+        await eventually(acked(worker, 300), what="every submission acked")
         assert await shared_limit(1)
         delivered = [e["properties"]["submission_id"] for e in await sim.client.events(limit=1000)]
     assert sorted(delivered) == sorted(b["submission_id"] for b in bodies)  # each once, none lost

@@ -1,5 +1,7 @@
-"""The ``dlq`` commands as coroutines: each opens a plain connection, checks the topology exists, reads the
-dead-letter queue through a :class:`DeadLetterReader` and reports. The click layer is ``cli.py``.
+"""The reading ``dlq`` commands (``stats``, ``list``, ``show``, ``export``) as coroutines: each opens a
+plain connection, checks the topology exists, reads the dead-letter queue through a
+:class:`DeadLetterReader` and reports. The click layer is ``cli.py``; the commands that change something
+are in ``change_commands.py``.
 
 The connection is deliberately not a robust one: should it drop, the broker hands every held letter
 back (in order) and a reconnection would start a second, overlapping read; the command stops instead

@@ -25,22 +25,27 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from devtools.components import (
+    Component,
+    ComponentFailed,
+    component_env,
+    start_braze_sim,
+    start_component,
+    stop_process,
+)
+from devtools.demo_delivery import (
+    SIM_API_KEY,
+    SIM_FAULTS,
+    WorkerFigures,
+    read_worker,
+    with_flaws,
+)
+from devtools.loadgen import PostReport, post_submissions
+from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
 from komo_braze.addresses import redact
 from komo_braze.amqp import connect
 from komo_braze.cli import settings_from
-from komo_braze.components import Component, ComponentFailed, component_env, start_component
-from komo_braze.demo_delivery import (
-    MAPPING,
-    SIM_API_KEY,
-    WorkerFigures,
-    read_worker,
-    start_sim,
-    stop_process,
-    with_flaws,
-)
-from komo_braze.loadgen import PostReport, post_submissions
-from komo_braze.samples import SampleFactory
 from komo_braze.settings import Settings
 
 
@@ -186,10 +191,10 @@ async def run_demo(settings: Settings, *, count: int, malformed: int, concurrenc
     ok = False
     sim: asyncio.subprocess.Process | None = None
     try:
-        sim, sim_url = await start_sim(log_dir)
+        sim, sim_url = await start_braze_sim(log_dir, SIM_API_KEY, *SIM_FAULTS)
         console.print(f"[green]✓[/green] braze-sim ready on {sim_url} (limit 3000/3s, 5% injected 5xx)")
         mapping = log_dir / "mapping.yaml"
-        mapping.write_text(MAPPING)
+        mapping.write_text(SAMPLE_MAPPING)
         worker = await run.start(
             "worker",
             ["worker"],
@@ -231,7 +236,7 @@ async def run_demo(settings: Settings, *, count: int, malformed: int, concurrenc
     finally:
         await run.stop_all()
         if sim is not None:
-            await stop_process(sim)
+            await stop_process(sim, timeout_s=10)
         if keep:
             console.print(f"kept prefix {settings.prefix} and the logs in {log_dir}")
         else:

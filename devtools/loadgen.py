@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from komo_braze.logs import get_logger
+from komo_braze.logs import error_fields, get_logger
 
 log = get_logger(__name__)
 
@@ -75,7 +75,7 @@ async def post_submissions(
                     await response.read()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("post_failed", error=type(exc).__name__)
+                log.warning("post_failed", **error_fields(exc))
                 status = NO_ANSWER
             report.latencies_s.append(time.perf_counter() - started)
             report.statuses[status] += 1

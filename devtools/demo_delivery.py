@@ -2,17 +2,13 @@
 
 braze_sim runs with Braze's real limit (3000 requests per 3 s) and a little fault injection (a few 5xx
 answers, some latency); the worker runs with the mapping below. Everything is read over HTTP from the
-worker's ``/metrics`` (``komo_braze`` never imports ``worker``).
+worker's ``/metrics`` (``devtools`` never imports ``worker``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,32 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 SIM_API_KEY = "demo-key"
 SIM_FAULTS = ("--rate-limit", "3000/3s", "--error-rate", "0.05", "--latency-ms", "15", "--latency-jitter-ms", "25")
-
-MAPPING = """\
-hubs:
-  "*":
-    identify:
-      - {by: external_id, field: customer_id}
-      - {by: alias, field: email, label: email}
-    update_existing_only: false
-    default_region: AU
-    attributes:
-      first_name: first_name
-      last_name: last_name
-      email: {to: email, type: email}
-      mobile: {to: phone, type: phone}
-      date_of_birth: {to: dob, type: date}
-      country: {to: country, type: country}
-      optin: {to: email_subscribe, type: subscription}
-      interests: {to: komo_interests, type: list, mode: add}
-      favourite_team: favourite_team
-      score: {to: komo_last_score, type: number}
-    constants:
-      komo_source: komo
-    event:
-      name: komo_form_submitted
-      properties: [site_id, card_id, card_type, submission_id]
-"""
 
 
 def with_flaws(body: dict[str, Any], n: int) -> dict[str, Any]:
@@ -62,46 +32,6 @@ def with_flaws(body: dict[str, Any], n: int) -> dict[str, Any]:
         body.pop("customer_id", None)
         body["email"] = "not an address"  # invalid_identifier
     return body
-
-
-async def start_sim(log_dir: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """``komo-braze braze-sim`` on a free port; returns the process and its base URL."""
-    out_path = log_dir / "braze-sim.log"
-    with out_path.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "komo_braze.cli",
-            "braze-sim",
-            "--bind",
-            "127.0.0.1:0",
-            "--api-key",
-            SIM_API_KEY,
-            "--quiet",
-            *SIM_FAULTS,
-            stdout=out,
-            stderr=out,
-        )
-    async with asyncio.timeout(30):
-        while True:
-            first = out_path.read_text(errors="replace").split("\n", 1)[0]
-            if first.startswith("braze-sim listening on ") and "\n" in out_path.read_text(errors="replace"):
-                return process, first.rsplit(" ", 1)[-1]
-            if process.returncode is not None:
-                raise RuntimeError(f"braze-sim exited: {out_path.read_text(errors='replace')[-500:]}")
-            await asyncio.sleep(0.05)
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            async with asyncio.timeout(10):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 @dataclass

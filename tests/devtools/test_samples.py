@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.samples import SampleFactory
 from komo_braze.envelope import Envelope, EnvelopeError
-from komo_braze.samples import SampleFactory
 
 
 def test_samples_are_flat_string_bodies_the_intake_accepts() -> None:

@@ -20,18 +20,18 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiohttp import web
 
 from komo_braze import topology
-from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, publish_all
+from komo_braze.bulk import Item, Outgoing, RetryPolicy, Unusable, numbered_lines, publish_all
 from komo_braze.failures import BrokerUnreachable
 from komo_braze.http import add_health_routes, start_site
 from komo_braze.logs import get_logger
 from komo_braze.publishing import ConfirmPublisher
 from komo_braze.settings import HostPort, Settings
-from worker.dlq.commands import opened
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
 from worker.dlq.move import Action, MoveReport, move
 from worker.dlq.pipeline import Destination
 from worker.dlq.progress import ProgressView
+from worker.dlq.read_commands import opened
 from worker.dlq.reader import DeadLetterReader
 from worker.dlq.transfer import BadLine, plan_import
 
@@ -39,8 +39,6 @@ log = get_logger(__name__)
 
 #: failed import lines named in the report; the count covers the rest
 MAX_NAMED_FAILURES = 20
-#: lines read per trip to the reading thread: the event loop never blocks on input
-READ_BATCH_LINES = 512
 #: how long ``import`` waits for the broker before giving up
 CONNECT_WAIT_S = 30.0
 #: times ``replay`` and ``purge`` go on over a new connection after losing theirs
@@ -192,35 +190,17 @@ class ImportReport:
         }
 
 
-def _read_batch(stream: BinaryIO) -> list[bytes]:
-    lines = []
-    for _ in range(READ_BATCH_LINES):
-        line = stream.readline()
-        if not line:
-            break
-        lines.append(line)
-    return lines
-
-
 async def import_items(
     stream: BinaryIO, *, to_dlq: bool, replayed_at: datetime, shutdown: asyncio.Event
 ) -> AsyncIterator[Item]:
     """The items of an export, read in a thread a batch of lines at a time, until ``shutdown``."""
-    position = 0
-    while not shutdown.is_set():
-        lines = await asyncio.to_thread(_read_batch, stream)
-        if not lines:
-            return
-        for line in lines:
-            position += 1
-            if not line.strip():
-                continue
-            try:
-                planned = plan_import(position, line, to_dlq=to_dlq, replayed_at=replayed_at)
-            except BadLine as exc:
-                yield Unusable(position, str(exc), len(line))
-                continue
-            yield Outgoing(position, planned.message, planned.routing_key, len(line))
+    async for position, line in numbered_lines(stream, shutdown):
+        try:
+            planned = plan_import(position, line, to_dlq=to_dlq, replayed_at=replayed_at)
+        except BadLine as exc:
+            yield Unusable(position, str(exc), len(line))
+            continue
+        yield Outgoing(position, planned.message, planned.routing_key, len(line))
 
 
 async def import_file(

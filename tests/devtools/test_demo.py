@@ -2,19 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 
-from komo_braze.components import component_env
+from devtools.components import component_env, spawn
 from komo_braze.topology import queue_counts
 from tests.broker import BrokerKit
 
 
 async def test_the_demo_posts_through_a_real_producer_and_cleans_up(broker: BrokerKit) -> None:
     await broker.declare()  # objects of the prefix exist before: the demo must remove them
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "komo_braze.cli",
+    process = await spawn(
         "demo",
         "--count",
         "60",

@@ -5,7 +5,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from komo_braze.components import ComponentFailed, component_env, start_component
+from devtools.components import ComponentFailed, component_env, start_component
 from tests.broker import BrokerKit
 
 

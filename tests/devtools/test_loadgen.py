@@ -6,8 +6,8 @@ import socket
 import orjson
 from aiohttp import web
 
+from devtools.loadgen import NO_ANSWER, post_submissions
 from komo_braze.http import start_site
-from komo_braze.loadgen import NO_ANSWER, post_submissions
 
 
 async def test_answers_are_counted_by_kind_and_every_body_is_posted_once() -> None:

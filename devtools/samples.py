@@ -29,6 +29,33 @@ TEAMS = ("Swans", "Magpies", "Cats", "Lions", "Demons", "Tigers", "Eagles", "Bom
 COUNTRIES = ("Australia", "AU", "New Zealand", "australia")
 INTERESTS = ("travel", "sport", "music", "food", "fashion", "tech")
 
+#: the mapping of the demo and the worker benchmark: every field the samples carry, one event per submission
+SAMPLE_MAPPING = """\
+hubs:
+  "*":
+    identify:
+      - {by: external_id, field: customer_id}
+      - {by: alias, field: email, label: email}
+    update_existing_only: false
+    default_region: AU
+    attributes:
+      first_name: first_name
+      last_name: last_name
+      email: {to: email, type: email}
+      mobile: {to: phone, type: phone}
+      date_of_birth: {to: dob, type: date}
+      country: {to: country, type: country}
+      optin: {to: email_subscribe, type: subscription}
+      interests: {to: komo_interests, type: list, mode: add}
+      favourite_team: favourite_team
+      score: {to: komo_last_score, type: number}
+    constants:
+      komo_source: komo
+    event:
+      name: komo_form_submitted
+      properties: [site_id, card_id, card_type, submission_id]
+"""
+
 
 class SampleFactory:
     """Makes submissions; ``users`` distinct people spread over the hubs."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit
-from tests.worker.harness import RunningWorker, acked, body, dead_letters, publish, running_worker, wait_until
+from tests.waiting import eventually
+from tests.worker.harness import RunningWorker, acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
 
@@ -14,7 +15,7 @@ async def test_partial_errors_dead_letter_only_the_messages_behind_the_named_obj
     bodies[4]["team"] = "x" * 300  # Braze takes at most 255 characters: this attribute object is rejected
     async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
         await publish(broker, bodies)
-        await wait_until(acked(worker, 10), what="10 settled")
+        await eventually(acked(worker, 10), what="10 settled")
         [letter] = await dead_letters(broker)
         assert letter.kind == "braze_rejected"
         assert letter.submission_id == bodies[4]["submission_id"]
@@ -34,7 +35,7 @@ async def test_a_400_splits_the_batch_and_every_half_gets_through(broker: Broker
         running_worker(broker, SimpleMapper(), braze_url=sim.url, batch_mode="per-array", batch_linger_ms=300) as w,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(50)])
-        await wait_until(acked(w, 50), what="50 acks")
+        await eventually(acked(w, 50), what="50 acks")
         assert len(await sim.client.requests(status=400)) >= 1
         assert len(await sim.client.events()) == 50
         assert await dead_letters(broker) == []
@@ -50,7 +51,7 @@ async def test_a_413_is_split_until_the_offender_is_alone_and_only_it_is_dead_le
         running_worker(broker, SimpleMapper(), braze_url=sim.url, batch_linger_ms=300) as worker,
     ):
         await publish(broker, bodies)
-        await wait_until(acked(worker, 8), what="8 settled")
+        await eventually(acked(worker, 8), what="8 settled")
         [letter] = await dead_letters(broker)
         assert letter.kind == "braze_rejected"
         assert letter.submission_id == bodies[5]["submission_id"]
@@ -62,7 +63,7 @@ async def test_a_429_pauses_and_resends_and_is_never_a_failure(broker: BrokerKit
     await broker.declare()
     async with running_sim(storm_429_for_s=1.5) as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as w:
         await publish(broker, [body(f"user-{n}") for n in range(20)])
-        await wait_until(acked(w, 20), what="20 acks")
+        await eventually(acked(w, 20), what="20 acks")
         assert len(await sim.client.requests(status=429)) >= 1
         assert len(await sim.client.events()) == 20
         assert await dead_letters(broker) == []
@@ -77,11 +78,11 @@ async def test_an_outage_opens_the_breaker_holds_everything_and_dead_letters_not
         running_worker(broker, SimpleMapper(), braze_url=sim.url, braze_breaker_failures=3) as worker,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(20)])
-        await wait_until(
+        await eventually(
             lambda: _value_at_least(worker, "breaker_state", 2, workspace="default"), what="the breaker to open"
         )
         assert worker.value("messages_held", workspace="default") == 20
-        await wait_until(acked(worker, 20), timeout_s=30, what="20 acks after the outage")
+        await eventually(acked(worker, 20), timeout_s=30, what="20 acks after the outage")
         assert worker.value("breaker_state", workspace="default") == 0
         assert worker.value("retries_total", workspace="default", reason="status_503") >= 3
         assert len(await sim.client.events()) == 20
@@ -95,12 +96,12 @@ async def test_timeouts_and_dropped_connections_are_retried(broker: BrokerKit) -
         running_worker(broker, SimpleMapper(), braze_url=sim.url, braze_timeout_s=0.3) as worker,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(5)])
-        await wait_until(
+        await eventually(
             lambda: _value_at_least(worker, "retries_total", 2, workspace="default", reason="timeout"),
             what="timeouts",
         )
         await sim.client.set_faults(clear=True, outage_for_s=1.0, outage_mode="drop")
-        await wait_until(acked(worker, 5), timeout_s=30, what="5 acks")
+        await eventually(acked(worker, 5), timeout_s=30, what="5 acks")
         assert worker.value("retries_total", workspace="default", reason="connection_error") >= 1
         assert len(await sim.client.events()) == 5
         assert await dead_letters(broker) == []
@@ -113,12 +114,12 @@ async def test_a_401_window_dead_letters_nothing_and_delivery_resumes_by_itself(
         running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker,
     ):
         await publish(broker, [body(f"user-{n}") for n in range(10)])
-        await wait_until(
+        await eventually(
             lambda: _value_at_least(worker, "config_faults_total", 1, workspace="default", status="401"),
             what="a configuration fault",
         )
         assert worker.value("breaker_state", workspace="default") >= 1
-        await wait_until(acked(worker, 10), timeout_s=30, what="10 acks after the 401 window")
+        await eventually(acked(worker, 10), timeout_s=30, what="10 acks after the 401 window")
         assert len(await sim.client.events()) == 10
         assert await dead_letters(broker) == []
 
@@ -127,7 +128,7 @@ async def test_undecodable_and_unidentifiable_submissions_are_dead_lettered_at_o
     await broker.declare()
     async with running_sim() as sim, running_worker(broker, SimpleMapper(), braze_url=sim.url) as worker:
         await publish(broker, [body(None, first_name="Anon"), body("ok-user")], raw=[b"not json at all"])
-        await wait_until(acked(worker, 3), what="3 settled")
+        await eventually(acked(worker, 3), what="3 settled")
         letters = sorted(await dead_letters(broker), key=lambda letter: letter.kind)
         assert [letter.kind for letter in letters] == ["invalid_submission", "no_identifier"]
         assert letters[0].body == b"not json at all"

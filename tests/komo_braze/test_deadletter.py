@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import aio_pika
 
+from komo_braze import deadletter
+from komo_braze.deadletter import DeadLetter, ErrorKind
 from komo_braze.envelope import Envelope, routing_key
 from tests.broker import BrokerKit
-from worker import deadletter
-from worker.deadletter import DeadLetter, ErrorKind
 
 
 def _envelope() -> Envelope:

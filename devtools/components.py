@@ -5,7 +5,7 @@ set to 0; it announces where it listens with a ``listening`` log event (JSON lin
 which :func:`start_component` reads from the component's log file before waiting for ``/readyz`` (on a
 producer's admin port when it announces one with ``admin_listening``, else with the component's webhook
 token, which a producer asks on its intake port).
-Going through subprocesses keeps ``komo_braze`` free of imports of ``producer`` and ``worker``.
+Going through subprocesses keeps ``devtools`` free of imports of ``producer`` and ``worker``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from typing import Any
 import aiohttp
 import orjson
 
+#: ``komo-braze`` as this interpreter runs it (a virtualenv's console script need not be on PATH)
+KOMO_BRAZE = (sys.executable, "-m", "komo_braze.cli")
 LISTENING_EVENT = "listening"
+#: what braze-sim's first line says before its base URL
+SIM_LISTENING = "braze-sim listening on "
 ADMIN_LISTENING_EVENT = "admin_listening"
 
 
@@ -66,16 +70,21 @@ class Component:
 
     async def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, then wait up to ``timeout_s`` (SIGKILL after that); returns the exit status."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return self.process.returncode if self.process.returncode is not None else -1
+        return await stop_process(self.process, timeout_s)
+
+
+async def stop_process(process: asyncio.subprocess.Process, timeout_s: float = 30.0) -> int:
+    """SIGTERM, then wait up to ``timeout_s`` (SIGKILL after that); returns the exit status."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    return process.returncode if process.returncode is not None else -1
 
 
 def component_env(**settings: str) -> dict[str, str]:
@@ -89,6 +98,32 @@ def component_env(**settings: str) -> dict[str, str]:
     return env
 
 
+async def spawn(*args: str, env: Mapping[str, str] | None = None, **options: Any) -> asyncio.subprocess.Process:
+    """Start ``komo-braze ARGS``: the one way the demo, the benchmarks and the tests run it.
+
+    ``options`` go to :func:`asyncio.create_subprocess_exec` (``stdin``, ``stdout``, ``stderr``, ``cwd``);
+    without ``env`` the process inherits this one's environment.
+    """
+    return await asyncio.create_subprocess_exec(*KOMO_BRAZE, *args, env=None if env is None else dict(env), **options)
+
+
+async def start_braze_sim(log_dir: Path, api_key: str, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
+    """``komo-braze braze-sim --quiet`` on a free port with ``api_key`` and ``flags``; returns the process
+    and its base URL, read from the first line it writes (its output goes to ``log_dir/braze-sim.log``)."""
+    out_path = log_dir / "braze-sim.log"
+    with out_path.open("wb") as out:
+        args = ("braze-sim", "--bind", "127.0.0.1:0", "--api-key", api_key, "--quiet", *flags)
+        process = await spawn(*args, stdout=out, stderr=out)
+    async with asyncio.timeout(30):
+        while True:
+            first, newline, _rest = out_path.read_text(errors="replace").partition("\n")
+            if newline and first.startswith(SIM_LISTENING):
+                return process, first.removeprefix(SIM_LISTENING)
+            if process.returncode is not None:
+                raise ComponentFailed(f"braze-sim exited: {out_path.read_text(errors='replace')[-500:]}")
+            await asyncio.sleep(0.05)
+
+
 async def start_component(
     name: str,
     args: list[str],
@@ -100,9 +135,7 @@ async def start_component(
     """Start ``komo-braze <args>``, learn its port from its log, and wait until ``/readyz`` says ready."""
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "komo_braze.cli", *args, env=dict(env), stdout=log_file, stderr=log_file
-        )
+        process = await spawn(*args, env=env, stdout=log_file, stderr=log_file)
     component = Component(name, process, log_path, admin_headers=credentials(env))
     try:
         async with asyncio.timeout(ready_timeout_s):
@@ -113,7 +146,7 @@ async def start_component(
         raise ComponentFailed(
             f"{name} did not become ready ({type(exc).__name__}, exit status {status}); "
             f"last lines of {log_path}:\n{component.log_tail()}"
-        ) from None
+        ) from exc
     return component
 
 
