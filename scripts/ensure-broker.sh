@@ -8,12 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
+
 install_server() {
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "broker: installing rabbitmq-server with apt"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
-  fi
+  apt_install broker rabbitmq-server
 }
 
 if [ "${1:-}" = "--with-server" ] && ! command -v rabbitmq-server >/dev/null 2>&1 \

@@ -7,13 +7,9 @@ set -euo pipefail
 if command -v docker-compose >/dev/null 2>&1; then
   exit 0
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "compose: installing Debian's docker-compose package with apt"
-  # wait for another apt run on this machine rather than fail on its lock
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends docker-compose >/dev/null
-fi
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install compose docker-compose
 command -v docker-compose >/dev/null 2>&1 || {
   echo "compose: the tests need docker-compose (Debian: apt-get install docker-compose)" >&2
   exit 1

@@ -13,13 +13,9 @@ prometheus_bin() {
 }
 
 if ! prometheus_bin; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "prometheus: installing Debian's prometheus package with apt"
-    # wait for another apt run on this machine rather than fail on its lock
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-      --no-install-recommends prometheus >/dev/null
-  fi
+  # shellcheck source=scripts/apt.sh
+  . "$(dirname "$0")/apt.sh"
+  apt_install prometheus prometheus
   prometheus_bin || {
     echo "prometheus: the tests need prometheus and promtool (Debian: apt-get install prometheus)" >&2
     exit 1

@@ -8,12 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=scripts/apt.sh
+. scripts/apt.sh
+
 install_server() {
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "redis: installing redis-server with apt"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  fi
+  apt_install redis redis-server
 }
 
 if [ "${1:-}" = "--with-server" ] && ! command -v redis-server >/dev/null 2>&1; then
