@@ -18,7 +18,8 @@ from komo_braze.deadletter import DeadLetter
 from komo_braze.envelope import Envelope, format_time
 from tests.broker import BrokerKit
 from worker.metrics import WorkerMetrics
-from worker.service import WorkerMapping, serve
+from worker.service import serve
+from worker.workspaces import WorkerMapping
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from tests.waiting import eventually
 from tests.worker.harness import acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper, Spec
 from worker.mapping import MappingConfig
-from worker.service import ConfigurationError, Selection, resolve_targets, select_workspaces
+from worker.workspaces import ConfigurationError, Selection, resolve_targets, select_workspaces
 
 
 def _two_workspaces(url: str) -> SimpleMapper:
