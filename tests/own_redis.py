@@ -8,12 +8,15 @@ does after a crash. Usage::
         url = server.url
         await server.kill()     # SIGKILL, mid-stream
         await server.start()    # the same port again
+        server.freeze()         # SIGSTOP: connections stay open and nothing answers (a Redis too slow to use)
+        server.thaw()
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -67,10 +70,20 @@ class OwnRedis:
             )
 
     async def kill(self) -> None:
+        """``kill -9``: gone at once, connections reset (a stopped one too)."""
         if self.process is not None:
             self.process.kill()
             await asyncio.to_thread(self.process.wait, 10)
             self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a Redis too slow to use)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
 
 @asynccontextmanager

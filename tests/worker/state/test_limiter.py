@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 import structlog
 
-from tests.worker.state.redis_kit import own_redis
+from tests.own_redis import own_redis
 from worker.metrics import WorkerMetrics
 from worker.ratelimit_headers import RateLimitHeaders
 from worker.state.limiter import OtherClients, SharedLimiter
@@ -158,13 +158,13 @@ async def test_a_killed_redis_fails_open_at_once_and_the_limit_is_shared_again_w
     tmp_path: Path, key_prefix: str
 ) -> None:
     metrics = WorkerMetrics()
-    async with own_redis(tmp_path) as server:
+    async with own_redis() as server:
         client = aioredis.Redis.from_url(server.url, socket_connect_timeout=0.5)
         try:
             limiter = _limiter(client, f"{key_prefix}:limit", metrics=metrics, retry_s=0.5)
             assert await limiter.reserve() == 1
             assert metrics.value("shared_limit", workspace="default") == 1
-            server.kill()
+            await server.kill()
             with structlog.testing.capture_logs() as events:
                 started = time.monotonic()
                 assert await limiter.reserve() is None
@@ -187,7 +187,7 @@ async def test_a_killed_redis_fails_open_at_once_and_the_limit_is_shared_again_w
 
 
 async def test_a_frozen_redis_fails_open_within_the_timeout(tmp_path: Path, key_prefix: str) -> None:
-    async with own_redis(tmp_path) as server:
+    async with own_redis() as server:
         client = aioredis.Redis.from_url(server.url)
         try:
             limiter = _limiter(client, f"{key_prefix}:limit", timeout_s=0.3, retry_s=0.2)

@@ -12,10 +12,10 @@ import pytest
 from bench.bench_limit import measure
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit
+from tests.own_redis import own_redis
 from tests.waiting import eventually
 from tests.worker.harness import acked, body, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
-from tests.worker.state.redis_kit import own_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -37,7 +37,7 @@ async def test_a_worker_whose_redis_dies_mid_stream_delivers_everything_and_shar
     await broker.declare()
     bodies = [body(f"user-{n}", first_name=f"Name{n}") for n in range(300)]
     async with (
-        own_redis(tmp_path) as server,
+        own_redis() as server,
         running_sim(rate_limit="30/1s") as sim,
         running_worker(broker, SimpleMapper(), braze_url=sim.url, state_url=server.url, batch_max_bytes=1024) as worker,
     ):
@@ -48,7 +48,7 @@ async def test_a_worker_whose_redis_dies_mid_stream_delivers_everything_and_shar
         await publish(broker, bodies[:200])
         await eventually(acked(worker, 50), what="50 acks with the limit shared")
         assert await shared_limit(1)
-        server.kill()
+        await server.kill()
         await eventually(lambda: shared_limit(0), what="the shared limit reported down")
         await eventually(acked(worker, 200), what="the rest of the stream paced by the worker alone")
         assert worker.value("shared_limit_fallbacks_total", workspace="default") >= 1
