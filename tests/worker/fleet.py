@@ -19,23 +19,7 @@ from komo_braze.envelope import Envelope
 from komo_braze.publishing import envelope_message
 from tests.broker import BrokerKit
 from tests.waiting import eventually
-
-MAPPING = """\
-hubs:
-  "*":
-    identify:
-      - {by: external_id, field: customer_id}
-      - {by: alias, field: email, label: email}
-    update_existing_only: false
-    skip_unchanged: %(skip_unchanged)s
-    attributes:
-      first_name: first_name
-      email: {to: email, type: email}
-      favourite_team: favourite_team
-    event:
-      name: komo_form_submitted
-      properties: [site_id, submission_id]
-"""
+from tests.worker.harness import process_mapping
 
 
 @dataclass
@@ -53,7 +37,7 @@ class Fleet:
 
     async def start(self, count: int = 1) -> list[Component]:
         mapping = self.directory / "mapping.yaml"
-        mapping.write_text(MAPPING % {"skip_unchanged": str(self.skip_unchanged).lower()})
+        mapping.write_text(process_mapping(skip_unchanged=self.skip_unchanged))
         settings = {
             "amqp_url": self.kit.amqp_url,
             "prefix": self.kit.prefix,

@@ -25,13 +25,14 @@ T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
 #: the mapping of worker processes: an external_id (else an email alias), and one event per submission
-PROCESS_MAPPING = """\
+_PROCESS_MAPPING = """\
 hubs:
   "*":
     identify:
       - {by: external_id, field: customer_id}
       - {by: alias, field: email, label: email}
     update_existing_only: false
+    skip_unchanged: %(skip_unchanged)s
     attributes:
       first_name: first_name
       email: {to: email, type: email}
@@ -40,6 +41,14 @@ hubs:
       name: komo_form_submitted
       properties: [site_id, submission_id]
 """
+
+
+def process_mapping(*, skip_unchanged: bool = False) -> str:
+    """The mapping of worker processes, optionally skipping attribute values Braze already holds."""
+    return _PROCESS_MAPPING % {"skip_unchanged": str(skip_unchanged).lower()}
+
+
+PROCESS_MAPPING = process_mapping()
 
 
 async def start_worker_process(kit: BrokerKit, braze_url: str, tmp_path: Path, name: str, **settings: str) -> Component:
