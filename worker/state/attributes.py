@@ -67,16 +67,16 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
             continue
         # digests only where they are compared: hashing every value would cost every hub
         stamp, digest, last = times[name], value_digest(value) if skip_unchanged else NO_DIGEST, seen.get(name)
-        if last is not None and last.timestamp_ms > stamp:
+        if last is not None and last[0] > stamp:
             result.older += 1
             continue
-        if skip_unchanged and last is not None and last.digest == digest:
+        if skip_unchanged and last is not None and last[1] == digest:
             result.unchanged += 1
-            result.record[name] = Seen(max(stamp, last.timestamp_ms), digest)
+            result.record[name] = (max(stamp, last[0]), digest)
             continue
         kept[name] = value
         values += 1
-        result.record[name] = Seen(stamp, digest)
+        result.record[name] = (stamp, digest)
     result.sent = values
     if values or not (result.older or result.unchanged):
         result.attributes = kept

@@ -10,68 +10,88 @@ Keys, all under ``{KOMO_BRAZE_PREFIX}:state:``:
 Claiming a batch is one Lua script (atomic: the claim, the attributes read under it, and the accepted ids
 are one consistent view); recording is another. A worker records the accepted ids *before* it releases
 the claims, so whoever claims the user next sees them.
+
+The scripts take a batch's users and ids as one JSON array each and build the keys themselves, rather
+than declaring one key per user and id: packing several hundred arguments was most of what a round trip
+cost the worker. Declared keys would buy nothing here: a batch's keys span every hash slot, so no script
+over them could run on Redis Cluster either way; the store wants one Redis (standalone, or a primary
+that Sentinel or a managed service fails over).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState, decode_user, encode_user
+from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState
+
+#: a flag in a script's answer: claimed, or accepted already
+_YES = ord("1")
 
 _CLAIM = """
-local owner, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local base, owner, ttl = ARGV[1], ARGV[2], ARGV[3]
+local users, ids = cjson.decode(ARGV[4]), cjson.decode(ARGV[5])
 local claimed, seen, accepted = {}, {}, {}
-for i = 1, n do
-  local ok = redis.call('SET', KEYS[i], owner, 'NX', 'PX', ttl)
-  if not ok and redis.call('GET', KEYS[i]) == owner then
-    redis.call('PEXPIRE', KEYS[i], ttl)
+for i = 1, #users do
+  local claim = base .. 'claim:' .. users[i]
+  local ok = redis.call('SET', claim, owner, 'NX', 'PX', ttl)
+  if not ok and redis.call('GET', claim) == owner then
+    redis.call('PEXPIRE', claim, ttl)
     ok = true
   end
   if ok then
-    claimed[i] = 1
-    seen[i] = redis.call('GET', KEYS[n + i]) or ''
+    claimed[i] = '1'
+    seen[#seen + 1] = redis.call('GET', base .. 'user:' .. users[i]) or '{}'
   else
-    claimed[i] = 0
-    seen[i] = ''
+    claimed[i] = '0'
   end
 end
-for j = 2 * n + 1, #KEYS do
-  accepted[#accepted + 1] = redis.call('EXISTS', KEYS[j])
+for j = 1, #ids do
+  accepted[j] = redis.call('EXISTS', base .. 'accepted:' .. ids[j]) == 1 and '1' or '0'
 end
-return {claimed, seen, accepted}
+return {table.concat(claimed), '[' .. table.concat(seen, ',') .. ']', table.concat(accepted)}
 """
 
+# ARGV[7]: the users' states, one JSON object each, in the order of ARGV[6], separated by newlines (which
+# compact JSON never holds)
 _RECORD = """
-local owner, accepted_ms, user_ms, a = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local u = #ARGV - 4
-for i = 1, a do
-  redis.call('SET', KEYS[i], '1', 'PX', accepted_ms)
+local base, owner, accepted_ms, user_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ids, users, states, release = cjson.decode(ARGV[5]), cjson.decode(ARGV[6]), ARGV[7], cjson.decode(ARGV[8])
+for i = 1, #ids do
+  redis.call('SET', base .. 'accepted:' .. ids[i], '1', 'PX', accepted_ms)
 end
-for i = 1, u do
-  redis.call('SET', KEYS[a + i], ARGV[4 + i], 'PX', user_ms)
+local from = 1
+for i = 1, #users do
+  local stop = string.find(states, '\\n', from, true) or #states + 1
+  redis.call('SET', base .. 'user:' .. users[i], string.sub(states, from, stop - 1), 'PX', user_ms)
+  from = stop + 1
 end
-for i = a + u + 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == owner then redis.call('DEL', KEYS[i]) end
+for i = 1, #release do
+  local claim = base .. 'claim:' .. release[i]
+  if redis.call('GET', claim) == owner then redis.call('DEL', claim) end
 end
 return 0
 """
 
 _RENEW = """
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+local base, owner, ttl, users = ARGV[1], ARGV[2], ARGV[3], cjson.decode(ARGV[4])
+for i = 1, #users do
+  local claim = base .. 'claim:' .. users[i]
+  if redis.call('GET', claim) == owner then redis.call('PEXPIRE', claim, ttl) end
 end
 return 0
 """
 
 _RELEASE = """
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+local base, owner, users = ARGV[1], ARGV[2], cjson.decode(ARGV[3])
+for i = 1, #users do
+  local claim = base .. 'claim:' .. users[i]
+  if redis.call('GET', claim) == owner then redis.call('DEL', claim) end
 end
 return 0
 """
@@ -107,61 +127,47 @@ class RedisStore:
     def shared(self) -> bool:
         return True
 
-    def _claim_key(self, user: str) -> str:
-        return f"{self._base}claim:{user}"
-
-    def _user_key(self, user: str) -> str:
-        return f"{self._base}user:{user}"
-
-    def _accepted_key(self, submission_id: str) -> str:
-        return f"{self._base}accepted:{submission_id}"
-
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
 
     async def claim(self, users: Sequence[str], submission_ids: Sequence[str]) -> Claims:
-        keys = [
-            *(self._claim_key(u) for u in users),
-            *(self._user_key(u) for u in users),
-            *(self._accepted_key(i) for i in submission_ids),
+        args: list[str | int | bytes] = [
+            self._base,
+            self._owner,
+            self._claim_ttl_ms,
+            orjson.dumps(users),
+            orjson.dumps(submission_ids),
         ]
-        answer: Any = await self._claim(keys=keys, args=[self._owner, self._claim_ttl_ms, len(users)])
-        claimed_flags, seen_lists, accepted_flags = answer
-        claimed: set[str] = set()
-        seen: dict[str, UserState] = {}
-        for user, flag, raw in zip(users, claimed_flags, seen_lists, strict=True):
-            if flag:
-                claimed.add(user)
-                seen[user] = decode_user(raw)
-        accepted = {i for i, flag in zip(submission_ids, accepted_flags, strict=True) if flag}
+        flags, seen_list, accepted_flags = await self._claim(args=args)
+        claimed = [user for user, flag in zip(users, flags, strict=True) if flag == _YES]
+        seen: dict[str, UserState] = dict(zip(claimed, orjson.loads(seen_list), strict=True))
+        accepted = {i for i, flag in zip(submission_ids, accepted_flags, strict=True) if flag == _YES}
         return Claims(frozenset(claimed), frozenset(accepted), seen)
 
     async def renew(self, users: Sequence[str]) -> None:
         if users:
-            await self._renew(keys=[self._claim_key(u) for u in users], args=[self._owner, self._claim_ttl_ms])
+            await self._renew(args=[self._base, self._owner, self._claim_ttl_ms, orjson.dumps(users)])
 
     async def record(
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
-        # one script, not a pipeline of one command per id and user, and one value per user: packing
-        # hundreds of arguments cost the worker more CPU than the round trip itself
-        keys = [
-            *(self._accepted_key(i) for i in submission_ids),
-            *(self._user_key(user) for user in seen),
-            *(self._claim_key(u) for u in release),  # last: whoever claims them next sees the writes
-        ]
+        # the release comes last in the script: whoever claims the users next sees the writes
+        states = b"\n".join(map(orjson.dumps, seen.values()))  # [time, digest] per attribute
         args: list[str | int | bytes] = [
+            self._base,
             self._owner,
             self._accepted_retention_ms,
             self._user_retention_ms,
-            len(submission_ids),
-            *(encode_user(attributes) for attributes in seen.values()),
+            orjson.dumps(submission_ids),
+            orjson.dumps(list(seen)),
+            states,
+            orjson.dumps(release),
         ]
-        await self._record(keys=keys, args=args)
+        await self._record(args=args)
 
     async def release(self, users: Sequence[str]) -> None:
         if users:
-            await self._release(keys=[self._claim_key(u) for u in users], args=[self._owner])
+            await self._release(args=[self._base, self._owner, orjson.dumps(users)])
 
     async def delete_all(self) -> int:
         """Delete every key of this prefix (tests, and a tenant's clean-up); returns how many."""

@@ -7,7 +7,7 @@ import dataclasses
 from tests.worker.factories import T0, submission
 from worker.batch import Submission, Unit
 from worker.mapping.model import UserKey
-from worker.state import Seen, value_digest
+from worker.state import value_digest
 from worker.state.attributes import NO_DIGEST, sendable
 
 T0_MS = int(T0.timestamp() * 1000)
@@ -23,15 +23,15 @@ def _unit(*submissions: Submission[object], skip_unchanged: bool = False) -> Uni
 def test_with_nothing_seen_everything_is_sent_and_recorded_with_its_komo_time() -> None:
     result = sendable(_unit(submission("s1", "joe", at_s=2, attributes={"team": "Blues", "city": "Perth"})), {})
     assert result.attributes == {"external_id": "joe", "team": "Blues", "city": "Perth"}
-    assert result.record == {"team": Seen(T0_MS + 2000, NO_DIGEST), "city": Seen(T0_MS + 2000, NO_DIGEST)}
+    assert result.record == {"team": (T0_MS + 2000, NO_DIGEST), "city": (T0_MS + 2000, NO_DIGEST)}
     assert (result.older, result.unchanged) == (0, 0)
 
 
 def test_a_value_older_than_the_one_accepted_is_held_back_and_a_newer_one_is_sent() -> None:
     unit = _unit(submission("s1", "joe", at_s=2, attributes={"team": "Blues", "city": "Perth"}))
-    result = sendable(unit, {"team": Seen(T0_MS + 3000, NO_DIGEST), "city": Seen(T0_MS + 1000, NO_DIGEST)})
+    result = sendable(unit, {"team": (T0_MS + 3000, NO_DIGEST), "city": (T0_MS + 1000, NO_DIGEST)})
     assert result.attributes == {"external_id": "joe", "city": "Perth"}
-    assert result.record == {"city": Seen(T0_MS + 2000, NO_DIGEST)}
+    assert result.record == {"city": (T0_MS + 2000, NO_DIGEST)}
     assert result.older == 1
 
 
@@ -40,32 +40,32 @@ def test_merged_submissions_give_each_attribute_the_time_of_the_submission_that_
         submission("s1", "joe", at_s=1, attributes={"team": "Blues", "city": "Perth"}),
         submission("s2", "joe", at_s=5, attributes={"team": "Reds"}),
     )
-    result = sendable(unit, {"city": Seen(T0_MS + 3000, NO_DIGEST)})
+    result = sendable(unit, {"city": (T0_MS + 3000, NO_DIGEST)})
     assert result.attributes == {"external_id": "joe", "team": "Reds"}
-    assert result.record == {"team": Seen(T0_MS + 5000, NO_DIGEST)}
+    assert result.record == {"team": (T0_MS + 5000, NO_DIGEST)}
 
 
 def test_with_skip_unchanged_an_equal_value_is_held_back_but_its_newer_time_recorded() -> None:
     unit = _unit(submission("s1", "joe", at_s=4, attributes={"team": "Blues", "city": "Perth"}), skip_unchanged=True)
-    seen = {"team": Seen(T0_MS, value_digest("Blues")), "city": Seen(T0_MS, value_digest("Sydney"))}
+    seen = {"team": (T0_MS, value_digest("Blues")), "city": (T0_MS, value_digest("Sydney"))}
     result = sendable(unit, seen)
     assert result.attributes == {"external_id": "joe", "city": "Perth"}
     assert result.record == {
-        "team": Seen(T0_MS + 4000, value_digest("Blues")),
-        "city": Seen(T0_MS + 4000, value_digest("Perth")),
+        "team": (T0_MS + 4000, value_digest("Blues")),
+        "city": (T0_MS + 4000, value_digest("Perth")),
     }
     assert result.unchanged == 1
 
 
 def test_an_object_left_with_only_its_identifier_is_not_sent() -> None:
     unit = _unit(submission("s1", "joe", at_s=4, attributes={"team": "Blues"}), skip_unchanged=True)
-    result = sendable(unit, {"team": Seen(T0_MS, value_digest("Blues"))})
+    result = sendable(unit, {"team": (T0_MS, value_digest("Blues"))})
     assert result.attributes is None
     assert result.unchanged == 1
 
 
 def test_an_object_that_only_ever_held_its_identifier_is_still_sent() -> None:
-    result = sendable(_unit(submission("s1", "joe")), {"team": Seen(T0_MS, NO_DIGEST)})
+    result = sendable(_unit(submission("s1", "joe")), {"team": (T0_MS, NO_DIGEST)})
     assert result.attributes == {"external_id": "joe"}
 
 
@@ -78,7 +78,7 @@ def test_identifiers_steering_keys_and_operations_are_always_sent() -> None:
     )
     s.mapped = dataclasses.replace(s.mapped, user=UserKey(s.user.kind.EMAIL, "joe@example.com"))
     s.mapped.attributes["email"] = "joe@example.com"
-    later = Seen(T0_MS + 9000, NO_DIGEST)
+    later = (T0_MS + 9000, NO_DIGEST)
     seen = dict.fromkeys(("external_id", "email", "_update_existing_only", "komo_interests", "visits"), later)
     result = sendable(_unit(s), seen)
     assert result.attributes == s.mapped.attributes

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import pytest
 from redis.asyncio import Redis
 
-from worker.state import Seen, StateStore
+from worker.state import StateStore, UserState
 from worker.state.memory import MemoryState, MemoryStore
 from worker.state.redis import RedisStore
 
 Workers = Callable[..., list[StateStore]]
 
 pytestmark = pytest.mark.timeout(30)
+
+
+def pairs(seen: Mapping[str, UserState]) -> dict[str, dict[str, tuple[object, ...]]]:
+    """The users' states with every (time, digest) as a tuple: Redis gives them back as JSON lists."""
+    return {user: {name: tuple(pair) for name, pair in state.items()} for user, state in seen.items()}
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -94,7 +99,7 @@ async def test_accepted_ids_recorded_by_one_worker_are_known_to_every_worker(wor
 
 async def test_accepted_ids_are_forgotten_after_their_retention(workers: Workers) -> None:
     (a,) = workers(1, retention_s=0.3)
-    await a.record(["s1"], {"u1": {"team": Seen(5, "d1")}}, release=[])
+    await a.record(["s1"], {"u1": {"team": (5, "d1")}}, release=[])
     assert (await a.claim(["u1"], ["s1"])).accepted_ids == {"s1"}
     await asyncio.sleep(0.5)
     claims = await a.claim(["u1"], ["s1"])
@@ -104,21 +109,21 @@ async def test_accepted_ids_are_forgotten_after_their_retention(workers: Workers
 
 async def test_recorded_attributes_are_read_back_by_the_next_claim(workers: Workers) -> None:
     a, b = workers(2)
-    await a.record([], {"u1": {"team": Seen(1_000, "aa"), "city": Seen(1_000, "bb")}}, release=[])
+    await a.record([], {"u1": {"team": (1_000, "aa"), "city": (1_000, "bb")}}, release=[])
     claims = await b.claim(["u1", "u2"], [])
-    assert claims.seen == {"u1": {"team": Seen(1_000, "aa"), "city": Seen(1_000, "bb")}, "u2": {}}
+    assert pairs(claims.seen) == {"u1": {"team": (1_000, "aa"), "city": (1_000, "bb")}, "u2": {}}
 
 
 async def test_a_record_replaces_the_users_state_as_a_whole(workers: Workers) -> None:
     (a,) = workers(1)
-    await a.record([], {"u1": {"team": Seen(1_000, "aa"), "city": Seen(1_000, "bb")}}, release=[])
-    await a.record([], {"u1": {"team": Seen(2_000, "cc")}}, release=[])
-    assert (await a.claim(["u1"], [])).seen == {"u1": {"team": Seen(2_000, "cc")}}
+    await a.record([], {"u1": {"team": (1_000, "aa"), "city": (1_000, "bb")}}, release=[])
+    await a.record([], {"u1": {"team": (2_000, "cc")}}, release=[])
+    assert pairs((await a.claim(["u1"], [])).seen) == {"u1": {"team": (2_000, "cc")}}
 
 
 async def test_a_user_claimed_elsewhere_comes_without_attributes(workers: Workers) -> None:
     a, b = workers(2)
-    await a.record([], {"u1": {"team": Seen(1_000, "aa")}}, release=[])
+    await a.record([], {"u1": {"team": (1_000, "aa")}}, release=[])
     await a.claim(["u1"], [])
     claims = await b.claim(["u1"], [])
     assert claims.users == set()
@@ -131,7 +136,7 @@ async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str)
     client: Redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         await store.claim(["u1"], ["s1"])
-        await store.record(["s1"], {"u1": {"team": Seen(1, "aa")}}, release=[])
+        await store.record(["s1"], {"u1": {"team": (1, "aa")}}, release=[])
         await store.claim(["u1"], [])
         keys = sorted(await client.keys(f"{prefix}*"))
         assert await client.get(f"{prefix}:state:user:u1") == '{"team":[1,"aa"]}'
