@@ -4,10 +4,18 @@
    that load from elsewhere hits both); the median ratio Redis / in-process counts (goal >= 0.8). The
    worker talks to the store twice per batch, each time in one round trip, never per message.
 2. The order scenario: ``--users`` x 5 back-to-back updates (newer Komo time each), ``--workers``
-   processes competing on the queue, per-process against Redis: rate, and profiles left holding an
-   older value in braze_sim.
+   processes competing on the queue, per-process against Redis, alternating for ``--order-rounds``:
+   profiles left holding an older value in braze_sim, and two rates.
 
-    python -m bench state [--count 20000] [--users 1500] [--workers 4] [--rounds 3] [--redis URL]
+   - *live*: the updates are published while the workers run, as a campaign's webhooks would be; the
+     rate runs from the first publish to the last ack, so it is bounded by the publisher, and what the
+     store can cost shows as the *tail*: the time from the last publish to the last ack.
+   - *backlog*: ``--backlog-users`` x 5 updates are queued first, then the workers start together and
+     drain them (a deployment catching up after an outage); the rate runs from 5% of the acks to 95%
+     (the workers' staggered start-up left out), CPU-bound on a small machine.
+
+    python -m bench state [--count 20000] [--users 1500] [--backlog-users 6000] [--workers 4] [--rounds 3]
+                          [--order-rounds 3]
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +41,8 @@ from komo_braze.envelope import Envelope
 from komo_braze.settings import Settings, load_settings
 
 ROUNDS_PER_USER = 5
+#: a backlog's rate is measured between these shares of its acks
+BACKLOG_FROM, BACKLOG_TO = 0.05, 0.95
 
 
 async def clear_store(redis_url: str, prefix: str) -> None:
@@ -44,24 +55,48 @@ async def clear_store(redis_url: str, prefix: str) -> None:
         await client.aclose()
 
 
-async def fleet_per_s(
-    settings: Settings, envelopes: list[Envelope], sim_url: str, log_dir: Path, workers: int, **extra: str
-) -> float:
-    """``workers`` processes over ``envelopes`` published while they run (as a campaign's webhooks
-    would be): from the start of publishing to the last ack."""
+@dataclass(frozen=True)
+class FleetRun:
+    rate: float  # messages per second, as the mode defines it
+    tail_s: float  # live: from the last publish confirmed to the last ack (0 for a backlog)
+
+
+async def fleet_run(
+    settings: Settings,
+    envelopes: list[Envelope],
+    sim_url: str,
+    log_dir: Path,
+    workers: int,
+    *,
+    backlog: bool,
+    **extra: str,
+) -> FleetRun:
+    """``workers`` processes over ``envelopes``: published while they run (live), or queued before they
+    start (backlog)."""
     env = worker_env(settings, sim_url, log_dir, **extra)
     crew: list[Component] = []
     try:
-        # all started before the backlog is queued: no worker is handed the whole of it first
+        if backlog:
+            await fill(settings, envelopes)
+        # all started before a live stream is published: no worker is handed the whole of it first
         crew += await asyncio.gather(*(start_component(f"fleet-{n}", ["worker"], env, log_dir) for n in range(workers)))
         began = time.perf_counter()
-        await fill(settings, envelopes)
+        published_s = 0.0
+        if not backlog:
+            await fill(settings, envelopes)
+            published_s = time.perf_counter() - began
+        low, high = (len(envelopes) * BACKLOG_FROM, len(envelopes) * BACKLOG_TO) if backlog else (1, len(envelopes))
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
-            done = 0.0
-            while done < len(envelopes):
-                await asyncio.sleep(0.05)
+            first_at, first_done, done = 0.0, 0.0, 0.0
+            while done < high:
+                await asyncio.sleep(0.05)  # each read costs each worker ~0.75 ms of CPU: not too often
                 done = sum([await acked(session, w) for w in crew])
-            return len(envelopes) / (time.perf_counter() - began)
+                if done >= low and not first_at:
+                    first_at, first_done = time.perf_counter(), done
+            ended = time.perf_counter()
+        if backlog:
+            return FleetRun((done - first_done) / (ended - first_at), 0.0)
+        return FleetRun(len(envelopes) / (ended - began), ended - began - published_s)
     finally:
         await asyncio.gather(*(w.stop() for w in crew))
 
@@ -96,27 +131,59 @@ async def run(options: argparse.Namespace) -> int:
                     f"ratio {shared / local:.2f}"
                 )
             print(f"median ratio Redis / in-process: {statistics.median(ratios):.2f}  (goal >= 0.8)")
-            order = [Envelope.from_komo(body) for body in updates(options.users, ROUNDS_PER_USER)]
-            for label, extra in (("per-process", {}), ("Redis", redis)):
-                async with SimClient(sim_url) as client:
-                    await client.reset()
-                rate = await fleet_per_s(settings, order, sim_url, log_dir, options.workers, **extra)
-                older = await older_profiles(sim_url, options.users)
-                await clear_store(options.redis, settings.prefix)
-                print(
-                    f"order, {options.workers} workers, {label}: {rate:6.0f} msg/s, "
-                    f"{older} of {options.users} profiles holding an older value"
-                )
+            for users, backlog in ((options.users, False), (options.backlog_users, True)):
+                order = [Envelope.from_komo(body) for body in updates(users, ROUNDS_PER_USER)]
+                await order_scenario(options, settings, order, sim_url, log_dir, users=users, backlog=backlog)
     finally:
         await clean_up(sim, settings)
     return 0
+
+
+async def order_scenario(
+    options: argparse.Namespace,
+    settings: Settings,
+    order: list[Envelope],
+    sim_url: str,
+    log_dir: Path,
+    *,
+    users: int,
+    backlog: bool,
+) -> None:
+    """Per-process and Redis fleets over the order scenario, alternating; prints each round and the medians."""
+    kind = "backlog" if backlog else "live"
+    runs: dict[str, list[FleetRun]] = {"per-process": [], "Redis": []}
+    for round_number in range(1, options.order_rounds + 1):
+        for label, extra in (("per-process", {}), ("Redis", {"state_url": options.redis})):
+            async with SimClient(sim_url) as client:
+                await client.reset()
+            run = await fleet_run(settings, order, sim_url, log_dir, options.workers, backlog=backlog, **extra)
+            older = await older_profiles(sim_url, users)
+            await clear_store(options.redis, settings.prefix)
+            runs[label].append(run)
+            tail = "" if backlog else f", tail {run.tail_s:.2f} s"
+            print(
+                f"order {kind}, round {round_number}, {options.workers} workers, {label}: {run.rate:6.0f} msg/s{tail}, "
+                f"{older} of {users} profiles holding an older value"
+            )
+    local = statistics.median(r.rate for r in runs["per-process"])
+    shared = statistics.median(r.rate for r in runs["Redis"])
+    tails = ""
+    if not backlog:
+        tails = (
+            f"; median tail per-process {statistics.median(r.tail_s for r in runs['per-process']):.2f} s, "
+            f"Redis {statistics.median(r.tail_s for r in runs['Redis']):.2f} s"
+        )
+    ratio = shared / local
+    print(f"order {kind}: median per-process {local:.0f} msg/s, Redis {shared:.0f} msg/s, ratio {ratio:.2f}{tails}")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench state", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20000, help="submissions queued for each single-worker round")
     parser.add_argument("--users", type=int, default=1500, help="users in the order scenario (5 updates each)")
+    parser.add_argument("--backlog-users", type=int, default=6000, help="users in the backlog (5 updates each)")
     parser.add_argument("--workers", type=int, default=4, help="competing workers in the order scenario")
     parser.add_argument("--rounds", type=int, default=3, help="in-process/Redis pairs; the median ratio counts")
+    parser.add_argument("--order-rounds", type=int, default=3, help="per-process/Redis pairs of each order scenario")
     parser.add_argument("--redis", default="redis://localhost:6379/0", help="the Redis to measure against")
     return asyncio.run(run(parser.parse_args(argv)))

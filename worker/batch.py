@@ -34,6 +34,7 @@ class Submission(Generic[H]):
     received_at: datetime
     seq: int = 0
     size_bytes: int = field(default=0)
+    claim_waits: int = 0  # times its user was found claimed by another worker
 
     def __post_init__(self) -> None:
         if not self.size_bytes:

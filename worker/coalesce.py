@@ -140,7 +140,8 @@ class Coalescer(Generic[H]):
 
     def give_back(self, batch: Batch[H], now: float) -> None:
         """Take back a batch that was handed out but not sent (another worker held its users): its
-        submissions are placed again ahead of their users' newer ones, then those users are free."""
+        submissions are placed again ahead of their users' newer ones, then those users are free. They
+        have lingered once already: the batch they join is due at once."""
         self._held += len(batch.submissions)
         self._busy.subtract(batch.users)
         self._busy = +self._busy
@@ -150,6 +151,8 @@ class Coalescer(Generic[H]):
                 self._deferred.append(submission)
             else:
                 self._place(submission, now)
+        if self._open_since is not None and any(s.user in self._open for s in batch.submissions):
+            self._open_since = min(self._open_since, now - self.limits.linger_s)
         self._deferred += newer
         self.release(Batch(self.workspace, []), now)  # places the newer ones whose users are free
 

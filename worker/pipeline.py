@@ -34,9 +34,10 @@ from worker.state.attributes import BatchState
 
 log = get_logger(__name__)
 
-#: how often waiting loops look up (shutdown, breaker), so no wait is without a limit
-#: how long submissions whose user another worker holds wait before they are tried again
-CLAIM_RETRY_S = 0.1
+#: how long submissions whose user another worker holds wait before they are tried again: about one
+#: batch's round trip at first, twice as long after each further wait, up to the longest
+CLAIM_RETRY_S = 0.02
+CLAIM_RETRY_MAX_S = 0.2
 
 
 class WorkspacePipeline:
@@ -184,8 +185,11 @@ class WorkspacePipeline:
         return claimed, waiting, state
 
     async def _give_back_later(self, waiting: Batch[Delivery]) -> None:
+        waits = max(s.claim_waits for s in waiting.submissions)
+        for submission in waiting.submissions:
+            submission.claim_waits += 1
         try:
-            await asyncio.sleep(CLAIM_RETRY_S)
+            await asyncio.sleep(min(CLAIM_RETRY_MAX_S, CLAIM_RETRY_S * 2**waits))
         finally:
             self._in_flight_count -= len(waiting.submissions)
             self.coalescer.give_back(waiting, time.monotonic())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from tests.worker.factories import submission
 from worker.coalesce import BatchLimits, Coalescer
@@ -131,3 +132,19 @@ def test_a_batch_given_back_goes_out_again_ahead_of_its_users_newer_submissions(
     again = coalescer.take(now=0, force=True)
     assert again is not None
     assert [[s.submission_id for s in unit.ordered()] for unit in again.units] == [["s4"], ["s1", "s3"]]
+
+
+def test_submissions_given_back_do_not_linger_a_second_time() -> None:
+    coalescer = _coalescer()
+    coalescer.add(submission("s1", "u1", at_s=0), now=0)
+    coalescer.add(submission("s2", "u2", at_s=0), now=0)
+    taken = coalescer.take(now=0, force=True)
+    assert taken is not None
+    coalescer.release(taken.without(lambda s: s.user.value == "u1"), now=0.1)
+    coalescer.add(submission("s3", "u3", at_s=1), now=0.1)  # opens a batch that lingers from 0.1
+    assert coalescer.due_in(now=0.1) == pytest.approx(coalescer.limits.linger_s)
+    coalescer.give_back(taken.without(lambda s: s.user.value != "u1"), now=0.12)
+    assert coalescer.due_in(now=0.12) == 0.0
+    again = coalescer.take(now=0.12)
+    assert again is not None
+    assert sorted(s.submission_id for s in again.submissions) == ["s1", "s3"]

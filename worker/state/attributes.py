@@ -83,11 +83,16 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
     return result
 
 
+#: keys always sent as they are, by the kind of identifier: the identifier (an email or phone identifies
+#: too) and steering keys
+_PROTECTED = {
+    kind: RESERVED_ATTRIBUTES | {kind.value} if kind in _CONTACT_KINDS else RESERVED_ATTRIBUTES
+    for kind in IdentifierKind
+}
+
+
 def _protected(user: UserKey) -> frozenset[str]:
-    """Keys always sent as they are: the identifier (an email or phone identifies too) and steering keys."""
-    if user.kind in _CONTACT_KINDS:
-        return RESERVED_ATTRIBUTES | {user.kind.value}
-    return RESERVED_ATTRIBUTES
+    return _PROTECTED[user.kind]
 
 
 @dataclass(slots=True)

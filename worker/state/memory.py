@@ -72,7 +72,8 @@ class MemoryStore:
 
     def accepted_among(self, submission_ids: Sequence[str]) -> frozenset[str]:
         """Which of ``submission_ids`` this process recorded as accepted (no claim taken)."""
-        return frozenset(i for i in submission_ids if self._live(self._state.accepted.get(i, 0.0)))
+        accepted, now = self._state.accepted, self._state.clock()
+        return frozenset(i for i in submission_ids if accepted.get(i, 0.0) > now)
 
     async def renew(self, users: Sequence[str]) -> None:
         state, now = self._state, self._state.clock()
