@@ -4,6 +4,7 @@ import orjson
 import pytest
 
 from tests.worker.factories import submission
+from worker.batch import Batch
 from worker.coalesce import BatchLimits, Coalescer
 
 
@@ -117,12 +118,18 @@ def test_discard_drops_held_submissions_and_keeps_the_rest() -> None:
     assert [u.value for u in batch.users] == ["u0", "u2"]
 
 
-def test_a_batch_given_back_goes_out_again_ahead_of_its_users_newer_submissions() -> None:
+def _taken_u1_and_u2() -> tuple[Coalescer[object], Batch[object]]:
+    """A coalescer that handed out one batch: s1 of u1 and s2 of u2."""
     coalescer = _coalescer()
     coalescer.add(submission("s1", "u1", at_s=0), now=0)
     coalescer.add(submission("s2", "u2", at_s=0), now=0)
     taken = coalescer.take(now=0, force=True)
     assert taken is not None
+    return coalescer, taken
+
+
+def test_a_batch_given_back_goes_out_again_ahead_of_its_users_newer_submissions() -> None:
+    coalescer, taken = _taken_u1_and_u2()
     coalescer.add(submission("s3", "u1", at_s=5), now=0)  # u1 is busy: it waits
     coalescer.add(submission("s4", "u3", at_s=5), now=0)
     # another worker held u1: give u1's part back, send u2's
@@ -135,11 +142,7 @@ def test_a_batch_given_back_goes_out_again_ahead_of_its_users_newer_submissions(
 
 
 def test_submissions_given_back_do_not_linger_a_second_time() -> None:
-    coalescer = _coalescer()
-    coalescer.add(submission("s1", "u1", at_s=0), now=0)
-    coalescer.add(submission("s2", "u2", at_s=0), now=0)
-    taken = coalescer.take(now=0, force=True)
-    assert taken is not None
+    coalescer, taken = _taken_u1_and_u2()
     coalescer.release(taken.without(lambda s: s.user.value == "u1"), now=0.1)
     coalescer.add(submission("s3", "u3", at_s=1), now=0.1)  # opens a batch that lingers from 0.1
     assert coalescer.due_in(now=0.1) == pytest.approx(coalescer.limits.linger_s)
