@@ -11,7 +11,6 @@ quarter of a peak of at least :data:`MIN_PEAK_CONNECTIONS`. Elsewhere than glibc
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 
 from komo_braze.logs import get_logger
@@ -23,11 +22,10 @@ MIN_PEAK_CONNECTIONS = 64
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # the process's own symbols, which hold the C library's: no search for it (find_library runs
+    # ldconfig, or gcc, in a subprocess at every start)
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return None
     return trim
