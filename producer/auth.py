@@ -73,8 +73,8 @@ class Authenticator:
         if authorization is not None:
             verdicts.append(bool(self._tokens) and self._token_matches(authorization))
         if signature is not None:
-            signed = signed_content(headers.get(TIMESTAMP_HEADER), body)
-            verdicts.append(self._hmac_secret is not None and self._signature_matches(signature, signed))
+            timestamp = headers.get(TIMESTAMP_HEADER)
+            verdicts.append(self._hmac_secret is not None and self._signature_matches(signature, timestamp, body))
         return bool(verdicts) and all(verdicts)
 
     def signature_checked(self, headers: Mapping[str, str]) -> str | None:
@@ -90,26 +90,30 @@ class Authenticator:
             matched |= hmac.compare_digest(presented, token)
         return matched
 
-    def _signature_matches(self, signature: str, body: bytes) -> bool:
+    def _signature_matches(self, signature: str, timestamp: str | None, body: bytes) -> bool:
         assert self._hmac_secret is not None
         presented = signature.strip()
         if presented[: len(SIGNATURE_SCHEME)].lower() != SIGNATURE_SCHEME:
             return False
-        expected = hmac.new(self._hmac_secret, body, hashlib.sha256).hexdigest().encode()
+        expected = signature_hex(self._hmac_secret, timestamp, body).encode()
         return hmac.compare_digest(presented[len(SIGNATURE_SCHEME) :].lower().encode("utf-8", "replace"), expected)
 
 
-def signed_content(timestamp: str | None, body: bytes) -> bytes:
-    """What the signature covers: the body, or ``timestamp + "." + body`` when a timestamp is sent."""
-    return body if timestamp is None else timestamp.strip().encode("utf-8", "replace") + b"." + body
+def signature_hex(key: bytes, timestamp: str | None, body: bytes) -> str:
+    """The hex HMAC-SHA256 of what a signature covers: the body, or ``timestamp + "." + body`` when a
+    timestamp is sent (fed in parts, so the body is not copied)."""
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    if timestamp is not None:
+        mac.update(timestamp.strip().encode("utf-8", "replace") + b".")
+    mac.update(body)
+    return mac.hexdigest()
 
 
 def sign(secret: str | bytes, body: bytes, timestamp: int | None = None) -> str:
     """The ``X-Komo-Signature`` value for ``body`` (for senders, tests and the demo); with ``timestamp``,
     the value for a request that sends ``X-Komo-Timestamp: <timestamp>``."""
     key = secret.encode() if isinstance(secret, str) else secret
-    content = signed_content(None if timestamp is None else str(timestamp), body)
-    return SIGNATURE_SCHEME + hmac.new(key, content, hashlib.sha256).hexdigest()
+    return SIGNATURE_SCHEME + signature_hex(key, None if timestamp is None else str(timestamp), body)
 
 
 def check_bind(settings: Settings, authenticator: Authenticator) -> None:

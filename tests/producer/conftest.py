@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 
 from komo_braze.settings import Settings
 from producer.app import Producer
+from producer.auth import SIGNATURE_HEADER, sign
 from tests.broker import BrokerKit
 
 
@@ -35,8 +34,7 @@ class Intake:
         if settings.webhook_token:
             return {"Authorization": f"Bearer {settings.webhook_token[0].get_secret_value()}"}
         if settings.webhook_hmac_secret is not None:
-            secret = settings.webhook_hmac_secret.get_secret_value().encode()
-            return {"X-Komo-Signature": "sha256=" + hmac.new(secret, b"", hashlib.sha256).hexdigest()}
+            return {SIGNATURE_HEADER: sign(settings.webhook_hmac_secret.get_secret_value(), b"")}
         return {}
 
     async def metrics_text(self) -> str:
