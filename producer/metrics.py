@@ -20,9 +20,9 @@ NAMESPACE = "komo_braze_producer"
 PUBLISH_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: every status the intake answers (README, "The intake")
 STATUSES = ("202", "400", "401", "408", "413", "415", "503")
-#: how a publish ended (:class:`komo_braze.publishing.PublishFailed` kinds, and success)
 #: why the intake closed a client connection itself (``producer/connections.py``)
 CLOSE_REASONS = ("header_timeout", "idle", "evicted", "over_capacity")
+#: how a publish ended (:class:`komo_braze.publish_errors.PublishFailed` kinds, and success)
 OUTCOMES = ("confirmed", "unavailable", "rejected", "unroutable", "failed")
 
 
