@@ -40,7 +40,7 @@ class Producer:
         check_bind(settings, self.authenticator)
         self.metrics = metrics or ProducerMetrics()
         self.publisher = ConfirmPublisher(settings, "producer")
-        self.metrics.watch_ready(lambda: self.publisher.ready)
+        self.metrics.watch_ready(self._ready)
         if settings.producer_admin_bind is None:
             middlewares = [guard_paths(self.authenticator, ADMIN_PATHS)] if self.authenticator.enabled else []
             self.app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
