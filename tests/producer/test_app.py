@@ -38,7 +38,8 @@ async def test_broker_away_means_503_and_its_return_means_202_without_a_restart(
             assert (await post(intake, "before"))[0] == 202
 
             proxy.cut()
-            await asyncio.sleep(0.3)  # the connection is gone; the robust connection keeps trying
+            # the connection is gone; the robust connection keeps trying
+            await eventually(lambda: not intake.producer.publisher.ready, what="the lost connection noticed")
             for attempt in range(3):
                 status, answer, retry_after = await post(intake, f"during-{attempt}")
                 assert status == 503
