@@ -33,7 +33,7 @@ def port_of(intake: Intake) -> int:
 async def test_headers_trickled_a_byte_at_a_time_get_a_408_and_are_closed_at_the_deadline(
     start_intake: StartIntake, broker: BrokerKit
 ) -> None:
-    async with start_intake(producer_header_timeout_s=1.0) as intake:
+    async with start_intake(producer_header_timeout_s=0.5) as intake:
         client = await RawClient.connect(port_of(intake))
         started = time.monotonic()
         trickling = asyncio.create_task(client.trickle(request(), interval_s=0.2))  # would take 80 s
@@ -43,7 +43,7 @@ async def test_headers_trickled_a_byte_at_a_time_get_a_408_and_are_closed_at_the
         client.close()
         metrics = await intake.metrics_text()
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
-    assert 1.0 <= elapsed_s < 10.0  # the deadline, give or take a busy machine; the client would take 80 s
+    assert 0.5 <= elapsed_s < 10.0  # the deadline, give or take a busy machine; the client would take 80 s
     assert closed_count(metrics, "header_timeout") == 1
     assert await broker.count(broker.names.work_queue()) == 0
 
@@ -51,7 +51,7 @@ async def test_headers_trickled_a_byte_at_a_time_get_a_408_and_are_closed_at_the
 async def test_headers_stopped_half_way_get_a_408_and_a_silent_connection_is_just_closed(
     start_intake: StartIntake,
 ) -> None:
-    async with start_intake(producer_header_timeout_s=1.0) as intake:
+    async with start_intake(producer_header_timeout_s=0.5) as intake:
         half, silent = await RawClient.connect(port_of(intake)), await RawClient.connect(port_of(intake))
         await half.send(HEAD[: len(HEAD) // 2])
         answers = await asyncio.gather(half.answer_and_close(10), silent.answer_and_close(10))
@@ -66,7 +66,7 @@ async def test_headers_stopped_half_way_get_a_408_and_a_silent_connection_is_jus
 async def test_a_kept_alive_connection_must_send_its_next_headers_in_time_too(
     start_intake: StartIntake, broker: BrokerKit
 ) -> None:
-    async with start_intake(producer_header_timeout_s=1.0) as intake:
+    async with start_intake(producer_header_timeout_s=0.5) as intake:
         client = await RawClient.connect(port_of(intake))
         await client.send(request())
         first = await client.one_response()
