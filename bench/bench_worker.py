@@ -169,7 +169,7 @@ async def clean_up(sim: asyncio.subprocess.Process | None, settings: Settings) -
     """Stop the simulator and delete the benchmark's broker objects."""
     if sim is not None:
         await stop_process(sim)
-    connection = await aio_pika.connect(settings.amqp_url_str)
+    connection = await connect(settings, "bench-clean-up")
     async with connection:
         await topology.delete(await connection.channel(), settings.prefix)
 
