@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import aio_pika
 import orjson
 
 from devtools.components import component_env, start_component
@@ -77,7 +76,7 @@ async def run(count: int, concurrency: int) -> int:
             baseline = await baseline_per_s(settings, bodies, concurrency)
             intake, failures = await intake_per_s(settings, bodies, concurrency, Path(log_dir))
     finally:
-        connection = await aio_pika.connect(settings.amqp_urls[0])
+        connection = await connect(settings, "bench-clean-up")
         async with connection:
             await topology.delete(await connection.channel(), settings.prefix)
     print(f"messages:                         {count} ({concurrency} concurrent)")

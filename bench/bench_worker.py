@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import aio_pika
 import aiohttp
 
-from devtools.components import Component, component_env, start_braze_sim, start_component
+from devtools.components import Component, component_env, start_braze_sim, start_component, stop_process
 from devtools.samples import SAMPLE_MAPPING, SampleFactory
 from komo_braze import topology
 from komo_braze.amqp import connect
@@ -169,10 +168,8 @@ async def worker_per_s(
 async def clean_up(sim: asyncio.subprocess.Process | None, settings: Settings) -> None:
     """Stop the simulator and delete the benchmark's broker objects."""
     if sim is not None:
-        with contextlib.suppress(ProcessLookupError):
-            sim.terminate()
-        await sim.wait()
-    connection = await aio_pika.connect(settings.amqp_url_str)
+        await stop_process(sim)
+    connection = await connect(settings, "bench-clean-up")
     async with connection:
         await topology.delete(await connection.channel(), settings.prefix)
 

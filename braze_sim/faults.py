@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from braze_sim.config import FaultSpec, OutageMode
-from braze_sim.hostile import FIVE_XX, HostileKind
+from braze_sim.hostile import ALL_KINDS, FIVE_XX, HostileKind
 
 
 class Action(StrEnum):
@@ -108,7 +108,7 @@ class Faults:
             status = self._random.choice(spec.error_statuses)
         hostile = None
         if spec.hostile_rate and after is Action.NONE and draw() < spec.hostile_rate:
-            hostile = self._random.choice(spec.hostile_kinds or tuple(HostileKind))
+            hostile = self._random.choice(spec.hostile_kinds or ALL_KINDS)
             if hostile is HostileKind.ERROR_5XX:
                 status = self._random.choice(FIVE_XX)
         return Plan(delay_s, before, after, status, hostile)

@@ -61,6 +61,8 @@ _PROCESSING = frozenset(
     }
 )
 
+#: what is drawn from when no kinds are named
+ALL_KINDS = tuple(HostileKind)
 _MAINTENANCE_PAGE = b"<!doctype html><html><body><h1>Down for maintenance</h1></body></html>"
 #: the status of the (never written) response of a dropped connection
 DROPPED = 499
@@ -73,7 +75,6 @@ def parse_kinds(names: object) -> tuple[HostileKind, ...]:
     parts = names.split(",") if isinstance(names, str) else names
     if not isinstance(parts, list | tuple):
         raise ValueError("hostile_kinds must be a list of names")
-    known = ", ".join(k.value for k in HostileKind)
     kinds = []
     for part in parts:
         name = str(part).strip()
@@ -82,6 +83,7 @@ def parse_kinds(names: object) -> tuple[HostileKind, ...]:
         try:
             kinds.append(HostileKind(name))
         except ValueError as exc:
+            known = ", ".join(ALL_KINDS)
             raise ValueError(f"unknown hostile kind {name!r}; known: {known}") from exc
     return tuple(kinds)
 

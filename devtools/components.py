@@ -26,8 +26,6 @@ import orjson
 #: ``komo-braze`` as this interpreter runs it (a virtualenv's console script need not be on PATH)
 KOMO_BRAZE = (sys.executable, "-m", "komo_braze.cli")
 LISTENING_EVENT = "listening"
-#: what braze-sim's first line says before its base URL
-SIM_LISTENING = "braze-sim listening on "
 ADMIN_LISTENING_EVENT = "admin_listening"
 
 
@@ -108,20 +106,11 @@ async def spawn(*args: str, env: Mapping[str, str] | None = None, **options: Any
 
 
 async def start_braze_sim(log_dir: Path, api_key: str, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
-    """``komo-braze braze-sim --quiet`` on a free port with ``api_key`` and ``flags``; returns the process
-    and its base URL, read from the first line it writes (its output goes to ``log_dir/braze-sim.log``)."""
-    out_path = log_dir / "braze-sim.log"
-    with out_path.open("wb") as out:
-        args = ("braze-sim", "--bind", "127.0.0.1:0", "--api-key", api_key, "--quiet", *flags)
-        process = await spawn(*args, stdout=out, stderr=out)
-    async with asyncio.timeout(30):
-        while True:
-            first, newline, _rest = out_path.read_text(errors="replace").partition("\n")
-            if newline and first.startswith(SIM_LISTENING):
-                return process, first.removeprefix(SIM_LISTENING)
-            if process.returncode is not None:
-                raise ComponentFailed(f"braze-sim exited: {out_path.read_text(errors='replace')[-500:]}")
-            await asyncio.sleep(0.05)
+    """``komo-braze braze-sim --quiet`` on a free port with ``api_key`` and ``flags``, started as any
+    component (its output in ``log_dir/braze-sim.log``); returns the process and its base URL."""
+    args = ["braze-sim", "--bind", "127.0.0.1:0", "--api-key", api_key, "--quiet", *flags]
+    sim = await start_component("braze-sim", args, component_env(), log_dir)
+    return sim.process, sim.url
 
 
 async def start_component(

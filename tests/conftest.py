@@ -42,11 +42,15 @@ def amqp_url() -> Iterator[str]:
         container.stop()
 
 
+def _test_prefix(request: pytest.FixtureRequest) -> str:
+    """A prefix of this test's own, naming the test."""
+    return unique_prefix(re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:24])
+
+
 @pytest.fixture
 async def broker(amqp_url: str, request: pytest.FixtureRequest) -> AsyncIterator[BrokerKit]:
     """A unique prefix for this test; every object it declared is deleted afterwards."""
-    label = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:24]
-    kit = BrokerKit(amqp_url=amqp_url, prefix=unique_prefix(label))
+    kit = BrokerKit(amqp_url=amqp_url, prefix=_test_prefix(request))
     try:
         yield kit
     finally:
@@ -61,3 +65,9 @@ def redis_url() -> str:
     if not redis_answers(parts.hostname or "localhost", parts.port or 6379):
         pytest.fail(f"no Redis answers at {url}; run `make redis` or set KOMO_BRAZE_TEST_REDIS_URL")
     return url
+
+
+@pytest.fixture
+def key_prefix(request: pytest.FixtureRequest) -> str:
+    """A Redis key prefix of this test's own (``redis_client`` deletes its keys afterwards)."""
+    return _test_prefix(request)

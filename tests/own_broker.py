@@ -12,6 +12,7 @@ and is stopped with ``rabbitmqctl -n NODE stop`` afterwards. Usage::
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import signal
@@ -19,10 +20,11 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.broker import broker_answers
 
@@ -36,6 +38,31 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def spawn_logged(argv: Sequence[str], log: Path, **options: Any) -> subprocess.Popen[bytes]:
+    """Start ``argv`` with its output appended to ``log`` (a server of a test's own)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **options)
+
+
+async def await_answer(
+    process: subprocess.Popen[bytes],
+    answers: Callable[[], bool],
+    log: Path,
+    what: str,
+    timeout_s: float,
+    interval_s: float,
+) -> None:
+    """Return once ``answers()`` holds; raise with the end of ``log`` if ``process`` exits or ``timeout_s``
+    passes first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await asyncio.to_thread(answers):
+        if process.poll() is not None or loop.time() > deadline:
+            output = await asyncio.to_thread(log.read_text, errors="replace")
+            raise RuntimeError(f"{what} did not start:\n{output[-2000:]}")
+        await asyncio.sleep(interval_s)
 
 
 @dataclass
@@ -66,18 +93,11 @@ class OwnBroker:
 
     async def start(self) -> None:
         assert SERVER is not None
-        self.process = await asyncio.to_thread(self._spawn, SERVER)
-        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
-        while not await asyncio.to_thread(broker_answers, self.amqp_url):
-            if self.process.poll() is not None or asyncio.get_running_loop().time() > deadline:
-                tail = (self.home / "server.out").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"own broker {self.node} did not start:\n{tail}")
-            await asyncio.sleep(0.5)
+        log = self.home / "server.out"
+        self.process = await asyncio.to_thread(spawn_logged, [SERVER], log, env=self.env)
+        answers = functools.partial(broker_answers, self.amqp_url)
+        await await_answer(self.process, answers, log, f"own broker {self.node}", START_TIMEOUT_S, 0.5)
         await asyncio.to_thread(self.ctl, "await_startup")
-
-    def _spawn(self, server: str) -> subprocess.Popen[bytes]:
-        with (self.home / "server.out").open("ab") as log:
-            return subprocess.Popen([server], env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.ctl, "stop")

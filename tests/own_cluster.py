@@ -16,6 +16,7 @@ import asyncio
 import json
 import secrets
 import shutil
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -50,33 +51,25 @@ class OwnCluster:
 
     async def ctl_json(self, *args: str) -> Any:
         """``rabbitmqctl ARGS --formatter json`` on a running node, parsed."""
-        node = self.running()[0]
-        result = await asyncio.to_thread(node.ctl, *args, "--formatter", "json")
-        if result.returncode != 0:
-            raise ClusterError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
+        result = await _ctl(self.running()[0], *args, "--formatter", "json")
         return json.loads(result.stdout)
 
-    async def leader_of(self, queue: str) -> str:
-        """The node holding the leader of quorum queue ``queue`` (as the broker says now)."""
-        rows = await self.ctl_json("list_queues", "name", "leader", "members")
-        for row in rows:
+    async def _queue(self, queue: str, column: str) -> Any:
+        """``column`` of ``rabbitmqctl list_queues`` for quorum queue ``queue`` (as the broker says now)."""
+        for row in await self.ctl_json("list_queues", "name", column):
             if row["name"] == queue:
-                return str(row["leader"])
+                return row[column]
         raise ClusterError(f"no queue {queue!r}")
+
+    async def leader_of(self, queue: str) -> str:
+        """The node holding the leader of quorum queue ``queue``."""
+        return str(await self._queue(queue, "leader"))
 
     async def members_of(self, queue: str) -> list[str]:
-        rows = await self.ctl_json("list_queues", "name", "members")
-        for row in rows:
-            if row["name"] == queue:
-                return sorted(str(member) for member in row["members"])
-        raise ClusterError(f"no queue {queue!r}")
+        return sorted(str(member) for member in await self._queue(queue, "members"))
 
     async def consumers_of(self, queue: str) -> int:
-        rows = await self.ctl_json("list_queues", "name", "consumers")
-        for row in rows:
-            if row["name"] == queue:
-                return int(row["consumers"])
-        raise ClusterError(f"no queue {queue!r}")
+        return int(await self._queue(queue, "consumers"))
 
     async def connection_node(self, connection_name: str) -> str:
         """The node a client connection named ``connection_name`` is attached to (by the port it reached)."""
@@ -95,10 +88,11 @@ def _plugins(management: bool, *, first: bool) -> tuple[str, ...]:
     return ("rabbitmq_management",) if first else ("rabbitmq_management_agent",)
 
 
-async def _ctl(node: OwnBroker, *args: str) -> None:
+async def _ctl(node: OwnBroker, *args: str) -> subprocess.CompletedProcess[str]:
     result = await asyncio.to_thread(node.ctl, *args)
     if result.returncode != 0:
         raise ClusterError(f"rabbitmqctl -n {node.node} {' '.join(args)}: {result.stdout}{result.stderr}")
+    return result
 
 
 async def _join(node: OwnBroker, seed: OwnBroker) -> None:

@@ -15,6 +15,7 @@ does after a crash. Usage::
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.own_broker import free_port
+from tests.own_broker import await_answer, free_port, spawn_logged
 
 SERVER = shutil.which("redis-server")
 START_TIMEOUT_S = 20.0
@@ -52,22 +53,11 @@ class OwnRedis:
 
     async def start(self) -> None:
         assert SERVER is not None
-        self.process = await asyncio.to_thread(self._spawn, SERVER)
-        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_S
-        while not await asyncio.to_thread(redis_answers, "127.0.0.1", self.port):
-            if self.process.poll() is not None or asyncio.get_running_loop().time() > deadline:
-                tail = (self.home / "server.out").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"own redis-server on {self.port} did not start:\n{tail}")
-            await asyncio.sleep(0.05)
-
-    def _spawn(self, server: str) -> subprocess.Popen[bytes]:
-        with (self.home / "server.out").open("ab") as log:
-            return subprocess.Popen(
-                [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                cwd=self.home,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        log = self.home / "server.out"
+        argv = [SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = await asyncio.to_thread(spawn_logged, argv, log, cwd=self.home)
+        answers = functools.partial(redis_answers, "127.0.0.1", self.port)
+        await await_answer(self.process, answers, log, f"own redis-server on {self.port}", START_TIMEOUT_S, 0.05)
 
     async def kill(self) -> None:
         """``kill -9``: gone at once, connections reset (a stopped one too)."""

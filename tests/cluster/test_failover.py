@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from tests.broker import BrokerKit, unique_prefix
 from tests.cluster.traffic import SubmissionStream, WorkerWatch
 from tests.own_broker import OwnBroker
 from tests.own_cluster import OwnCluster
+from tests.waiting import eventually
 from tests.worker.harness import dead_letters, start_worker_process
 
 pytestmark = [
@@ -41,14 +41,6 @@ RESUME_WITHIN_S = 20.0
 STEADY_S = 3.0
 #: connection name the producer gives its broker connection (``komo_braze.amqp.connect``)
 PRODUCER_CONNECTION = "komo-braze producer"
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def start_pipeline(cluster: OwnCluster, sim: RunningSim, prefix: str, tmp_path: Path) -> list[Component]:
@@ -93,17 +85,19 @@ async def test_losing_the_producer_node_then_the_leader_node_loses_nothing_answe
                 consumed = [watch.samples.get(w.name, [(0.0, 0.0)])[-1][1] for w in workers]
                 return len(stream.with_status(202)) >= 30 and min(consumed) > 0
 
-            await until(started, "the stream to flow through both workers")
+            await eventually(started, 30, "the stream to flow through both workers", interval_s=0.2)
 
             async def lose(label: str, node: OwnBroker, *, kill: bool) -> None:
                 """Stop (or kill) ``node``, wait for the flow to resume, run on, start the node again."""
                 lost_at = time.monotonic()
                 await (node.kill() if kill else node.stop())
-                await until(lambda: flowing_since(lost_at), f"flow after the {label}")
-                await until(both_consuming, "two consumers on the surviving nodes")
-                await asyncio.sleep(STEADY_S)
-                losses.append((label, lost_at, time.monotonic()))
-                await node.start()
+                try:
+                    await eventually(lambda: flowing_since(lost_at), 30, f"flow after the {label}", interval_s=0.2)
+                    await eventually(both_consuming, 30, "two consumers on the surviving nodes", interval_s=0.2)
+                    await asyncio.sleep(STEADY_S)
+                    losses.append((label, lost_at, time.monotonic()))
+                finally:  # the session's cluster is whole again for the next test, whatever happened
+                    await node.start()
 
             # 1. the node the producer is connected to stops; 2. the node holding the queue's leader dies
             producer_node = cluster.node(await cluster.connection_node(PRODUCER_CONNECTION))
@@ -125,7 +119,7 @@ async def test_losing_the_producer_node_then_the_leader_node_loses_nothing_answe
             async def all_delivered() -> bool:
                 return accepted <= await delivered_ids()
 
-            await until(all_delivered, "every accepted submission in braze_sim", timeout_s=60)
+            await eventually(all_delivered, 60, "every accepted submission in braze_sim", interval_s=0.2)
         finally:
             stop_watch.set()
             await watching

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import orjson
 from aiohttp import web
 
 from devtools.loadgen import NO_ANSWER, post_submissions
 from komo_braze.http import start_site
+from tests.cli import closed_port
 
 
 async def test_answers_are_counted_by_kind_and_every_body_is_posted_once() -> None:
@@ -45,9 +45,7 @@ async def test_answers_are_counted_by_kind_and_every_body_is_posted_once() -> No
 
 
 async def test_no_answer_is_a_failure_not_a_crash() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nobody listens here once the socket is closed
-    report = await post_submissions(f"http://127.0.0.1:{port}/v1/submissions", [b"{}", b"{}"], concurrency=2)
+    with closed_port() as port:
+        report = await post_submissions(f"http://127.0.0.1:{port}/v1/submissions", [b"{}", b"{}"], concurrency=2)
     assert report.statuses[NO_ANSWER] == 2
     assert report.failed == 2

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+import pytest_asyncio
 
 from braze_sim.testing import running_sim
 from tests.broker import BrokerKit, unique_prefix
@@ -22,11 +23,12 @@ from tests.worker.simple_mapper import SimpleMapper
 
 CONSUMER_TIMEOUT_MS = 3000
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def node() -> AsyncIterator[OwnBroker]:
+    """One node for both tests (each keeps to a prefix of its own): starting one takes seconds."""
     # RabbitMQ checks consumer_timeout on each channel tick (60 s by default): tick every 0.5 s
     async with own_broker({"consumer_timeout": CONSUMER_TIMEOUT_MS}, {"channel_tick_interval": 500}) as running:
         yield running

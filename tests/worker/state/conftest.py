@@ -1,26 +1,12 @@
-"""The shared Redis, with this test's own key prefix; a Redis that does not answer fails the run."""
+"""A client of the shared Redis (``redis_url``, in ``tests/conftest.py``) that deletes every key under this
+test's ``key_prefix`` afterwards, and nothing else. A Redis to kill or freeze is ``tests/own_redis.py``."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-
-from tests.worker.state.redis_kit import SHARED_URL, answers, delete_keys, unique_prefix
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    if not await answers(SHARED_URL):
-        pytest.fail(f"no Redis answers at {SHARED_URL}; run `make redis` or set KOMO_BRAZE_TEST_REDIS_URL")
-    return SHARED_URL
-
-
-@pytest.fixture
-def key_prefix(request: pytest.FixtureRequest) -> str:
-    return unique_prefix(re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:24])
 
 
 @pytest.fixture
@@ -29,5 +15,6 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[aioredi
     try:
         yield client
     finally:
-        await delete_keys(client, key_prefix)
+        async for key in client.scan_iter(match=f"{key_prefix}*", count=500):
+            await client.delete(key)
         await client.aclose()
