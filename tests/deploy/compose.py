@@ -11,6 +11,8 @@ Nothing else is changed: a wrong variable name, port or path in the file stays w
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 import shlex
@@ -35,7 +37,13 @@ OWN_HOSTS = (r"0\.0\.0\.0", r"127\.0\.0\.1", "localhost")
 
 
 def compose_config(path: Path = COMPOSE_FILE) -> dict[str, Any]:
-    """``docker-compose config`` of ``path``; fails the test with compose's own message if it is invalid."""
+    """``docker-compose config`` of ``path``; fails the test with compose's own message if it is invalid.
+    Compose runs once per file and test run (it takes half a second); each caller gets its own copy."""
+    return copy.deepcopy(_compose_config(path))
+
+
+@functools.cache
+def _compose_config(path: Path) -> dict[str, Any]:
     assert shutil.which("docker-compose"), (
         "docker-compose is missing: `make test` installs it (scripts/ensure-compose.sh)"
     )
