@@ -72,6 +72,15 @@ def container_ports(service: Mapping[str, Any]) -> list[int]:
     return sorted(ports)
 
 
+def mounted(service: Mapping[str, Any]) -> dict[str, Path]:
+    """Container path -> repository path of each bind mount of the service."""
+    mounts = {}
+    for entry in service.get("volumes", []):
+        source, target = (entry["source"], entry["target"]) if isinstance(entry, Mapping) else entry.split(":")[:2]
+        mounts[target] = Path(source)
+    return mounts
+
+
 def dockerfile_instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
     """``(INSTRUCTION, arguments)`` of each line of the Dockerfile, continuations joined, comments left out."""
     lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
@@ -135,10 +144,8 @@ class LocalStack:
     def mounts(self, service: str) -> dict[str, Path]:
         """Each file the service mounts, by its path in the container: a rewritten local copy."""
         copies: dict[str, Path] = {}
-        for entry in self.config["services"][service].get("volumes", []):
-            source, target = (entry["source"], entry["target"]) if isinstance(entry, Mapping) else entry.split(":")[:2]
-            local = Path(source)
-            assert local.is_file(), f"{service} mounts {source}, which is not a file of the repository"
+        for target, local in mounted(self.config["services"][service]).items():
+            assert local.is_file(), f"{service} mounts {local}, which is not a file of the repository"
             copy = self.workdir / service / local.name
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(self.rewrite(service, local.read_text()))
