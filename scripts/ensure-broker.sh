@@ -8,53 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# shellcheck source=scripts/apt.sh
-. scripts/apt.sh
+# shellcheck source=scripts/service.sh
+. scripts/service.sh
 
-install_server() {
-  apt_install broker rabbitmq-server
-}
-
-if [ "${1:-}" = "--with-server" ] && ! command -v rabbitmq-server >/dev/null 2>&1 \
-    && [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
-  install_server
-  command -v rabbitmq-server >/dev/null 2>&1 || {
-    echo "broker: the tests need rabbitmq-server installed (Debian: apt-get install rabbitmq-server)" >&2
-    exit 1
-  }
+if [ "${1:-}" = "--with-server" ]; then
+  need_server broker rabbitmq-server /usr/lib/rabbitmq/bin/rabbitmq-server
 fi
 
-url="${KOMO_BRAZE_AMQP_URL:-amqp://guest:guest@localhost:5672/}"
-hostport=$(python3 - "$url" <<'PY'
-import sys
-from urllib.parse import urlsplit
-u = urlsplit(sys.argv[1])
-print(f"{u.hostname or 'localhost'} {u.port or 5672}")
-PY
-)
-read -r host port <<<"$hostport"
+service_address "${KOMO_BRAZE_AMQP_URL:-amqp://guest:guest@localhost:5672/}" 5672
 
-answers() {
-  python3 - "$host" "$port" <<'PY'
-import socket, sys
-try:
-    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
-        s.sendall(b"AMQP\x00\x00\x09\x01")
-        sys.exit(0 if s.recv(8) else 1)
-except OSError:
-    sys.exit(1)
-PY
-}
-
-wait_for_broker() {
-  for _ in $(seq 1 90); do
-    if answers; then return 0; fi
-    sleep 1
-  done
-  return 1
-}
-
-if answers; then
+if service_answers amqp; then
   echo "broker: RabbitMQ answers on $host:$port"
   exit 0
 fi
@@ -62,19 +25,19 @@ fi
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   echo "broker: nothing on $host:$port; starting RabbitMQ with Docker Compose"
   docker compose up -d rabbitmq
-  wait_for_broker && { echo "broker: ready (Docker Compose)"; exit 0; }
+  wait_until 90 service_answers amqp && { echo "broker: ready (Docker Compose)"; exit 0; }
   echo "broker: Docker Compose started RabbitMQ but it did not answer in 90 s" >&2
   exit 1
 fi
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
-  install_server
+  apt_install broker rabbitmq-server
 fi
 
 if command -v rabbitmq-server >/dev/null 2>&1; then
   echo "broker: nothing on $host:$port; starting a local rabbitmq-server"
   rabbitmq-server -detached || true
-  wait_for_broker && { echo "broker: ready (local rabbitmq-server)"; exit 0; }
+  wait_until 90 service_answers amqp && { echo "broker: ready (local rabbitmq-server)"; exit 0; }
   echo "broker: rabbitmq-server was started but did not answer on $host:$port in 90 s" >&2
   exit 1
 fi

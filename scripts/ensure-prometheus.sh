@@ -8,13 +8,14 @@
 #   connection: `rabbitmq-plugins enable rabbitmq_prometheus` starts one more listener on the node.
 set -euo pipefail
 
+# shellcheck source=scripts/service.sh
+. "$(dirname "$0")/service.sh"
+
 prometheus_bin() {
   command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1
 }
 
 if ! prometheus_bin; then
-  # shellcheck source=scripts/apt.sh
-  . "$(dirname "$0")/apt.sh"
   apt_install prometheus prometheus
   prometheus_bin || {
     echo "prometheus: the tests need prometheus and promtool (Debian: apt-get install prometheus)" >&2
@@ -23,13 +24,7 @@ if ! prometheus_bin; then
 fi
 
 # the broker the tests use: KOMO_BRAZE_AMQP_URL's host (default localhost), plugin port 15692
-url="${KOMO_BRAZE_AMQP_URL:-amqp://guest:guest@localhost:5672/}"
-host=$(python3 - "$url" <<'PY'
-import sys
-from urllib.parse import urlsplit
-print(urlsplit(sys.argv[1]).hostname or "localhost")
-PY
-)
+service_address "${KOMO_BRAZE_AMQP_URL:-amqp://guest:guest@localhost:5672/}" 5672
 
 plugin_answers() {
   python3 - "$host" <<'PY'
@@ -50,10 +45,7 @@ fi
 if { [ "$host" = localhost ] || [ "$host" = 127.0.0.1 ]; } && command -v rabbitmq-plugins >/dev/null 2>&1; then
   echo "prometheus: enabling RabbitMQ's prometheus plugin (rabbitmq-plugins enable rabbitmq_prometheus)"
   rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
-  for _ in $(seq 1 30); do
-    plugin_answers && exit 0
-    sleep 1
-  done
+  wait_until 30 plugin_answers && exit 0
 fi
 cat >&2 <<MSG
 prometheus: RabbitMQ's prometheus plugin does not answer on $host:15692.

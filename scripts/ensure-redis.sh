@@ -8,64 +8,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# shellcheck source=scripts/apt.sh
-. scripts/apt.sh
+# shellcheck source=scripts/service.sh
+. scripts/service.sh
 
-install_server() {
-  apt_install redis redis-server
-}
-
-if [ "${1:-}" = "--with-server" ] && ! command -v redis-server >/dev/null 2>&1; then
-  install_server
-  command -v redis-server >/dev/null 2>&1 || {
-    echo "redis: the tests need redis-server installed (Debian: apt-get install redis-server)" >&2
-    exit 1
-  }
+if [ "${1:-}" = "--with-server" ]; then
+  need_server redis redis-server
 fi
 
-url="${KOMO_BRAZE_TEST_REDIS_URL:-redis://localhost:6379/0}"
-hostport=$(python3 - "$url" <<'PY'
-import sys
-from urllib.parse import urlsplit
-u = urlsplit(sys.argv[1])
-print(f"{u.hostname or 'localhost'} {u.port or 6379}")
-PY
-)
-read -r host port <<<"$hostport"
+service_address "${KOMO_BRAZE_TEST_REDIS_URL:-redis://localhost:6379/0}" 6379
 
-answers() {
-  python3 - "$host" "$port" <<'PY'
-import socket, sys
-try:
-    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
-        s.sendall(b"PING\r\n")
-        sys.exit(0 if s.recv(64).startswith((b"+PONG", b"-NOAUTH")) else 1)
-except OSError:
-    sys.exit(1)
-PY
-}
-
-wait_for_redis() {
-  for _ in $(seq 1 30); do
-    if answers; then return 0; fi
-    sleep 1
-  done
-  return 1
-}
-
-if answers; then
+if service_answers redis; then
   echo "redis: Redis answers on $host:$port"
   exit 0
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then
-  install_server
+  apt_install redis redis-server
 fi
 
 if command -v redis-server >/dev/null 2>&1; then
   echo "redis: nothing on $host:$port; starting a local redis-server"
   redis-server --bind "$host" --port "$port" --daemonize yes --save "" --appendonly no >/dev/null
-  wait_for_redis && { echo "redis: ready (local redis-server)"; exit 0; }
+  wait_until 30 service_answers redis && { echo "redis: ready (local redis-server)"; exit 0; }
   echo "redis: redis-server was started but did not answer on $host:$port in 30 s" >&2
   exit 1
 fi
@@ -73,7 +37,7 @@ fi
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   echo "redis: nothing on $host:$port; starting Redis with Docker Compose"
   docker compose up -d redis
-  wait_for_redis && { echo "redis: ready (Docker Compose)"; exit 0; }
+  wait_until 30 service_answers redis && { echo "redis: ready (Docker Compose)"; exit 0; }
   echo "redis: Docker Compose started Redis but it did not answer in 30 s" >&2
   exit 1
 fi

@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import os
 import re
-import signal
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +24,11 @@ import aiohttp
 import orjson
 import pytest
 
+from devtools.components import stop_process
 from tests.broker import BrokerKit
 from tests.cli import ROOT, Finished
 from tests.komo_example import KOMO_BODY
+from tests.own_broker import free_port
 
 #: the line before a ```sh block that cannot run on a test machine (a Docker engine, the shared broker's
 #: configuration), with the reason
@@ -68,20 +68,14 @@ def _bare(command: str) -> str:
     return command.split("#")[0].strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Run:
     """One run of README: its environment, its servers, and what each command answered."""
 
     broker: BrokerKit
     workdir: Path
-    sim_port: int = field(default_factory=_free_port)
-    producer_port: int = field(default_factory=_free_port)
+    sim_port: int = field(default_factory=free_port)
+    producer_port: int = field(default_factory=free_port)
     servers: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
     answers: list[tuple[str, Finished]] = field(default_factory=list)
 
@@ -155,16 +149,7 @@ class Run:
         return None
 
     async def stop_servers(self) -> dict[str, int]:
-        statuses = {}
-        for kind, process in reversed(self.servers.items()):
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                statuses[kind] = await asyncio.wait_for(process.wait(), timeout=30)
-            except TimeoutError:
-                process.kill()
-                statuses[kind] = await process.wait()
-        return statuses
+        return {kind: await stop_process(process) for kind, process in reversed(self.servers.items())}
 
     async def settled(self) -> None:
         """Wait until the worker delivered every sample that identifies someone and dead-lettered the other."""

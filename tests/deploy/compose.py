@@ -11,6 +11,8 @@ Nothing else is changed: a wrong variable name, port or path in the file stays w
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 import shlex
@@ -35,7 +37,13 @@ OWN_HOSTS = (r"0\.0\.0\.0", r"127\.0\.0\.1", "localhost")
 
 
 def compose_config(path: Path = COMPOSE_FILE) -> dict[str, Any]:
-    """``docker-compose config`` of ``path``; fails the test with compose's own message if it is invalid."""
+    """``docker-compose config`` of ``path``; fails the test with compose's own message if it is invalid.
+    Compose runs once per file and test run (it takes half a second); each caller gets its own copy."""
+    return copy.deepcopy(_compose_config(path))
+
+
+@functools.cache
+def _compose_config(path: Path) -> dict[str, Any]:
     assert shutil.which("docker-compose"), (
         "docker-compose is missing: `make test` installs it (scripts/ensure-compose.sh)"
     )
@@ -62,6 +70,15 @@ def container_ports(service: Mapping[str, Any]) -> list[int]:
             ports.add(int(str(entry).split("/")[0].rsplit(":", 1)[-1]))
     ports.update(int(str(entry).split("/")[0]) for entry in service.get("expose", []))
     return sorted(ports)
+
+
+def mounted(service: Mapping[str, Any]) -> dict[str, Path]:
+    """Container path -> repository path of each bind mount of the service."""
+    mounts = {}
+    for entry in service.get("volumes", []):
+        source, target = (entry["source"], entry["target"]) if isinstance(entry, Mapping) else entry.split(":")[:2]
+        mounts[target] = Path(source)
+    return mounts
 
 
 def dockerfile_instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
@@ -127,10 +144,8 @@ class LocalStack:
     def mounts(self, service: str) -> dict[str, Path]:
         """Each file the service mounts, by its path in the container: a rewritten local copy."""
         copies: dict[str, Path] = {}
-        for entry in self.config["services"][service].get("volumes", []):
-            source, target = (entry["source"], entry["target"]) if isinstance(entry, Mapping) else entry.split(":")[:2]
-            local = Path(source)
-            assert local.is_file(), f"{service} mounts {source}, which is not a file of the repository"
+        for target, local in mounted(self.config["services"][service]).items():
+            assert local.is_file(), f"{service} mounts {local}, which is not a file of the repository"
             copy = self.workdir / service / local.name
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(self.rewrite(service, local.read_text()))

@@ -71,7 +71,7 @@ async def start_service(stack: LocalStack, name: str, prefix: str, log_dir: Path
     component = Component(name, process, log_path)
     try:
         async with asyncio.timeout(START_TIMEOUT_S), aiohttp.ClientSession() as session:
-            while not (await healthy(stack, name, env) and await ready(session, stack, name)):
+            while not (await ready(session, stack, name) and await healthy(stack, name, env)):
                 assert process.returncode is None, f"{name} exited ({process.returncode})"
                 await asyncio.sleep(0.2)
     except (TimeoutError, AssertionError):

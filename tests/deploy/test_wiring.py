@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -16,20 +15,12 @@ from tests.deploy.compose import (
     container_ports,
     dockerfile_env,
     dockerfile_instructions,
+    mounted,
 )
 from tests.deploy.manifests import bind_of, producer_routes, settings_of, settings_variables, worker_routes
 from tests.monitoring.test_scrape import QUEUE_FAMILIES
 from tests.prometheus import promtool
 from worker.mapping import load_mapping
-
-
-def mounted(service: dict[str, Any]) -> dict[str, Path]:
-    """Container path -> repository file of each bind mount."""
-    mounts = {}
-    for entry in service.get("volumes", []):
-        source, target = entry.split(":")[:2]
-        mounts[target] = Path(source)
-    return mounts
 
 
 def test_the_image_installs_every_package_and_sets_only_known_variables() -> None:

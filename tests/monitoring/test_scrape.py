@@ -76,20 +76,25 @@ async def alert_states(prom: RunningPrometheus, name: str, **labels: str) -> set
 
 
 @asynccontextmanager
-async def pipeline(broker: BrokerKit, sim: RunningSim, tmp_path: Path) -> AsyncIterator[tuple[Component, Component]]:
+async def pipeline(
+    broker: BrokerKit, sim: RunningSim, tmp_path: Path, metrics_ports: dict[str, int]
+) -> AsyncIterator[tuple[Component, Component]]:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING)
     common = {"amqp_url": broker.amqp_url, "prefix": broker.prefix}
     # as deployed (compose, Kubernetes): /metrics on the admin bind, off the intake port
     producer_env = component_env(
-        **common, producer_bind="127.0.0.1:0", producer_admin_bind="127.0.0.1:0", webhook_token=TOKEN
+        **common,
+        producer_bind="127.0.0.1:0",
+        producer_admin_bind=f"127.0.0.1:{metrics_ports['producer']}",
+        webhook_token=TOKEN,
     )
     worker_env = component_env(
         **common,
         braze_url=sim.url,
         braze_api_key="test-key",
         mapping=str(mapping),
-        worker_metrics_bind="127.0.0.1:0",
+        worker_metrics_bind=f"127.0.0.1:{metrics_ports['worker']}",
         batch_linger_ms="50",
         braze_retry_base_s="0.2",
         braze_retry_max_s="1",
@@ -106,13 +111,13 @@ async def pipeline(broker: BrokerKit, sim: RunningSim, tmp_path: Path) -> AsyncI
 
 
 @asynccontextmanager
-async def intake_without_broker(broker: BrokerKit) -> AsyncIterator[Producer]:
+async def intake_without_broker(broker: BrokerKit, admin_port: int) -> AsyncIterator[Producer]:
     """An intake whose broker is gone: it answers 503 and is not ready."""
     settings = broker.settings(
         amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/", webhook_token=TOKEN, producer_admin_bind="127.0.0.1:0"
     )
     producer = Producer(settings)
-    await producer.start(port=0, admin_port=0)
+    await producer.start(port=0, admin_port=admin_port)
     try:
         yield producer
     finally:
@@ -124,108 +129,105 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
 ) -> None:
     await broker.declare()
     rabbitmq = f"{urlsplit(broker.amqp_url).hostname or 'localhost'}:15692"
+    # the metrics ports are chosen first so that Prometheus starts with the processes, not after them:
+    # it scrapes a new target only after its discovery's first round, some 5 s
+    ports = {"producer": free_port(), "worker": free_port(), "producer_without_broker": free_port()}
+    jobs = [
+        *(ScrapeJob(name, f"127.0.0.1:{port}") for name, port in ports.items()),
+        ScrapeJob("rabbitmq", rabbitmq, "/metrics/detailed", {"family": QUEUE_FAMILIES}),
+    ]
     async with (
+        running_prometheus(tmp_path, jobs, interval_s=1.0, rule_files=[ALERTS]) as prom,
         running_sim() as sim,
-        pipeline(broker, sim, tmp_path) as (producer, worker),
-        intake_without_broker(broker) as refusing,
+        pipeline(broker, sim, tmp_path, ports) as (producer, worker),
+        intake_without_broker(broker, ports["producer_without_broker"]) as refusing,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
     ):
-        jobs = [
-            ScrapeJob("producer", f"127.0.0.1:{producer.admin_port}"),
-            ScrapeJob("worker", f"127.0.0.1:{worker.port}"),
-            ScrapeJob("producer_without_broker", f"127.0.0.1:{refusing.admin_port}"),
-            ScrapeJob("rabbitmq", rabbitmq, "/metrics/detailed", {"family": QUEUE_FAMILIES}),
+        await eventually(lambda: _all_up(prom, len(jobs)), what="every target scraped")
+
+        # 1. good submissions, two the worker dead-letters as no_identifier, one as unmapped_hub,
+        #    two the intake refuses
+        good = [body(f"user-{n}", favourite_team="Swans") for n in range(30)]
+        no_identifier = [body(None, favourite_team="Swans") for _ in range(2)]
+        unmapped = [body("user-x", hub="hub-unknown")]
+        statuses = [await post(session, producer.url, b) for b in good + no_identifier + unmapped]
+        statuses += [await post(session, producer.url, b"[1, 2]"), await post(session, producer.url, b"{")]
+        assert statuses == [202] * 33 + [400, 400]
+        await eventually(lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 33), what="33 settled")
+
+        # 2. Braze refuses the key for a while: the breaker opens, its alert goes pending
+        await sim.client.set_faults(unauthorized_for_s=10)
+        revoked_batch = [body(f"late-{n}") for n in range(10)]
+        assert [await post(session, producer.url, b) for b in revoked_batch] == [202] * 10
+        await eventually(
+            lambda: _state_in(prom, "KomoBrazeBreakerOpen", {"pending", "firing"}, workspace="default"),
+            what="the breaker alert during the revoked-key window",
+        )
+        key_refused = await alert_states(prom, "KomoBrazeKeyRefused", workspace="default", status="401")
+        assert (await sim.client.faults())["remaining_s"]["unauthorized"] > 0  # still inside the window
+        await sim.client.set_faults(unauthorized_for_s=0)  # the key works again: the breaker's next probe closes it
+        await eventually(lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 43), what="43 settled")
+
+        # 3. the intake without a broker answers 503
+        assert [await post(session, refusing_url(refusing), b) for b in good[:3]] == [503] * 3
+        await eventually(lambda: _state_in(prom, "KomoBrazeIntakeRefusing", {"firing"}), what="the 503 alert")
+
+        # what Prometheus says equals what the test did
+        answered_401 = (await sim.client.stats())["by_status"].get("401", 0)
+        await eventually(lambda: _equals(prom, _CONFIG_FAULTS, answered_401), what="config faults scraped")
+        figures = {
+            "accepted": await prom.value('sum(komo_braze_producer_requests_total{job="producer",status="202"})'),
+            "refused_400": await prom.value('sum(komo_braze_producer_requests_total{status="400"})'),
+            "refused_503": await prom.value('sum(komo_braze_producer_requests_total{status="503"})'),
+            "acked": await prom.value("sum(komo_braze_worker_messages_acked_total)"),
+            "config_faults_401": await prom.value(_CONFIG_FAULTS),
+            "config_faults_increase": await prom.value(f"sum(increase({_CONFIG_FAULTS_SERIES}[10m]))"),
+        }
+        dead = {
+            r["metric"]["kind"]: float(r["value"][1])
+            for r in await prom.query("sum by (kind) (komo_braze_worker_messages_dead_lettered_total)")
+        }
+        assert figures["accepted"] == 43
+        assert (figures["refused_400"], figures["refused_503"]) == (2, 3)
+        assert figures["acked"] == 43
+        assert figures["config_faults_401"] == answered_401 >= 1
+        assert (figures["config_faults_increase"] or 0) >= answered_401  # never under-counted
+        assert dead == {
+            "no_identifier": 2,
+            "unmapped_hub": 1,
+            "invalid_identifier": 0,
+            "invalid_submission": 0,
+            "braze_rejected": 0,
+        }
+        assert key_refused == {"firing"}  # no `for`: it fires with the first refused answer
+
+        # every panel query and every alert expression returns data
+        empty_panels = [
+            (title, expr) for title, expr in panel_queries() if not await prom.query(as_query(expr, broker.prefix))
         ]
-        async with running_prometheus(tmp_path, jobs, interval_s=1.0, rule_files=[ALERTS]) as prom:
-            await eventually(lambda: _all_up(prom, len(jobs)), what="every target scraped")
+        assert empty_panels == []
+        empty_alerts = [
+            rule["alert"] for rule in alert_rules() if not await prom.query(with_bool_comparisons(rule["expr"]))
+        ]
+        assert empty_alerts == []
 
-            # 1. good submissions, two the worker dead-letters as no_identifier, one as unmapped_hub,
-            #    two the intake refuses
-            good = [body(f"user-{n}", favourite_team="Swans") for n in range(30)]
-            no_identifier = [body(None, favourite_team="Swans") for _ in range(2)]
-            unmapped = [body("user-x", hub="hub-unknown")]
-            statuses = [await post(session, producer.url, b) for b in good + no_identifier + unmapped]
-            statuses += [await post(session, producer.url, b"[1, 2]"), await post(session, producer.url, b"{")]
-            assert statuses == [202] * 33 + [400, 400]
-            await eventually(
-                lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 33), what="33 settled"
-            )
-
-            # 2. Braze refuses the key for a while: the breaker opens, its alert goes pending
-            await sim.client.set_faults(unauthorized_for_s=10)
-            revoked_batch = [body(f"late-{n}") for n in range(10)]
-            assert [await post(session, producer.url, b) for b in revoked_batch] == [202] * 10
-            await eventually(
-                lambda: _state_in(prom, "KomoBrazeBreakerOpen", {"pending", "firing"}, workspace="default"),
-                what="the breaker alert during the revoked-key window",
-            )
-            key_refused = await alert_states(prom, "KomoBrazeKeyRefused", workspace="default", status="401")
-            assert (await sim.client.faults())["remaining_s"]["unauthorized"] > 0  # still inside the window
-            await eventually(
-                lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 43), what="43 settled"
-            )
-
-            # 3. the intake without a broker answers 503
-            assert [await post(session, refusing_url(refusing), b) for b in good[:3]] == [503] * 3
-            await eventually(lambda: _state_in(prom, "KomoBrazeIntakeRefusing", {"firing"}), what="the 503 alert")
-
-            # what Prometheus says equals what the test did
-            answered_401 = (await sim.client.stats())["by_status"].get("401", 0)
-            await eventually(lambda: _equals(prom, _CONFIG_FAULTS, answered_401), what="config faults scraped")
-            figures = {
-                "accepted": await prom.value('sum(komo_braze_producer_requests_total{job="producer",status="202"})'),
-                "refused_400": await prom.value('sum(komo_braze_producer_requests_total{status="400"})'),
-                "refused_503": await prom.value('sum(komo_braze_producer_requests_total{status="503"})'),
-                "acked": await prom.value("sum(komo_braze_worker_messages_acked_total)"),
-                "config_faults_401": await prom.value(_CONFIG_FAULTS),
-                "config_faults_increase": await prom.value(f"sum(increase({_CONFIG_FAULTS_SERIES}[10m]))"),
-                "probes_401": await prom.value('sum(komo_braze_worker_probes_total{status="401"})'),
-            }
-            dead = {
-                r["metric"]["kind"]: float(r["value"][1])
-                for r in await prom.query("sum by (kind) (komo_braze_worker_messages_dead_lettered_total)")
-            }
-            assert figures["accepted"] == 43
-            assert (figures["refused_400"], figures["refused_503"]) == (2, 3)
-            assert figures["acked"] == 43
-            assert figures["config_faults_401"] == answered_401 >= 1
-            assert (figures["config_faults_increase"] or 0) >= answered_401  # never under-counted
-            assert dead == {
-                "no_identifier": 2,
-                "unmapped_hub": 1,
-                "invalid_identifier": 0,
-                "invalid_submission": 0,
-                "braze_rejected": 0,
-            }
-            assert key_refused == {"firing"}  # no `for`: it fires with the first refused answer
-
-            # every panel query and every alert expression returns data
-            empty_panels = [
-                (title, expr) for title, expr in panel_queries() if not await prom.query(as_query(expr, broker.prefix))
-            ]
-            assert empty_panels == []
-            empty_alerts = [
-                rule["alert"] for rule in alert_rules() if not await prom.query(with_bool_comparisons(rule["expr"]))
-            ]
-            assert empty_alerts == []
-
-            # 4. the worker stops while submissions keep coming: no consumer, a growing queue, a target down
-            await worker.stop()
-            assert [await post(session, producer.url, b) for b in good[:5]] == [202] * 5
-            queue = broker.names.work_queue()
-            await eventually(
-                lambda: _state_in(prom, "KomoBrazeWorkQueueWithoutConsumer", {"pending", "firing"}, queue=queue),
-                what="the no-consumer alert",
-                timeout_s=40,
-            )
-            # the two alerts come from different scrapes (the broker's, the worker's failed one): either may
-            # be evaluated first. Pending, never firing here: it waits 2 minutes.
-            await eventually(
-                lambda: _state_in(prom, "KomoBrazeTargetDown", {"pending", "firing"}, job="worker"),
-                what="the target-down alert",
-                timeout_s=40,
-            )
-            assert await alert_states(prom, "KomoBrazeTargetDown", job="worker") == {"pending"}
+        # 4. the worker stops while submissions keep coming: no consumer, a growing queue, a target down
+        await worker.stop()
+        assert [await post(session, producer.url, b) for b in good[:5]] == [202] * 5
+        queue = broker.names.work_queue()
+        await eventually(
+            lambda: _state_in(prom, "KomoBrazeWorkQueueWithoutConsumer", {"pending", "firing"}, queue=queue),
+            what="the no-consumer alert",
+            timeout_s=40,
+        )
+        # the two alerts come from different scrapes (the broker's, the worker's failed one): either may
+        # be evaluated first. Pending, never firing here: it waits 2 minutes.
+        await eventually(
+            lambda: _state_in(prom, "KomoBrazeTargetDown", {"pending", "firing"}, job="worker"),
+            what="the target-down alert",
+            timeout_s=40,
+        )
+        assert await alert_states(prom, "KomoBrazeTargetDown", job="worker") == {"pending"}
 
 
 _CONFIG_FAULTS_SERIES = 'komo_braze_worker_config_faults_total{status="401"}'
