@@ -19,9 +19,7 @@ from komo_braze.publish_errors import (
 )
 
 
-def raised_within(
-    error: BaseException, on_lost: Callable[[BaseException], None] | None = None
-) -> PublishFailed:
+def raised_within(error: BaseException, on_lost: Callable[[BaseException], None] | None = None) -> PublishFailed:
     with pytest.raises(PublishFailed) as failed, publish_errors("hub.x", 2.5, on_lost=on_lost):
         raise error
     return failed.value
