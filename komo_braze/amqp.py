@@ -28,7 +28,7 @@ from komo_braze.failures import BrokerUnreachable
 from komo_braze.logs import error_fields, get_logger
 from komo_braze.settings import Settings
 
-__all__ = ["FailoverConnection", "connect", "connect_once", "redact_url", "unreachable"]
+__all__ = ["FailoverConnection", "connect", "connect_once", "unreachable"]
 
 log = get_logger(__name__)
 

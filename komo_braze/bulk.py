@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import aio_pika
 
+from komo_braze.envelope import ROUTING_PREFIX
 from komo_braze.logs import get_logger
 from komo_braze.publish_errors import BrokerUnavailable, PublishFailed
 from komo_braze.publishing import ConfirmPublisher
@@ -38,7 +39,8 @@ class Outgoing:
 
     def ids(self) -> dict[str, str | None]:
         """``submission_id`` and ``hub_id`` for its log events (a hub is known from a ``hub.<id>`` key)."""
-        hub_id = self.routing_key.removeprefix("hub.") if self.routing_key.startswith("hub.") else None
+        key = self.routing_key
+        hub_id = key.removeprefix(ROUTING_PREFIX) if key.startswith(ROUTING_PREFIX) else None
         return {"submission_id": self.message.message_id, "hub_id": hub_id}
 
 

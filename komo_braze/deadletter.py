@@ -124,7 +124,7 @@ class DeadLetter:
         """The hub a replay routes by: the envelope's, else the header's (``None``: cannot route)."""
         return self.envelope.hub_id if self.envelope is not None else self.hub_id
 
-    def replay_message(self, replayed_at: datetime, message_id: str | None = None) -> aio_pika.Message:
+    def replay_message(self, replayed_at: datetime) -> aio_pika.Message:
         """The message a replay publishes: routed as a new submission would be.
 
         The failure's ``x-error-*`` headers (and the broker's ``x-death`` family) are removed, so a
@@ -136,7 +136,7 @@ class DeadLetter:
             headers=self._replay_headers(replayed_at),
             content_type="application/json",
             delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=message_id or self.submission_id,
+            message_id=self.submission_id,
             timestamp=self.envelope.received_at if self.envelope is not None else replayed_at,
         )
 

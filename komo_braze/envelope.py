@@ -76,7 +76,7 @@ class Envelope:
         if hub_id is None:
             raise EnvelopeError("body has no site_id", field="site_id")
         check_carried("submission_id", submission_id)
-        check_carried("site_id", hub_id, routing_key(hub_id))
+        check_carried("site_id", routing_key(hub_id), in_routing_key=True)
         event = payload.get("event")
         return cls(
             submission_id=submission_id,
@@ -141,12 +141,12 @@ def routing_key(hub_id: str) -> str:
     return ROUTING_PREFIX + hub_id
 
 
-def check_carried(field: str, value: str, on_the_wire: str | None = None) -> None:
-    """Raise :class:`EnvelopeError` when ``value`` (as ``on_the_wire``, e.g. inside a routing key) is
-    longer than an AMQP short string: the broker client would refuse to publish it."""
-    size = len((value if on_the_wire is None else on_the_wire).encode())
+def check_carried(field: str, text: str, *, in_routing_key: bool = False) -> None:
+    """Raise :class:`EnvelopeError` when ``text`` (``field``'s value as sent, or ``in_routing_key`` the
+    routing key made of it) is longer than an AMQP short string: the broker client would refuse it."""
+    size = len(text.encode())
     if size > SHORTSTR_MAX_BYTES:
-        where = "" if on_the_wire is None else " in the routing key"
+        where = " in the routing key" if in_routing_key else ""
         raise EnvelopeError(
             f"{field} takes {size} bytes{where}; the broker carries at most {SHORTSTR_MAX_BYTES} bytes", field=field
         )

@@ -63,19 +63,16 @@ def publish_errors(
     routing_key: str,
     timeout_s: float,
     *,
-    on_nack: Callable[[], None] | None = None,
     on_lost: Callable[[BaseException], None] | None = None,
 ) -> Iterator[None]:
     """Around a ``mandatory`` publish and its confirm (bounded by ``timeout_s``): what aio-pika and aiormq
-    raise becomes a :class:`PublishFailed`, the original chained as its cause. ``on_nack`` is called on a
-    nack, ``on_lost(exc)`` when the connection or the channel broke under the publish."""
+    raise becomes a :class:`PublishFailed`, the original chained as its cause. ``on_lost(exc)`` is called
+    when the connection or the channel broke under the publish."""
     try:
         yield
     except aio_pika.exceptions.PublishError as exc:
         raise Unroutable(f"unroutable: no queue is bound for routing key {routing_key}") from exc
     except aio_pika.exceptions.DeliveryError as exc:
-        if on_nack is not None:
-            on_nack()
         raise PublishRejected("broker refused the message") from exc
     except TimeoutError as exc:
         raise BrokerUnavailable(f"broker did not confirm in time ({timeout_s:g} s)", after_sending=True) from exc

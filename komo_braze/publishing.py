@@ -17,11 +17,11 @@ import contextlib
 from datetime import datetime
 
 import aio_pika
-from aio_pika.abc import AbstractRobustConnection, DeliveryMode
+from aio_pika.abc import DeliveryMode
 
 from komo_braze import topology
 from komo_braze.addresses import redact
-from komo_braze.amqp import connect
+from komo_braze.amqp import FailoverConnection, connect
 from komo_braze.confirm_channel import ConfirmChannel
 from komo_braze.envelope import Envelope
 from komo_braze.failures import BrokerUnreachable
@@ -60,7 +60,7 @@ class ConfirmPublisher:
         self._settings = settings
         self._name = name
         self._exchange_name = exchange_name or topology.Names(settings.prefix).exchange
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: FailoverConnection | None = None
         self._confirms: ConfirmChannel | None = None  # a fresh channel after a nack (its docstring says why)
         self._connector: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -130,7 +130,7 @@ class ConfirmPublisher:
         url = redact(self._settings.amqp_urls)
         while True:
             try:
-                await self._connect_once()
+                connection = await self._connect_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -142,17 +142,11 @@ class ConfirmPublisher:
                 )
                 await asyncio.sleep(self._settings.reconnect_interval_s)
                 continue
-            log.info("broker_connected", broker=self._address, exchange=self._exchange_name)
+            log.info("broker_connected", broker=connection.address, exchange=self._exchange_name)
             self._connected.set()
             return
 
-    @property
-    def _address(self) -> str:
-        """The node connected to now (password masked), or every address before the first connection."""
-        connection = self._connection
-        return str(getattr(connection, "address", "")) or redact(self._settings.amqp_urls)
-
-    async def _connect_once(self) -> None:
+    async def _connect_once(self) -> FailoverConnection:
         async with asyncio.timeout(max(10.0, self._settings.publish_timeout_s)):
             connection = await connect(self._settings, self._name)
         try:
@@ -178,3 +172,4 @@ class ConfirmPublisher:
             timeout_s=self._settings.publish_timeout_s,
             renew_interval_s=self._settings.reconnect_interval_s,
         )
+        return connection

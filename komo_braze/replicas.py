@@ -60,15 +60,19 @@ async def cluster_view(settings: Settings, queue_names: Iterable[str]) -> Cluste
     try:
         async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session:
             nodes = await _get(session, f"{base}/api/nodes?columns=name,running")
-            queues = {}
-            for name in queue_names:
-                queue = await _get(session, f"{base}/api/queues/{vhost}/{quote(name, safe='')}")
-                queues[name] = Replicas(
-                    tuple(queue.get("members") or ()), tuple(queue.get("online") or ()), queue.get("leader")
-                )
+            answers = {
+                name: await _get(session, f"{base}/api/queues/{vhost}/{quote(name, safe='')}") for name in queue_names
+            }
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise ManagementUnavailable(f"management API at {base} did not answer ({type(exc).__name__})") from exc
-    return ClusterView(tuple(sorted(n["name"] for n in nodes if n.get("running"))), queues)
+    try:
+        queues = {
+            name: Replicas(tuple(queue.get("members") or ()), tuple(queue.get("online") or ()), queue.get("leader"))
+            for name, queue in answers.items()
+        }
+        return ClusterView(tuple(sorted(n["name"] for n in nodes if n.get("running"))), queues)
+    except (AttributeError, KeyError, TypeError) as exc:  # another service at that URL
+        raise ManagementUnavailable(f"management API at {base} answered, but not as RabbitMQ's does") from exc
 
 
 async def _get(session: aiohttp.ClientSession, url: str) -> Any:

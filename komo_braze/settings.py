@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AnyUrl, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from komo_braze.addresses import split_addresses
@@ -262,9 +262,7 @@ class Settings(BaseSettings):
 
     @field_validator("producer_bind", "producer_admin_bind", "worker_metrics_bind", mode="before")
     @classmethod
-    def _parse_bind(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and not value.strip() and info.field_name == "producer_admin_bind":
-            return None  # an empty optional bind (e.g. a blank compose variable) is no bind
+    def _parse_bind(cls, value: Any) -> Any:
         return HostPort.parse(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
@@ -281,10 +279,11 @@ class Settings(BaseSettings):
     def _parse_tokens(cls, value: Any) -> Any:
         return _split_secrets(value)
 
-    @field_validator("webhook_hmac_secret", "braze_api_key", "state_url", mode="before")
+    @field_validator("webhook_hmac_secret", "braze_api_key", "state_url", "producer_admin_bind", mode="before")
     @classmethod
-    def _blank_secret_is_unset(cls, value: Any) -> Any:
-        # an empty HMAC key would turn authentication "on" while anyone can compute the signature
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # an empty HMAC key would turn authentication "on" while anyone can compute the signature; an
+        # empty optional bind (e.g. a blank compose variable) is no bind
         if isinstance(value, str) and not value.strip():
             return None
         return value

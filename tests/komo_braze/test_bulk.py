@@ -102,3 +102,9 @@ async def test_numbered_lines_read_no_further_batch_once_shutdown_is_set() -> No
         positions.append(position)
         shutdown.set()
     assert positions == list(range(1, READ_BATCH_LINES + 1))
+
+
+def test_an_item_names_its_submission_and_the_hub_of_its_routing_key() -> None:
+    item = outgoing(3)
+    assert item.ids() == {"submission_id": "s-3", "hub_id": "hub"}
+    assert Outgoing(4, item.message, "").ids() == {"submission_id": "s-3", "hub_id": None}  # a dead letter's key

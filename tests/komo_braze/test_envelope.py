@@ -81,8 +81,9 @@ json_values = st.recursive(
 
 @given(
     extra=st.dictionaries(st.text(), json_values, max_size=8),
-    submission_id=st.text(min_size=1).filter(str.strip),
-    site_id=st.text(min_size=1).filter(str.strip),
+    # at most 60 characters of up to 4 bytes: within what AMQP carries (255 bytes, "hub." + site_id)
+    submission_id=st.text(min_size=1, max_size=60).filter(str.strip),
+    site_id=st.text(min_size=1, max_size=60).filter(str.strip),
     moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
 )
 def test_envelopes_round_trip(extra: dict[str, Any], submission_id: str, site_id: str, moment: datetime) -> None:

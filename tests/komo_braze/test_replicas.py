@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 
+from komo_braze.http import start_site
 from komo_braze.replicas import ClusterView, ManagementUnavailable, Replicas, cluster_view, durability_note
 from tests.broker import BrokerKit
 from tests.own_broker import free_port
@@ -50,3 +52,18 @@ async def test_a_management_api_that_does_not_answer_is_one_line_without_credent
         await cluster_view(settings, ["q"])
     assert "s3cret" not in str(raised.value)
     assert url in str(raised.value)
+
+
+async def test_another_service_at_the_management_url_is_one_line_not_a_crash(broker: BrokerKit) -> None:
+    async def not_rabbitmq(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", not_rabbitmq)
+    runner, port = await start_site(app, "127.0.0.1", 0)
+    try:
+        settings = broker.settings(management_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(ManagementUnavailable, match="answered, but not as RabbitMQ's does"):
+            await cluster_view(settings, ["q"])
+    finally:
+        await runner.cleanup()

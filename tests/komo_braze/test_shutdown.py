@@ -115,7 +115,7 @@ async def test_exit_ends_the_process_at_once_on_the_second_signal_with_the_shell
 
 
 async def test_ignore_lets_the_stop_under_way_finish_on_the_second_signal() -> None:
-    async with child("ignore", stop_s=3.0) as proc:
+    async with child("ignore", stop_s=1.0) as proc:
         await proc.said("serving")
         proc.signal(signal.SIGTERM)
         await proc.said("stopping")

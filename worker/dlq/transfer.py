@@ -146,7 +146,7 @@ def plan_import(line_number: int, line: bytes, *, to_dlq: bool, replayed_at: dat
         planned = Planned(line_number, letter.replay_message(replayed_at), routing_key(hub), letter.kind)
     try:
         check_carried("message_id", planned.message.message_id or "")
-        check_carried("hub", planned.routing_key, planned.routing_key)
+        check_carried("hub", planned.routing_key, in_routing_key=True)
     except EnvelopeError as exc:
         raise BadLine(exc.reason) from exc
     return planned
