@@ -133,7 +133,7 @@ class Pacer:
         now = self._clock()
         if headers.retry_after_s is not None:
             until = now + headers.retry_after_s
-        elif headers.reset_epoch_s is not None and 0 < headers.reset_epoch_s - now <= _MAX_WINDOW_S:
+        elif headers.reset_epoch_s is not None and headers.reset_epoch_s > now:  # bounded when read
             until = headers.reset_epoch_s
         else:
             until = now

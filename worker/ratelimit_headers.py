@@ -2,9 +2,10 @@
 
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` (epoch seconds) and
 ``Retry-After`` (seconds, or an HTTP date) come from whatever answered: Braze, or a proxy in front of
-it. Reading them never raises. A value that is no finite number, or makes no sense (a negative limit, a
-Reset in the past), is ignored; one out of bounds is clamped (a negative count or wait to 0, a wait
-beyond ``max_ahead_s`` to it); a Reset given in milliseconds is read as such. Every header whose value
+it. Reading them never raises. A value that is no finite number, or makes no sense (a limit below 1, a
+Reset at or before the epoch), is ignored; one out of bounds is clamped (a negative count or wait to 0, a
+wait beyond ``max_ahead_s`` to it); a Reset given in milliseconds is read as such. A Reset just past is
+kept (a late answer of a window that has reset; the pacer knows it for one). Every header whose value
 was not used as it came is named in :attr:`RateLimitHeaders.unusable`, for the metric.
 """
 

@@ -59,10 +59,7 @@ async def test_a_channel_the_broker_closed_is_consumed_again_as_soon_as_aio_pika
             "consuming",
             "consumer_reestablished",
         ]
-        assert (
-            metrics.registry.get_sample_value("komo_braze_worker_consumer_restarts_total", {"workspace": "default"})
-            == 1
-        )
+        assert metrics.value("consumer_restarts_total", workspace="default") == 1
         assert consumer.ready
     finally:
         await consumer.stop_consuming()

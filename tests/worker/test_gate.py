@@ -35,8 +35,7 @@ class GateKit:
     metrics: WorkerMetrics
 
     def value(self, name: str, **labels: str) -> float:
-        sample = self.metrics.registry.get_sample_value(f"komo_braze_worker_{name}", {"workspace": "w", **labels})
-        return sample or 0.0  # a counter never incremented for these labels is absent
+        return self.metrics.value(name, workspace="w", **labels)
 
 
 @asynccontextmanager

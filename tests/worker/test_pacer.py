@@ -113,6 +113,12 @@ def test_a_429_pauses_at_least_a_second_whatever_it_says() -> None:
     assert pacer.pause_for_429(_headers(remaining=0, reset=clock.now - 5)) == 1.0
 
 
+def test_a_429_pauses_until_the_reset_as_read_even_past_an_hour() -> None:
+    clock = Clock()  # the pause cap bounds the Reset when it is read (KOMO_BRAZE_BRAZE_MAX_PAUSE_S, up to a day)
+    pacer = Pacer(clock=clock, jitter_s=0.0)
+    assert pacer.pause_for_429(_headers(remaining=0, reset=clock.now + 7200)) == 7200
+
+
 def test_a_sane_reset_after_a_wrong_one_is_taken_not_ignored_as_late() -> None:
     clock = Clock()
     pacer = Pacer(clock=clock, jitter_s=0.0)

@@ -135,10 +135,7 @@ class Routed:
     metrics: WorkerMetrics
 
     def rejected(self, attribute: str) -> float:
-        value = self.metrics.registry.get_sample_value(
-            "komo_braze_worker_rejected_fields_total", {"attribute": attribute}
-        )
-        return value or 0.0
+        return self.metrics.value("rejected_fields_total", attribute=attribute)
 
 
 def envelope_delivery(submission_id: str = "s-1", hub: str = "hub-1") -> Delivery:

@@ -2,7 +2,7 @@
 
 The channel is the tracker's collaborator, not the broker: the broker's side of acks (what a closed
 channel hands back, in which order) is shown on the real broker by ``tests/worker/test_consumer_timeout.py``,
-``tests/worker/test_broker_restart.py`` and ``tests/worker/test_outcomes.py``.
+``tests/worker/test_broker_restart.py`` and ``tests/worker/test_outcome_end_to_end.py``.
 """
 
 from __future__ import annotations
