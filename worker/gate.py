@@ -8,8 +8,9 @@ answer about the request itself (a 2xx or a 400) shows that Braze is there and t
 closes the breaker. While the pacer holds requests back for longer than ``pause_probe_s`` (a Reset
 far ahead, a long ``Retry-After``), :meth:`pause_probe_loop` sends the same harmless request past the
 pacer once per ``pause_probe_s``: an answer that takes the request ends the pause (its headers are
-the truth from then on), a 429 replaces it with its own, so a workspace resumes by itself within
-``pause_probe_s`` of Braze answering sanely (``docs/decisions.md``, "Hostile answers").
+the truth from then on, and with a shared limit the schedule in Redis is dropped too), a 429 replaces
+it with its own, so a workspace resumes by itself within ``pause_probe_s`` of Braze answering sanely
+(``docs/decisions.md``, "Hostile answers").
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class BrazeGate:
         """Probe long pauses (runs for the pipeline's lifetime)."""
         while True:
             await asyncio.sleep(self.pause_probe_s)
-            if self.pacer.blocked_for_s() <= self.pause_probe_s:
+            if self._blocked_for_s() <= self.pause_probe_s:
                 continue  # it ends before the next look by itself
             self.metrics.pause_probes.labels(self.workspace).inc()
             answer = await self.client.track(PROBE_BODY)
@@ -177,4 +178,11 @@ class BrazeGate:
                     log.info("rate_limited", workspace=self.workspace, paused_s=round(paused_s, 3))
                 case _:  # Braze took the (empty) request: the pause no longer holds
                     self.pacer.resume(answer.rate_limit)
+                    if self.shared_limit is not None:
+                        await self.shared_limit.resume()
                     self.succeeded(answer)
+
+    def _blocked_for_s(self) -> float:
+        """How long requests are held back: by this process's pacer, or by the shared schedule."""
+        shared = self.shared_limit.blocked_for_s() if self.shared_limit is not None else 0.0
+        return max(self.pacer.blocked_for_s(), shared)

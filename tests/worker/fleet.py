@@ -100,13 +100,18 @@ async def fleet(
     finally:
         await crew.stop_all()
         if state_url:
-            client: Redis = Redis.from_url(state_url)
-            try:
-                keys = [key async for key in client.scan_iter(match=f"{kit.prefix}:*", count=1000)]
-                if keys:
-                    await client.delete(*keys)
-            finally:
-                await client.aclose()
+            await delete_keys(state_url, kit.prefix)
+
+
+async def delete_keys(redis_url: str, prefix: str) -> None:
+    """Delete the Redis keys a deployment under ``prefix`` wrote (its state store and shared limits)."""
+    client: Redis = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 async def publish_fast(kit: BrokerKit, bodies: Sequence[dict[str, Any]]) -> None:

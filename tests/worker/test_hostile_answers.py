@@ -18,6 +18,7 @@ from braze_sim.testing import RunningSim, running_sim
 from komo_braze.http import start_site
 from tests.broker import BrokerKit
 from tests.waiting import eventually
+from tests.worker.fleet import delete_keys
 from tests.worker.harness import RunningWorker, acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
@@ -109,6 +110,28 @@ async def test_an_absurd_pause_is_probed_and_delivery_resumes_once_braze_answers
         if probed:
             assert worker.value("pause_probes_total", workspace="default") >= 1
         assert await dead_letters(broker) == []
+
+
+@pytest.mark.parametrize("kind", ["429_far_reset", "429_retry_after_huge"])
+async def test_an_absurd_429_does_not_hold_the_shared_limit_once_braze_answers_sanely(
+    broker: BrokerKit, redis_url: str, kind: str
+) -> None:
+    """With the rate limit shared in Redis the absurd 429 reaches every worker's schedule: a sane probe
+    must end it there too, not only in this process's pacer."""
+    first, second = [body(f"user-{n}") for n in range(10)], [body(f"later-{n}") for n in range(10)]
+    try:
+        async with _hostile(broker, kind, braze_pause_probe_s=PROBE_S, state_url=redis_url) as (sim, worker):
+            await publish(broker, first)
+            await eventually(lambda: _sim_saw(sim, kind, 1), what=f"a {kind} answer")
+            await sim.client.set_faults(clear=True)
+            await publish(broker, second)
+            await eventually(acked(worker, 20), timeout_s=15, what="20 acks after Braze answered sanely")
+            assert sorted(await _event_ids(sim)) == sorted(b["submission_id"] for b in first + second)
+            assert worker.value("pause_probes_total", workspace="default") >= 1
+            assert worker.value("shared_limit", workspace="default") == 1  # paced in Redis all along
+            assert await dead_letters(broker) == []
+    finally:
+        await delete_keys(redis_url, broker.prefix)
 
 
 @pytest.mark.parametrize("kind", ["429_retry_after_negative", "429_retry_after_garbage", "429_retry_after_date"])

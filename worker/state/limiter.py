@@ -45,11 +45,14 @@ HEADROOM_SHARE = 0.02
 BURST_SHARE = 0.01
 #: grants the headers cannot see yet (sent before request n but answered after it), as a share of the limit
 MARGIN_SHARE = 0.01
+#: the script's modes
+_TAKE, _CAP_ONLY, _RESUME = "1", "0", "2"
 #: a Reset or Retry-After further away than this is not believed
 _MAX_CAP_S = 3600.0
 
 # KEYS[1]: the workspace's hash. ARGV: interval_us, tolerance_us, cap_until_us (0: none), cap_seq,
-# take (1: reserve a slot, 0: only record the cap), spare (grants of the headroom). Returns {seq, wait_us}.
+# mode (1: reserve a slot, 0: only record the cap, 2: resume: drop the cap and the slots granted ahead),
+# spare (grants of the headroom). Returns {seq, wait_us}.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -58,7 +61,9 @@ local tat, seq = tonumber(s[1]) or 0, tonumber(s[2]) or 0
 local cap_until, cap_seq = tonumber(s[3]) or 0, tonumber(s[4]) or 0
 local interval, tolerance, spare = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[6])
 local new_until, new_seq = tonumber(ARGV[3]), tonumber(ARGV[4])
-if new_until > now then
+if ARGV[5] == '2' then
+  tat, cap_until, cap_seq = now, 0, 0
+elseif new_until > now then
   if new_until > cap_until then
     cap_until, cap_seq = new_until, new_seq
   elseif new_until == cap_until then
@@ -130,6 +135,8 @@ class SharedLimiter:
         self._last_reset_s: float | None = None
         self._others = OtherClients()
         self._lookahead_s = 0.0  # how far ahead of now the latest grant's slot was
+        self._slot_at = -math.inf  # when the latest grant waiting for its slot may start (clock())
+        self._resumed = asyncio.Event()  # set by resume(): the grants waiting now take new slots
 
     @property
     def shared(self) -> bool:
@@ -144,18 +151,41 @@ class SharedLimiter:
 
     async def reserve(self) -> int | None:
         """Take the next slot and wait for it; returns the grant's sequence number for :meth:`learn`, or
-        ``None`` when Redis did not answer (the caller paces by itself)."""
-        granted = await self.grant()
-        if granted is None:
-            return None
-        seq, wait_s = granted
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
-        return seq
+        ``None`` when Redis did not answer (the caller paces by itself). A wait that :meth:`resume` ends
+        takes a slot of the schedule as it is then."""
+        while True:
+            granted = await self.grant()
+            if granted is None:
+                return None
+            seq, wait_s = granted
+            if wait_s <= 0:
+                return seq
+            resumed = self._resumed
+            self._slot_at = max(self._slot_at, self._clock() + wait_s)
+            try:
+                async with asyncio.timeout(wait_s):
+                    await resumed.wait()
+            except TimeoutError:
+                return seq
+
+    def blocked_for_s(self) -> float:
+        """How long this process's latest grant still waits for its slot (0: none waits)."""
+        return max(0.0, self._slot_at - self._clock())
+
+    async def resume(self) -> None:
+        """Braze took a request again while grants waited far ahead (an absurd Reset or Retry-After): drop
+        the cap and the schedule in Redis, and let this process's waiting grants take new slots. Other
+        processes' grants follow their own probe (:meth:`worker.gate.BrazeGate.pause_probe_loop`)."""
+        self._cap = None
+        self._slot_at = -math.inf
+        self._resumed.set()
+        self._resumed = asyncio.Event()
+        if self._clock() >= self._down_until:
+            await self._call(mode=_RESUME)
 
     async def grant(self) -> tuple[int, float] | None:
         """Take the next slot: its sequence number and how long until it starts (``None``: fail open)."""
-        result = await self._call(take=True) if self._clock() >= self._down_until else None
+        result = await self._call(mode=_TAKE) if self._clock() >= self._down_until else None
         if result is None:
             self._fallbacks.inc()
             return None
@@ -186,7 +216,7 @@ class SharedLimiter:
         others = math.ceil(self._others.per_s * self._lookahead_s)
         self._merge_cap(round(until_s * 1e6), seq + remaining - self._margin() - others)
         if refused and self._clock() >= self._down_until:
-            await self._call(take=False)
+            await self._call(mode=_CAP_ONLY)
 
     def _margin(self) -> int:
         return max(2, math.ceil(self.limit * MARGIN_SHARE))
@@ -198,11 +228,11 @@ class SharedLimiter:
         elif until_us == self._cap[0]:
             self._cap = (until_us, min(seq, self._cap[1]))
 
-    async def _call(self, *, take: bool) -> tuple[int, int] | None:
+    async def _call(self, *, mode: str) -> tuple[int, int] | None:
         cap_until_us, cap_seq = self._cap or (0, 0)
         interval_us = round(self.interval_s() * 1e6)
         spare = max(0, math.ceil(self.limit * HEADROOM_SHARE) - self._margin())  # the cap has the margin off
-        args = [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, 1 if take else 0, spare]
+        args: list[int | str] = [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, mode, spare]
         try:
             async with asyncio.timeout(self._timeout_s):
                 seq, wait_us = await self._script(keys=[self.key], args=args)

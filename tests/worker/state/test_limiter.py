@@ -128,6 +128,23 @@ async def test_a_429_stops_every_process_until_the_reset_at_once(
     assert granted[1] == pytest.approx(40.0, abs=TOLERANCE_S)
 
 
+async def test_resume_ends_a_far_block_for_every_process_and_wakes_the_grants_waiting_here(
+    two_processes: tuple[SharedLimiter, SharedLimiter],
+) -> None:
+    first, second = two_processes
+    assert await first.grant() == (1, 0.0)
+    await first.learn(1, _headers(remaining=0, reset_in_s=3000.0), refused=True)  # an absurd 429
+    waiting = asyncio.create_task(first.reserve())
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    assert first.blocked_for_s() == pytest.approx(3000.0, abs=5.0)
+    await first.resume()  # a probe found Braze taking requests again
+    async with asyncio.timeout(2):
+        assert await waiting is not None  # woken, with a slot of the schedule as it is now
+    assert first.blocked_for_s() == 0.0
+    assert (await _grant(second))[1] < 2.0  # the other process's next grant is not held either
+
+
 async def test_a_later_windows_budget_replaces_an_earlier_one(redis_client: aioredis.Redis, key_prefix: str) -> None:
     """Braze's clock a little ahead of Redis's: the next window's answers must not wait for the old reset."""
     limiter = _limiter(redis_client, f"{key_prefix}:limit")
