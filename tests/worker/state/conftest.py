@@ -1,4 +1,4 @@
-"""The shared Redis, with this test's own key prefix; a Redis that does not answer fails the run."""
+"""This test's own key prefix in the shared Redis (``redis_url``, tests/conftest.py), its keys deleted afterwards."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from tests.worker.state.redis_kit import SHARED_URL, answers, delete_keys, unique_prefix
-
-
-@pytest.fixture
-async def redis_url() -> str:
-    if not await answers(SHARED_URL):
-        pytest.fail(f"no Redis answers at {SHARED_URL}; run `make redis` or set KOMO_BRAZE_TEST_REDIS_URL")
-    return SHARED_URL
+from tests.broker import unique_prefix
 
 
 @pytest.fixture
@@ -29,5 +22,6 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[aioredi
     try:
         yield client
     finally:
-        await delete_keys(client, key_prefix)
+        async for key in client.scan_iter(match=f"{key_prefix}*", count=500):
+            await client.delete(key)
         await client.aclose()
