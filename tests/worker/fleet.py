@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from redis.asyncio import Redis
 
+from bench.bench_state import clear_store
 from braze_sim.testing import RunningSim
 from devtools.components import Component
 from komo_braze.envelope import Envelope
@@ -91,13 +91,7 @@ async def fleet(
     finally:
         await crew.stop_all()
         if state_url:
-            client: Redis = Redis.from_url(state_url)
-            try:
-                keys = [key async for key in client.scan_iter(match=f"{kit.prefix}:*", count=1000)]
-                if keys:
-                    await client.delete(*keys)
-            finally:
-                await client.aclose()
+            await clear_store(state_url, kit.prefix)
 
 
 async def publish_fast(kit: BrokerKit, bodies: Sequence[dict[str, Any]]) -> None:
