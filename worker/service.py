@@ -40,6 +40,9 @@ from worker.workspaces import WorkerMapping, resolve_targets, select_workspaces
 
 log = get_logger(__name__)
 
+#: redis-py's own cap of a pool's connections (never lowered here)
+REDIS_DEFAULT_CONNECTIONS = 100
+
 
 def _resume_check(pipelines: Mapping[str, WorkspacePipeline], workspace: str) -> Callable[[], bool]:
     """When a consumer that handed its messages back may consume again: once its own workspace can send
@@ -64,10 +67,10 @@ def prefetch_for(settings: Settings) -> int:
 
 
 def redis_connections(settings: Settings, workspaces: int) -> int:
-    """Connections a Redis client of the worker may use at once: in every workspace, a store call (or a
-    reservation) for each batch under way, and one each for the claims' renewal and a probe. redis-py refuses
-    a call beyond its pool's cap (100 unless told): the store would count it as a failure."""
-    return workspaces * (batch_slots(settings) + 2)
+    """The cap of a Redis client's pool: at least what the worker may use at once (in every workspace, a store
+    call or a reservation for each batch under way, and one each for the claims' renewal and a probe).
+    redis-py refuses a call beyond the cap (100 unless told), and the store would count it as a failure."""
+    return max(REDIS_DEFAULT_CONNECTIONS, workspaces * (batch_slots(settings) + 2))
 
 
 def open_store(settings: Settings, metrics: WorkerMetrics, *, workspaces: int = 1) -> StateStore:
