@@ -22,16 +22,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
 import aiohttp
 import orjson
-import redis.asyncio as aioredis
 
-from bench.bench_worker import fill
+from bench.bench_state import clear_store
+from bench.bench_worker import clean_up, fill
 from braze_sim.testing import RunningSim, running_sim
 from devtools.components import Component, component_env, start_component
 from devtools.samples import SAMPLE_MAPPING, SampleFactory
-from komo_braze import topology
 from komo_braze.envelope import Envelope
 from komo_braze.settings import load_settings, parse_rate
 
@@ -166,7 +164,9 @@ async def measure(
             records = list(sim.simulator.state.requests)
     finally:
         await asyncio.gather(*(w.stop() for w in workers))
-        await _clean(settings.amqp_url_str, settings.prefix, state_url)
+        await clean_up(None, settings)
+        if state_url is not None:
+            await clear_store(state_url, settings.prefix)
     in_windows = [r for r in records if first <= math.floor(r.at / window_s) < first + windows]
     return LimitRun(
         processes=processes,
@@ -185,19 +185,6 @@ async def measure(
         other_sent=other.sent,
         other_refused=other.refused,
     )
-
-
-async def _clean(amqp_url: str, prefix: str, state_url: str | None) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        await topology.delete(await connection.channel(), prefix)
-    if state_url is not None:
-        client = aioredis.Redis.from_url(state_url)
-        try:
-            async for key in client.scan_iter(match=f"{prefix}:*"):
-                await client.delete(key)
-        finally:
-            await client.aclose()
 
 
 async def run(process_counts: list[int], rate: str, windows: int, other_share: float) -> int:

@@ -143,18 +143,10 @@ class Coalescer(Generic[H]):
         submissions are placed again ahead of their users' newer ones, then those users are free. They
         have lingered once already: the batch they join is due at once."""
         self._held += len(batch.submissions)
-        self._busy.subtract(batch.users)
-        self._busy = +self._busy
-        newer, self._deferred = self._deferred, []
-        for submission in sorted(batch.submissions, key=lambda s: s.seq):
-            if self._busy[submission.user]:
-                self._deferred.append(submission)
-            else:
-                self._place(submission, now)
+        self._deferred[:0] = sorted(batch.submissions, key=lambda s: s.seq)
+        self.release(batch, now)
         if self._open_since is not None and any(s.user in self._open for s in batch.submissions):
             self._open_since = min(self._open_since, now - self.limits.linger_s)
-        self._deferred += newer
-        self.release(Batch(self.workspace, []), now)  # places the newer ones whose users are free
 
     def discard(self, drop: Callable[[Submission[H]], bool]) -> list[Submission[H]]:
         """Remove and return the held (not yet sealed) submissions ``drop`` selects."""

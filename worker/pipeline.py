@@ -189,7 +189,9 @@ class WorkspacePipeline:
         for submission in waiting.submissions:
             submission.claim_waits += 1
         try:
-            await asyncio.sleep(min(CLAIM_RETRY_MAX_S, CLAIM_RETRY_S * 2**waits))
+            # the exponent capped: a user held through a long outage elsewhere waits thousands of times,
+            # and 2**1024 is no float
+            await asyncio.sleep(min(CLAIM_RETRY_MAX_S, CLAIM_RETRY_S * 2 ** min(waits, 16)))
         finally:
             self._in_flight_count -= len(waiting.submissions)
             self.coalescer.give_back(waiting, time.monotonic())

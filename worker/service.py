@@ -40,6 +40,9 @@ from worker.workspaces import WorkerMapping, resolve_targets, select_workspaces
 
 log = get_logger(__name__)
 
+#: redis-py's own cap of a pool's connections (never lowered here)
+REDIS_DEFAULT_CONNECTIONS = 100
+
 
 def _resume_check(pipelines: Mapping[str, WorkspacePipeline], workspace: str) -> Callable[[], bool]:
     """When a consumer that handed its messages back may consume again: once its own workspace can send
@@ -63,8 +66,16 @@ def prefetch_for(settings: Settings) -> int:
     return per_batch * (batch_slots(settings) + 2)
 
 
-def open_store(settings: Settings, metrics: WorkerMetrics) -> StateStore:
-    """The in-process store, or Redis (``KOMO_BRAZE_STATE_URL``) falling back to it while Redis is down."""
+def redis_connections(settings: Settings, workspaces: int) -> int:
+    """The cap of a Redis client's pool: at least what the worker may use at once (in every workspace, a store
+    call or a reservation for each batch under way, and one each for the claims' renewal and a probe).
+    redis-py refuses a call beyond the cap (100 unless told), and the store would count it as a failure."""
+    return max(REDIS_DEFAULT_CONNECTIONS, workspaces * (batch_slots(settings) + 2))
+
+
+def open_store(settings: Settings, metrics: WorkerMetrics, *, workspaces: int = 1) -> StateStore:
+    """The in-process store, or Redis (``KOMO_BRAZE_STATE_URL``) falling back to it while Redis is down;
+    ``workspaces``: how many pipelines share it."""
     memory = MemoryStore(
         accepted_retention_s=settings.state_accepted_retention_s,
         user_retention_s=settings.state_user_retention_s,
@@ -80,6 +91,7 @@ def open_store(settings: Settings, metrics: WorkerMetrics) -> StateStore:
         user_retention_s=settings.state_user_retention_s,
         claim_ttl_s=settings.state_claim_ttl_s,
         timeout_s=settings.state_timeout_s,
+        max_connections=redis_connections(settings, workspaces),
     )
     return FailoverStore(
         redis, memory, timeout_s=settings.state_timeout_s, on_change=lambda up: metrics.state_store_up.set(int(up))
@@ -115,10 +127,14 @@ async def serve(
     static_limit = parse_rate(settings.braze_static_rate_limit) if settings.braze_static_rate_limit else None
     async with AsyncExitStack() as stack:
         state = None
-        # the shared limit's own connections (it connects on first use: a Redis down at start fails open), so
-        # that a reservation never queues behind the store's scripts
+        # the shared limit's own client (it connects on first use: a Redis down at start fails open): its own
+        # pool, and its own timeouts and retries, apart from the store's
         if settings.state_url is not None:
-            state = aioredis.Redis.from_url(settings.state_url.get_secret_value(), socket_connect_timeout=1.0)
+            state = aioredis.Redis.from_url(
+                settings.state_url.get_secret_value(),
+                socket_connect_timeout=1.0,
+                max_connections=redis_connections(settings, len(targets)),
+            )
             stack.push_async_callback(state.aclose)
         connection = await amqp.connect(settings, "worker")
         stack.push_async_callback(connection.close)
@@ -141,7 +157,7 @@ async def serve(
         )
         stack.callback(dead_letters.stop)
         settler = Settler(dead_letters, settings.publish_timeout_s, metrics)
-        store = open_store(settings, metrics)
+        store = open_store(settings, metrics, workspaces=len(targets))
         stack.push_async_callback(store.close)
         if isinstance(store, FailoverStore):
             await store.start()

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from redis.asyncio import Redis
 
+from bench.bench_state import clear_store
 from braze_sim.testing import RunningSim
-from devtools.components import Component, component_env, start_component
+from devtools.components import Component
 from komo_braze.envelope import Envelope
 from komo_braze.publishing import envelope_message
 from tests.broker import BrokerKit
 from tests.waiting import eventually
-from tests.worker.harness import process_mapping
+from tests.worker.harness import process_mapping, start_worker_process
 
 
 @dataclass
@@ -36,24 +36,15 @@ class Fleet:
     started: int = 0
 
     async def start(self, count: int = 1) -> list[Component]:
-        mapping = self.directory / "mapping.yaml"
-        mapping.write_text(process_mapping(skip_unchanged=self.skip_unchanged))
-        settings = {
-            "amqp_url": self.kit.amqp_url,
-            "prefix": self.kit.prefix,
-            "braze_url": self.sim.url,
-            "braze_api_key": "test-key",
-            "mapping": str(mapping),
-            "worker_metrics_bind": "127.0.0.1:0",
-            "batch_linger_ms": "20",
-            "shutdown_grace_s": "20",
-            **({"state_url": self.state_url} if self.state_url else {}),
-            **self.settings,
-        }
+        mapping = process_mapping(skip_unchanged=self.skip_unchanged)
+        settings = {**({"state_url": self.state_url} if self.state_url else {}), **self.settings}
         names = [f"worker-{self.started + n + 1}" for n in range(count)]
         self.started += count
         new = await asyncio.gather(
-            *(start_component(name, ["worker"], component_env(**settings), self.directory) for name in names)
+            *(
+                start_worker_process(self.kit, self.sim.url, self.directory, name, mapping_text=mapping, **settings)
+                for name in names
+            )
         )
         self.workers += new
         return list(new)
@@ -100,18 +91,7 @@ async def fleet(
     finally:
         await crew.stop_all()
         if state_url:
-            await delete_keys(state_url, kit.prefix)
-
-
-async def delete_keys(redis_url: str, prefix: str) -> None:
-    """Delete the Redis keys a deployment under ``prefix`` wrote (its state store and shared limits)."""
-    client: Redis = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+            await clear_store(state_url, kit.prefix)
 
 
 async def publish_fast(kit: BrokerKit, bodies: Sequence[dict[str, Any]]) -> None:

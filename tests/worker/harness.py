@@ -51,11 +51,13 @@ def process_mapping(*, skip_unchanged: bool = False) -> str:
 PROCESS_MAPPING = process_mapping()
 
 
-async def start_worker_process(kit: BrokerKit, braze_url: str, tmp_path: Path, name: str, **settings: str) -> Component:
-    """``komo-braze worker`` as a process on ``kit``'s prefix, sending to ``braze_url`` with
-    :data:`PROCESS_MAPPING`; ``settings`` (``KOMO_BRAZE_*`` names in lower case) override the defaults."""
+async def start_worker_process(
+    kit: BrokerKit, braze_url: str, tmp_path: Path, name: str, *, mapping_text: str = PROCESS_MAPPING, **settings: str
+) -> Component:
+    """``komo-braze worker`` as a process on ``kit``'s prefix, sending to ``braze_url`` with ``mapping_text``
+    (:data:`PROCESS_MAPPING`); ``settings`` (``KOMO_BRAZE_*`` names in lower case) override the defaults."""
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(PROCESS_MAPPING)
+    mapping.write_text(mapping_text)
     env = component_env(
         amqp_url=kit.amqp_url,
         prefix=kit.prefix,

@@ -14,11 +14,11 @@ import pytest
 import structlog
 from aiohttp import web
 
+from bench.bench_state import clear_store
 from braze_sim.testing import RunningSim, running_sim
 from komo_braze.http import start_site
 from tests.broker import BrokerKit
 from tests.waiting import eventually
-from tests.worker.fleet import delete_keys
 from tests.worker.harness import RunningWorker, acked, body, dead_letters, publish, running_worker
 from tests.worker.simple_mapper import SimpleMapper
 
@@ -131,7 +131,7 @@ async def test_an_absurd_429_does_not_hold_the_shared_limit_once_braze_answers_s
             assert worker.value("shared_limit", workspace="default") == 1  # paced in Redis all along
             assert await dead_letters(broker) == []
     finally:
-        await delete_keys(redis_url, broker.prefix)
+        await clear_store(redis_url, broker.prefix)
 
 
 @pytest.mark.parametrize("kind", ["429_retry_after_negative", "429_retry_after_garbage", "429_retry_after_date"])

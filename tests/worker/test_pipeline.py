@@ -26,7 +26,8 @@ from worker.metrics import WorkerMetrics
 from worker.pacer import Pacer
 from worker.pipeline import WorkspacePipeline
 from worker.settle import Delivery, Settler
-from worker.state.memory import MemoryStore
+from worker.state import user_token
+from worker.state.memory import MemoryState, MemoryStore
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -163,3 +164,24 @@ async def test_a_submission_whose_channel_closed_before_its_send_is_neither_sent
         assert kit.settler.dead == []
         assert gone.handle.settled
         assert await kit.sim.client.profile(external_id="u-1") is None
+
+
+async def test_a_submission_whose_user_another_worker_held_through_a_long_outage_is_sent_once_free() -> None:
+    shared = MemoryState()
+    other = MemoryStore(shared, accepted_retention_s=3600, user_retention_s=3600, claim_ttl_s=10)
+    store = MemoryStore(shared, accepted_retention_s=3600, user_retention_s=3600, claim_ttl_s=10)
+    waiting = submission("u-1", "s-1", first_name="Ann")
+    waiting.claim_waits = 5000  # tried again every 200 ms for some 17 minutes already
+    token = user_token(waiting.user)
+    await other.claim([token], [])
+
+    async def free_later() -> None:
+        await asyncio.sleep(0.3)
+        await other.release([token])
+
+    async with pipeline_to_sim(store) as kit:
+        freeing = asyncio.create_task(free_later())
+        await kit.deliver(waiting)
+        await freeing
+        assert kit.settler.acked == ["s-1"]
+        assert waiting.claim_waits > 5000

@@ -108,10 +108,15 @@ class RedisStore:
         claim_ttl_s: float,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         owner: str | None = None,
+        max_connections: int | None = None,
     ) -> None:
         # no retries inside the client: the fallback store decides what a failure means (wait, or go on per process)
         self._redis: Redis = Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            max_connections=max_connections,
         )
         self._base = f"{prefix}:state:"
         self._accepted_retention_ms = int(accepted_retention_s * 1000)

@@ -64,7 +64,9 @@ async def test_three_failures_mean_per_process_mode_until_redis_answers_again(se
         await server.start()
         await eventually(lambda: store.shared, timeout_s=10)
         assert changes == [True, False, True]
-        assert (await store.claim(["u3"], [])).users == {"u3"}
+        claims = await store.claim(["u3"], ["s1"])
+        assert claims.users == {"u3"}
+        assert claims.accepted_ids == {"s1"}  # accepted while Redis was down: Redis never heard of it
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)

@@ -11,8 +11,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import pytest
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from komo_braze.settings import load_settings
+from worker.metrics import WorkerMetrics
+from worker.service import batch_slots, open_store
 from worker.state import StateStore, UserState
 from worker.state.memory import MemoryState, MemoryStore
 from worker.state.redis import RedisStore
@@ -147,3 +151,22 @@ async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str)
     finally:
         await store.close()
         await client.aclose()
+
+
+async def test_the_workers_redis_store_answers_every_batch_under_way_at_once(redis_url: str) -> None:
+    """redis-py's pool refuses calls beyond its cap (100 by default): the worker's store is sized for its
+    pipelines, else a busy worker would count refused calls as store failures and leave shared mode."""
+    prefix = f"test-pool-{uuid.uuid4().hex[:10]}"
+    # a slow answer on a busy machine is not the point here: a refusal by the pool is at once
+    settings = load_settings(state_url=redis_url, prefix=prefix, braze_max_in_flight=64, state_timeout_s=10)
+    store = open_store(settings, WorkerMetrics(CollectorRegistry()), workspaces=2)
+    try:
+        calls = 2 * batch_slots(settings)
+        claims = await asyncio.gather(*(store.claim([f"u{n}"], []) for n in range(calls)))
+        assert sum(len(c.users) for c in claims) == calls
+        assert store.shared
+    finally:
+        await store.close()
+        cleaner = RedisStore(redis_url, prefix, accepted_retention_s=1, user_retention_s=1, claim_ttl_s=1)
+        await cleaner.delete_all()
+        await cleaner.close()
