@@ -53,9 +53,6 @@ class MemoryStore:
     def shared(self) -> bool:
         return False
 
-    def _live(self, expires_at: float) -> bool:
-        return expires_at > self._state.clock()
-
     async def claim(self, users: Sequence[str], submission_ids: Sequence[str]) -> Claims:
         state, now = self._state, self._state.clock()
         claimed: set[str] = set()
