@@ -69,5 +69,5 @@ def redis_url() -> str:
 
 @pytest.fixture
 def key_prefix(request: pytest.FixtureRequest) -> str:
-    """A Redis key prefix of this test's own (``redis_client`` deletes its keys afterwards)."""
+    """A Redis key prefix of this test's own (``redis_link`` deletes its keys afterwards)."""
     return _test_prefix(request)

@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AsyncExitStack
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from komo_braze import amqp, topology
@@ -34,14 +33,12 @@ from worker.settle import Settler
 from worker.state import StateStore
 from worker.state.failover import FailoverStore
 from worker.state.limiter import BRAZE_DEFAULT_RATE, SharedLimiter
+from worker.state.link import RedisLink
 from worker.state.memory import MemoryStore
 from worker.state.redis import RedisStore
 from worker.workspaces import WorkerMapping, resolve_targets, select_workspaces
 
 log = get_logger(__name__)
-
-#: redis-py's own cap of a pool's connections (never lowered here)
-REDIS_DEFAULT_CONNECTIONS = 100
 
 
 def _resume_check(pipelines: Mapping[str, WorkspacePipeline], workspace: str) -> Callable[[], bool]:
@@ -66,16 +63,9 @@ def prefetch_for(settings: Settings) -> int:
     return per_batch * (batch_slots(settings) + 2)
 
 
-def redis_connections(settings: Settings, workspaces: int) -> int:
-    """The cap of a Redis client's pool: at least what the worker may use at once (in every workspace, a store
-    call or a reservation for each batch under way, and one each for the claims' renewal and a probe).
-    redis-py refuses a call beyond the cap (100 unless told), and the store would count it as a failure."""
-    return max(REDIS_DEFAULT_CONNECTIONS, workspaces * (batch_slots(settings) + 2))
-
-
-def open_store(settings: Settings, metrics: WorkerMetrics, *, workspaces: int = 1) -> StateStore:
+def open_store(settings: Settings, metrics: WorkerMetrics, link: RedisLink | None = None) -> StateStore:
     """The in-process store, or Redis (``KOMO_BRAZE_STATE_URL``) falling back to it while Redis is down;
-    ``workspaces``: how many pipelines share it."""
+    ``link``: the worker's connection to that Redis (else the store opens one of its own)."""
     memory = MemoryStore(
         accepted_retention_s=settings.state_accepted_retention_s,
         user_retention_s=settings.state_user_retention_s,
@@ -91,7 +81,7 @@ def open_store(settings: Settings, metrics: WorkerMetrics, *, workspaces: int = 
         user_retention_s=settings.state_user_retention_s,
         claim_ttl_s=settings.state_claim_ttl_s,
         timeout_s=settings.state_timeout_s,
-        max_connections=redis_connections(settings, workspaces),
+        link=link,
     )
     return FailoverStore(
         redis, memory, timeout_s=settings.state_timeout_s, on_change=lambda up: metrics.state_store_up.set(int(up))
@@ -126,16 +116,11 @@ async def serve(
     )
     static_limit = parse_rate(settings.braze_static_rate_limit) if settings.braze_static_rate_limit else None
     async with AsyncExitStack() as stack:
-        state = None
-        # the shared limit's own client (it connects on first use: a Redis down at start fails open): its own
-        # pool, and its own timeouts and retries, apart from the store's
+        # one connection to Redis for the store and the shared limits: what they ask together goes together
+        link = None
         if settings.state_url is not None:
-            state = aioredis.Redis.from_url(
-                settings.state_url.get_secret_value(),
-                socket_connect_timeout=1.0,
-                max_connections=redis_connections(settings, len(targets)),
-            )
-            stack.push_async_callback(state.aclose)
+            link = RedisLink(settings.state_url.get_secret_value(), timeout_s=settings.state_timeout_s)
+            stack.push_async_callback(link.close)
         connection = await amqp.connect(settings, "worker")
         stack.push_async_callback(connection.close)
         setup_channel = await connection.channel(publisher_confirms=True)
@@ -157,7 +142,7 @@ async def serve(
         )
         stack.callback(dead_letters.stop)
         settler = Settler(dead_letters, settings.publish_timeout_s, metrics)
-        store = open_store(settings, metrics, workspaces=len(targets))
+        store = open_store(settings, metrics, link)
         stack.push_async_callback(store.close)
         if isinstance(store, FailoverStore):
             await store.start()
@@ -180,10 +165,10 @@ async def serve(
                 cap_s=settings.braze_retry_max_s,
             )
             shared_limit = None
-            if state is not None:
+            if link is not None:
                 limit, window_s = static_limit or BRAZE_DEFAULT_RATE
                 shared_limit = SharedLimiter(
-                    state,
+                    link,
                     f"{settings.prefix}:limit:{target.workspace}",
                     workspace=target.workspace,
                     metrics=metrics,

@@ -28,12 +28,12 @@ import math
 import time
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from komo_braze.logs import get_logger
 from worker.metrics import WorkerMetrics
 from worker.ratelimit_headers import RateLimitHeaders
+from worker.state.link import RedisLink
 
 log = get_logger(__name__)
 
@@ -97,7 +97,7 @@ return {seq, wait}
 class SharedLimiter:
     """Reservations against one workspace's shared budget.
 
-    :param client: the Redis client (its owner closes it)
+    :param link: the worker's connection to Redis (its owner closes it)
     :param key: the Redis key, carrying the deployment's prefix and the workspace
     :param limit: requests per window until the headers tell
     :param window_s: the window until the headers show a shorter one
@@ -107,7 +107,7 @@ class SharedLimiter:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        link: RedisLink,
         key: str,
         *,
         workspace: str,
@@ -122,7 +122,7 @@ class SharedLimiter:
         self.workspace = workspace
         self.limit = limit
         self.window_s = window_s
-        self._script = client.register_script(_GCRA)
+        self._script = link.script(_GCRA)
         self._timeout_s = timeout_s
         self._retry_s = retry_s
         self._clock = clock

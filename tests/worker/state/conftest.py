@@ -1,5 +1,6 @@
-"""A client of the shared Redis (``redis_url``, in ``tests/conftest.py``) that deletes every key under this
-test's ``key_prefix`` afterwards, and nothing else. A Redis to kill or freeze is ``tests/own_redis.py``."""
+"""A link to the shared Redis (``redis_url``, in ``tests/conftest.py``), as a worker has one, and the clean-up
+of every key under this test's ``key_prefix`` afterwards, and nothing else. A Redis to kill or freeze is
+``tests/own_redis.py``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from worker.state.link import RedisLink
+
 
 @pytest.fixture
-async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+async def redis_link(redis_url: str, key_prefix: str) -> AsyncIterator[RedisLink]:
+    link = RedisLink(redis_url, timeout_s=5.0)
     try:
-        yield client
+        yield link
     finally:
+        await link.close()
+        client = aioredis.Redis.from_url(redis_url)
         async for key in client.scan_iter(match=f"{key_prefix}*", count=500):
             await client.delete(key)
         await client.aclose()

@@ -9,23 +9,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 import structlog
 
 from tests.own_redis import own_redis
 from worker.metrics import WorkerMetrics
 from worker.ratelimit_headers import RateLimitHeaders
 from worker.state.limiter import OtherClients, SharedLimiter
+from worker.state.link import RedisLink
 
 # limit 100 per 98 s: one request per second at 98% of the limit, a burst of 1
 ONE_PER_S = {"limit": 100, "window_s": 98.0}
 TOLERANCE_S = 0.25  # Redis computes the waits; this much may pass between two calls on a busy machine
 
 
-def _limiter(client: aioredis.Redis, key: str, **options: object) -> SharedLimiter:
+def _limiter(link: RedisLink, key: str, **options: object) -> SharedLimiter:
     settings: dict[str, object] = {**ONE_PER_S, "workspace": "default", "metrics": WorkerMetrics()}
     settings.update(options)
-    return SharedLimiter(client, key, **settings)  # type: ignore[arg-type]
+    return SharedLimiter(link, key, **settings)  # type: ignore[arg-type]
 
 
 def _headers(
@@ -47,19 +47,19 @@ async def _waits(limiter: SharedLimiter, count: int) -> list[float]:
 
 @pytest.fixture
 async def two_processes(
-    redis_client: aioredis.Redis, redis_url: str, key_prefix: str
+    redis_link: RedisLink, redis_url: str, key_prefix: str
 ) -> AsyncIterator[tuple[SharedLimiter, SharedLimiter]]:
     """Two limiters on one key, each with its own connection, as two worker processes have."""
-    second_client = aioredis.Redis.from_url(redis_url)
+    second_link = RedisLink(redis_url, timeout_s=5.0)
     key = f"{key_prefix}:limit"
-    yield _limiter(redis_client, key), _limiter(second_client, key)
-    await second_client.aclose()
+    yield _limiter(redis_link, key), _limiter(second_link, key)
+    await second_link.close()
 
 
 async def test_a_fresh_limit_lets_its_burst_start_at_once_and_spaces_the_rest(
-    redis_client: aioredis.Redis, key_prefix: str
+    redis_link: RedisLink, key_prefix: str
 ) -> None:
-    limiter = _limiter(redis_client, f"{key_prefix}:limit", limit=300, window_s=294.0)  # 1/s, burst 3
+    limiter = _limiter(redis_link, f"{key_prefix}:limit", limit=300, window_s=294.0)  # 1/s, burst 3
     assert limiter.burst() == 3
     waits = await _waits(limiter, 6)
     assert waits[:3] == [0.0, 0.0, 0.0]
@@ -77,8 +77,8 @@ async def test_processes_sharing_a_key_get_distinct_evenly_spaced_slots(
     assert waits == pytest.approx([float(n) for n in range(20)], abs=TOLERANCE_S)
 
 
-async def test_a_reservation_waits_for_its_slot(redis_client: aioredis.Redis, key_prefix: str) -> None:
-    limiter = _limiter(redis_client, f"{key_prefix}:limit", limit=100, window_s=0.98)  # one per 10 ms
+async def test_a_reservation_waits_for_its_slot(redis_link: RedisLink, key_prefix: str) -> None:
+    limiter = _limiter(redis_link, f"{key_prefix}:limit", limit=100, window_s=0.98)  # one per 10 ms
     started = time.monotonic()
     seqs = [await limiter.reserve() for _ in range(31)]
     assert seqs == list(range(1, 32))
@@ -101,10 +101,10 @@ async def test_a_header_budget_lower_than_the_shared_state_makes_every_process_w
 
 
 async def test_a_budget_left_with_little_time_left_is_spread_over_the_time_to_the_reset(
-    redis_client: aioredis.Redis, key_prefix: str
+    redis_link: RedisLink, key_prefix: str
 ) -> None:
     """After a stall the schedule catches up: what Braze still takes is spread until its reset."""
-    limiter = _limiter(redis_client, f"{key_prefix}:limit")
+    limiter = _limiter(redis_link, f"{key_prefix}:limit")
     assert await limiter.grant() == (1, 0.0)
     # grants 2 to 12 before the reset: 1 + 13 - 2 (the margin, which is also the 2% headroom of 100)
     await limiter.learn(1, _headers(remaining=13, reset_in_s=5.0))
@@ -145,9 +145,9 @@ async def test_resume_ends_a_far_block_for_every_process_and_wakes_the_grants_wa
     assert (await _grant(second))[1] < 2.0  # the other process's next grant is not held either
 
 
-async def test_a_later_windows_budget_replaces_an_earlier_one(redis_client: aioredis.Redis, key_prefix: str) -> None:
+async def test_a_later_windows_budget_replaces_an_earlier_one(redis_link: RedisLink, key_prefix: str) -> None:
     """Braze's clock a little ahead of Redis's: the next window's answers must not wait for the old reset."""
-    limiter = _limiter(redis_client, f"{key_prefix}:limit")
+    limiter = _limiter(redis_link, f"{key_prefix}:limit")
     await limiter.grant()
     await limiter.learn(1, _headers(remaining=0, reset_in_s=10.0))
     await limiter.learn(1, _headers(remaining=90, reset_in_s=10.0 + 97.0))  # the next window
@@ -158,10 +158,8 @@ async def test_a_later_windows_budget_replaces_an_earlier_one(redis_client: aior
     assert granted[1] == pytest.approx(2.0, abs=TOLERANCE_S)
 
 
-async def test_the_limit_and_the_window_are_learnt_from_the_headers(
-    redis_client: aioredis.Redis, key_prefix: str
-) -> None:
-    limiter = _limiter(redis_client, f"{key_prefix}:limit", limit=3000, window_s=3.0)
+async def test_the_limit_and_the_window_are_learnt_from_the_headers(redis_link: RedisLink, key_prefix: str) -> None:
+    limiter = _limiter(redis_link, f"{key_prefix}:limit", limit=3000, window_s=3.0)
     reset = float(int(time.time()) + 100)
     await limiter.learn(None, RateLimitHeaders(50, 49, reset, None))
     await limiter.learn(None, RateLimitHeaders(50, 49, reset + 0.5, None))  # consecutive windows
@@ -176,9 +174,9 @@ async def test_a_killed_redis_fails_open_at_once_and_the_limit_is_shared_again_w
 ) -> None:
     metrics = WorkerMetrics()
     async with own_redis() as server:
-        client = aioredis.Redis.from_url(server.url, socket_connect_timeout=0.5)
+        link = RedisLink(server.url, timeout_s=0.5)
         try:
-            limiter = _limiter(client, f"{key_prefix}:limit", metrics=metrics, retry_s=0.5)
+            limiter = _limiter(link, f"{key_prefix}:limit", metrics=metrics, retry_s=0.5)
             assert await limiter.reserve() == 1
             assert metrics.value("shared_limit", workspace="default") == 1
             await server.kill()
@@ -200,14 +198,14 @@ async def test_a_killed_redis_fails_open_at_once_and_the_limit_is_shared_again_w
             assert limiter.shared
             assert metrics.value("shared_limit", workspace="default") == 1
         finally:
-            await client.aclose()
+            await link.close()
 
 
 async def test_a_frozen_redis_fails_open_within_the_timeout(tmp_path: Path, key_prefix: str) -> None:
     async with own_redis() as server:
-        client = aioredis.Redis.from_url(server.url)
+        link = RedisLink(server.url, timeout_s=1.0)
         try:
-            limiter = _limiter(client, f"{key_prefix}:limit", timeout_s=0.3, retry_s=0.2)
+            limiter = _limiter(link, f"{key_prefix}:limit", timeout_s=0.3, retry_s=0.2)
             assert await limiter.reserve() == 1
             server.freeze()
             started = time.monotonic()
@@ -218,7 +216,7 @@ async def test_a_frozen_redis_fails_open_within_the_timeout(tmp_path: Path, key_
             # the same Redis, its state kept; the reservation that timed out ran when Redis woke, or not
             assert await limiter.reserve() in (2, 3)
         finally:
-            await client.aclose()
+            await link.close()
 
 
 def test_requests_nobody_granted_are_counted_as_another_clients_rate() -> None:

@@ -18,6 +18,7 @@ from komo_braze.settings import load_settings
 from worker.metrics import WorkerMetrics
 from worker.service import batch_slots, open_store
 from worker.state import StateStore, UserState
+from worker.state.link import RedisLink
 from worker.state.memory import MemoryState, MemoryStore
 from worker.state.redis import RedisStore
 
@@ -92,6 +93,29 @@ async def test_a_worker_releases_only_its_own_claims(workers: Workers) -> None:
     assert (await b.claim(["u1"], [])).users == set()
 
 
+async def test_thousands_of_users_and_ids_in_one_call_are_claimed_recorded_renewed_and_released(
+    workers: Workers,
+) -> None:
+    """More than one Redis command takes at once (Lua passes a few thousand values at most): a pipeline's
+    renewal covers every user of every batch under way."""
+    a, b = workers(2, claim_ttl_s=0.5)
+    users, ids = [f"u{n}" for n in range(2_500)], [f"s{n}" for n in range(2_500)]
+    assert (await a.claim(users, ids)).users == set(users)
+    await a.record(ids[::2], {user: {"team": (1, "aa")} for user in users[:1_200]}, release=[])
+    for _ in range(3):
+        await asyncio.sleep(0.25)
+        await a.renew(users)
+    claims = await b.claim(users, ids)
+    assert claims.users == set()  # renewed past their first lifetime
+    assert claims.accepted_ids == set(ids[::2])
+    await a.release(users[1_000:])
+    claims = await b.claim(users, [])
+    assert claims.users == set(users[1_000:])
+    assert pairs(claims.seen) == {
+        user: {"team": (1, "aa")} if n < 1_200 else {} for n, user in enumerate(users) if n >= 1_000
+    }
+
+
 async def test_accepted_ids_recorded_by_one_worker_are_known_to_every_worker(workers: Workers) -> None:
     a, b = workers(2)
     await a.claim(["u1"], ["s1", "s2"])
@@ -136,37 +160,56 @@ async def test_a_user_claimed_elsewhere_comes_without_attributes(workers: Worker
 
 async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str) -> None:
     prefix = f"test-keys-{uuid.uuid4().hex[:10]}"
-    store = RedisStore(redis_url, prefix, accepted_retention_s=60, user_retention_s=60, claim_ttl_s=5)
+    store = RedisStore(redis_url, prefix, accepted_retention_s=60, user_retention_s=60, claim_ttl_s=5, owner="w1")
     client: Redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         await store.claim(["u1"], ["s1"])
         await store.record(["s1"], {"u1": {"team": (1, "aa")}}, release=[])
-        await store.claim(["u1"], [])
-        keys = sorted(await client.keys(f"{prefix}*"))
+        await store.claim(["u1", "u2"], [])
+        keys = sorted(str(key) for key in await client.keys(f"{prefix}*"))
         assert await client.get(f"{prefix}:state:user:u1") == '{"team":[1,"aa"]}'
-        assert keys == [f"{prefix}:state:accepted:s1", f"{prefix}:state:claim:u1", f"{prefix}:state:user:u1"]
-        assert 0 < await client.pttl(f"{prefix}:state:accepted:s1") <= 60_000
-        assert 0 < await client.pttl(f"{prefix}:state:claim:u1") <= 5_000
-        assert await store.delete_all() == 3
+        # accepted ids in sets of half the retention each (30 s)
+        accepted = [key for key in keys if key.startswith(f"{prefix}:state:accepted:30000:")]
+        assert keys == sorted([*accepted, f"{prefix}:state:claims", f"{prefix}:state:user:u1"])
+        assert len(accepted) == 1
+        assert await client.smembers(accepted[0]) == {"s1"}
+        assert 60_000 < await client.pttl(accepted[0]) <= 90_000
+        holders = {str(user): str(holder) for user, holder in (await client.hgetall(f"{prefix}:state:claims")).items()}
+        assert sorted(holders) == ["u1", "u2"]
+        assert all(holder.startswith("w1:") for holder in holders.values())
+        assert 0 < await client.pttl(f"{prefix}:state:claims") <= 5_000
+        await store.release(["u1", "u2"])
+        assert await client.exists(f"{prefix}:state:claims") == 0
+        assert await store.delete_all() == 2
     finally:
         await store.close()
         await client.aclose()
 
 
-async def test_the_workers_redis_store_answers_every_batch_under_way_at_once(redis_url: str) -> None:
-    """redis-py's pool refuses calls beyond its cap (100 by default): the worker's store is sized for its
-    pipelines, else a busy worker would count refused calls as store failures and leave shared mode."""
-    prefix = f"test-pool-{uuid.uuid4().hex[:10]}"
-    # a slow answer on a busy machine is not the point here: a refusal by the pool is at once
+async def test_an_owner_token_with_a_colon_is_refused(redis_url: str) -> None:
+    with pytest.raises(ValueError, match="no ':'"):
+        RedisStore(redis_url, "p", accepted_retention_s=1, user_retention_s=1, claim_ttl_s=1, owner="a:b")
+
+
+async def test_the_workers_redis_store_answers_every_batch_under_way_at_once_in_few_round_trips(
+    redis_url: str,
+) -> None:
+    """Every batch of two busy workspaces claims at once, on the worker's one connection: each gets its own
+    answer, the store stays shared, and the claims made together travel together."""
+    prefix = f"test-link-{uuid.uuid4().hex[:10]}"
     settings = load_settings(state_url=redis_url, prefix=prefix, braze_max_in_flight=64, state_timeout_s=10)
-    store = open_store(settings, WorkerMetrics(CollectorRegistry()), workspaces=2)
+    link = RedisLink(redis_url, timeout_s=settings.state_timeout_s)
+    store = open_store(settings, WorkerMetrics(CollectorRegistry()), link)
     try:
         calls = 2 * batch_slots(settings)
         claims = await asyncio.gather(*(store.claim([f"u{n}"], []) for n in range(calls)))
-        assert sum(len(c.users) for c in claims) == calls
+        assert [sorted(c.users) for c in claims] == [[f"u{n}"] for n in range(calls)]
         assert store.shared
+        assert link.calls == calls
+        assert link.round_trips <= 3  # the first call alone, the rest together (a script load, if new)
     finally:
         await store.close()
+        await link.close()
         cleaner = RedisStore(redis_url, prefix, accepted_retention_s=1, user_retention_s=1, claim_ttl_s=1)
         await cleaner.delete_all()
         await cleaner.close()

@@ -1,0 +1,140 @@
+"""The worker's link to Redis against a real Redis: calls made together share a round trip and each gets its
+own answer; an unknown script is loaded, an error answer fails its call alone, and a killed, frozen or
+restarted Redis fails the calls on their way and no later one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tests.own_redis import own_redis
+from worker.state.link import RedisLink
+
+pytestmark = pytest.mark.timeout(30)
+
+ECHO = "return ARGV[1]"
+
+
+async def test_calls_made_together_share_one_round_trip_and_each_gets_its_own_answer(redis_link: RedisLink) -> None:
+    echo = redis_link.script(ECHO)
+    assert await echo(args=["first"]) == b"first"  # loads the script if this Redis does not know it yet
+    before = redis_link.round_trips
+    answers = await asyncio.gather(*(echo(args=[f"a{n}"]) for n in range(200)))
+    assert answers == [f"a{n}".encode() for n in range(200)]
+    # the sender starts at the loop's next turn, when all 200 are queued
+    assert redis_link.round_trips - before == 1
+    first = asyncio.create_task(echo(args=["on its way"]))
+    await asyncio.sleep(0)  # the first is sent; those asked while it is on its way go together after it
+    answers = await asyncio.gather(*(echo(args=[f"b{n}"]) for n in range(50)))
+    assert (await first, answers) == (b"on its way", [f"b{n}".encode() for n in range(50)])
+    assert redis_link.round_trips - before == 3
+
+
+async def test_calls_asked_one_after_another_go_one_by_one(redis_link: RedisLink) -> None:
+    """No call waits for others to join it: a lone call is sent at once."""
+    assert await redis_link.execute("PING") == b"PONG"
+    before = redis_link.round_trips
+    for _ in range(5):
+        assert await redis_link.execute("PING") == b"PONG"
+    assert redis_link.round_trips - before == 5
+
+
+async def test_an_error_answer_fails_its_own_call_only(redis_link: RedisLink, key_prefix: str) -> None:
+    echo, broken = redis_link.script(ECHO), redis_link.script("return redis.error_reply('refused here')")
+    await echo(args=["load"])
+    with pytest.raises(ResponseError):
+        await broken()  # loads it, then fails
+    answers = await asyncio.gather(
+        echo(args=["before"]), broken(), echo(args=["after"]), redis_link.execute("PING"), return_exceptions=True
+    )
+    assert answers[0] == b"before"
+    assert isinstance(answers[1], ResponseError)
+    assert "refused here" in str(answers[1])
+    assert answers[2:] == [b"after", b"PONG"]
+
+
+async def test_a_script_redis_forgot_is_loaded_again_and_its_calls_answered() -> None:
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=2.0)
+        try:
+            echo = link.script(ECHO)
+            assert await echo(args=["one"]) == b"one"
+            assert await link.execute("SCRIPT", "FLUSH") == b"OK"
+            answers = await asyncio.gather(*(echo(args=[str(n)]) for n in range(10)))
+            assert answers == [str(n).encode() for n in range(10)]
+            await server.kill()
+            await server.start()  # a restarted Redis knows no script: loaded again
+            assert await echo(args=["two"]) == b"two"
+        finally:
+            await link.close()
+
+
+async def test_a_killed_redis_fails_the_calls_on_their_way_and_the_link_reconnects() -> None:
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=1.0)
+        try:
+            assert await link.execute("PING") == b"PONG"
+            await server.kill()
+            answers = await asyncio.gather(*(link.execute("PING") for _ in range(3)), return_exceptions=True)
+            assert all(isinstance(a, RedisConnectionError) for a in answers), answers
+            await server.start()
+            assert await link.execute("PING") == b"PONG"
+        finally:
+            await link.close()
+
+
+async def test_a_caller_that_stops_waiting_leaves_the_others_their_own_answers() -> None:
+    """A frozen Redis: one caller gives up (its own timeout); when Redis answers again, its answer is read
+    and dropped, and the next call gets its own answer, not the abandoned one."""
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=5.0)
+        try:
+            echo = link.script(ECHO)
+            assert await echo(args=["load"]) == b"load"
+            server.freeze()
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await echo(args=["abandoned"])
+            later = asyncio.create_task(echo(args=["later"]))
+            await asyncio.sleep(0.1)
+            server.thaw()
+            assert await later == b"later"
+            assert await echo(args=["next"]) == b"next"
+        finally:
+            await link.close()
+
+
+async def test_a_frozen_redis_fails_the_round_trip_within_the_links_timeout_and_the_next_one_reconnects() -> None:
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=0.5)
+        try:
+            assert await link.execute("PING") == b"PONG"
+            server.freeze()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(RedisTimeoutError):
+                await link.execute("PING")
+            assert 0.5 <= loop.time() - started < 1.5
+            server.thaw()
+            assert await link.execute("PING") == b"PONG"
+        finally:
+            await link.close()
+
+
+async def test_closing_the_link_fails_what_waits_and_refuses_new_calls() -> None:
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=5.0)
+        assert await link.execute("PING") == b"PONG"
+        server.freeze()
+        waiting = asyncio.create_task(link.execute("PING"))
+        await asyncio.sleep(0.1)
+        await link.close()
+        server.thaw()
+        with pytest.raises(RedisConnectionError):
+            await waiting
+        with pytest.raises(RedisConnectionError):
+            await link.execute("PING")
