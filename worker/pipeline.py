@@ -306,13 +306,16 @@ class WorkspacePipeline:
         """Tell the store what Braze accepted, before any of it is acked (one round trip), and free the users."""
         seen: dict[str, UserState] = {}
         sent = older = unchanged = 0
+        known, tokens, sendables = state.seen, state.tokens, state.sendables
         for unit in batch.units:
-            result = state.sendables.get(unit.user)
-            if result is None or any(s in rejected for s in unit.submissions):
+            result = sendables.get(unit.user)
+            if result is None or (rejected and any(s in rejected for s in unit.submissions)):
                 continue
             if result.record:
-                token = state.tokens[unit.user]
-                seen[token] = {**state.seen.get(token, {}), **result.record}  # the user's whole state: it replaces
+                token = tokens[unit.user]
+                last, record = known.get(token), result.record
+                # the user's whole state; most units set every attribute the user had
+                seen[token] = {**last, **record} if last and not last.keys() <= record.keys() else record
             sent, older, unchanged = sent + result.sent, older + result.older, unchanged + result.unchanged
         ids = list(dict.fromkeys(s.submission_id for s in accepted))
         users = {state.tokens[user] for user in batch.users}

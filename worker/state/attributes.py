@@ -56,13 +56,22 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
     """The part of ``unit``'s attribute object to send, given ``seen`` (what was last accepted)."""
     merged = unit.attribute_object()
     skip_unchanged = all(s.mapped.skip_unchanged for s in unit.submissions)
+    if not skip_unchanged and len(unit.submissions) == 1:
+        whole = _newer_than_seen(unit, merged, seen)
+        if whole is not None:
+            return whole
+    return compared(unit, merged, seen, skip_unchanged=skip_unchanged)
+
+
+def compared(unit: Unit[H], merged: dict[str, Any], seen: UserState, *, skip_unchanged: bool) -> Sendable[H]:
+    """:func:`sendable` value by value: each against what was last accepted for it."""
     times = _timestamp_ms(unit)
     protected = _protected(unit.user)
     result: Sendable[H] = Sendable(unit, None)
     kept: dict[str, Any] = {}
     values = 0
     for name, value in merged.items():
-        if name in protected or (type(value) is dict and (is_edit(value) or is_increment(value))):
+        if name in protected or (type(value) is dict and _is_operation(value)):
             kept[name] = value  # identifies, steers, or is an operation rather than a value
             continue
         # digests only where they are compared: hashing every value would cost every hub
@@ -81,6 +90,25 @@ def sendable(unit: Unit[H], seen: UserState) -> Sendable[H]:
     if values or not (result.older or result.unchanged):
         result.attributes = kept
     return result
+
+
+def _newer_than_seen(unit: Unit[H], merged: dict[str, Any], seen: UserState) -> Sendable[H] | None:
+    """A one-submission unit newer than everything accepted for its user (most units) is sent whole: no value
+    is compared, and each is recorded with the submission's time. ``None``: some value may be older."""
+    stamp = int(unit.submissions[0].mapped.timestamp.timestamp() * 1000)
+    if seen and max(last[0] for last in seen.values()) > stamp:
+        return None
+    protected, when = _protected(unit.user), (stamp, NO_DIGEST)
+    if dict in set(map(type, merged.values())):  # an array edit or an increment, maybe: looked at one by one
+        names = [n for n, v in merged.items() if n not in protected and not (type(v) is dict and _is_operation(v))]
+    else:  # most objects: only values
+        names = [n for n in merged if n not in protected]
+    record = dict.fromkeys(names, when)
+    return Sendable(unit, merged, record, sent=len(record))
+
+
+def _is_operation(value: dict[str, Any]) -> bool:
+    return is_edit(value) or is_increment(value)
 
 
 #: keys always sent as they are, by the kind of identifier: the identifier (an email or phone identifies

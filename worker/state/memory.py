@@ -83,9 +83,11 @@ class MemoryStore:
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
         state, now = self._state, self._state.clock()
+        accepted, expires = state.accepted, now + self._accepted_retention_s
         for submission_id in submission_ids:
-            state.accepted[submission_id] = now + self._accepted_retention_s
-            state.accepted.move_to_end(submission_id)
+            if submission_id in accepted:  # a new id goes to the end by itself
+                accepted.move_to_end(submission_id)
+            accepted[submission_id] = expires
         while len(state.accepted) > state.max_ids:
             state.accepted.popitem(last=False)
         for user, attributes in seen.items():

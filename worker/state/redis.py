@@ -42,8 +42,8 @@ from redis.asyncio import Redis
 from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState
 from worker.state.link import RedisLink
 
-#: a flag in a script's answer: claimed, or accepted already
-_YES = ord("1")
+#: a flag in a script's answer: claimed, or accepted already (or not)
+_YES, _NO = ord("1"), ord("0")
 #: accepted ids are kept in sets of this many per retention (looked up in one more per batch)
 _SPANS_PER_RETENTION = 2
 
@@ -233,10 +233,13 @@ class RedisStore:
             self._accepted_retention_ms,
         ]
         flags, seen_list, accepted_flags = await self._claim(args=args)
-        claimed = [user for user, flag in zip(users, flags, strict=True) if flag == _YES]
+        # most answers: every user claimed, no id accepted before
+        claimed = users if _NO not in flags else [u for u, flag in zip(users, flags, strict=True) if flag == _YES]
         seen: dict[str, UserState] = dict(zip(claimed, orjson.loads(seen_list), strict=True))
-        accepted = {i for i, flag in zip(submission_ids, accepted_flags, strict=True) if flag == _YES}
-        return Claims(frozenset(claimed), frozenset(accepted), seen)
+        accepted: frozenset[str] = frozenset()
+        if _YES in accepted_flags:
+            accepted = frozenset(i for i, flag in zip(submission_ids, accepted_flags, strict=True) if flag == _YES)
+        return Claims(frozenset(claimed), accepted, seen)
 
     async def renew(self, users: Sequence[str]) -> None:
         if users:

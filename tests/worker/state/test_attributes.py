@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.worker.factories import T0, submission
 from worker.batch import Submission, Unit
 from worker.mapping.model import UserKey
 from worker.state import value_digest
-from worker.state.attributes import NO_DIGEST, sendable
+from worker.state.attributes import NO_DIGEST, compared, sendable
 
 T0_MS = int(T0.timestamp() * 1000)
 
@@ -83,3 +86,33 @@ def test_identifiers_steering_keys_and_operations_are_always_sent() -> None:
     result = sendable(_unit(s), seen)
     assert result.attributes == s.mapped.attributes
     assert result.older == 0
+
+
+_NAMES = ("external_id", "email", "team", "city", "visits", "komo_interests", "_update_existing_only")
+_VALUES = st.one_of(
+    st.sampled_from(["Blues", "Reds", "Perth", None, 3, True]),
+    st.just({"inc": 1}),
+    st.just({"add": ["golf"]}),
+)
+
+
+@given(
+    attributes=st.dictionaries(st.sampled_from(_NAMES[2:]), _VALUES, max_size=5),
+    seen_offsets_s=st.dictionaries(st.sampled_from(_NAMES), st.integers(-3, 3), max_size=6),
+    at_s=st.integers(0, 3),
+)
+def test_a_unit_newer_than_everything_seen_is_sent_as_if_each_value_were_compared(
+    attributes: dict[str, object], seen_offsets_s: dict[str, int], at_s: int
+) -> None:
+    """The shortcut for one-submission units equals the comparison value by value, whatever was seen."""
+    unit = _unit(submission("s1", "joe", at_s=at_s, attributes=attributes))
+    seen = {name: (T0_MS + 1000 * offset, NO_DIGEST) for name, offset in seen_offsets_s.items()}
+    quick = sendable(unit, seen)
+    slow = compared(unit, unit.attribute_object(), seen, skip_unchanged=False)
+    assert (quick.attributes, quick.record, quick.sent, quick.older, quick.unchanged) == (
+        slow.attributes,
+        slow.record,
+        slow.sent,
+        slow.older,
+        slow.unchanged,
+    )
