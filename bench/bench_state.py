@@ -12,7 +12,9 @@
      store can cost shows as the *tail*: the time from the last publish to the last ack.
    - *backlog*: ``--backlog-users`` x 5 updates are queued first, then the workers start together and
      drain them (a deployment catching up after an outage); the rate runs from 5% of the acks to 95%
-     (the workers' staggered start-up left out), CPU-bound on a small machine.
+     (the workers' staggered start-up left out), CPU-bound on a small machine. Also the machine's busy CPU
+     per message over the same span (every process: workers, broker, Redis, braze_sim; ``/proc/stat``):
+     on a shared machine it varies less from run to run than the rate does, and it is what a store costs.
 
     python -m bench state [--count 20000] [--users 1500] [--backlog-users 6000] [--workers 4] [--rounds 3]
                           [--order-rounds 3]
@@ -33,7 +35,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.bench_worker import API_KEY, SIM_RATE_LIMIT, acked, clean_up, fill, worker_env, worker_per_s
+from bench.bench_worker import API_KEY, SIM_RATE_LIMIT, acked, clean_up, fill, machine_cpu_s, worker_env, worker_per_s
 from braze_sim.client import SimClient
 from devtools.components import Component, start_braze_sim, start_component
 from devtools.samples import SampleFactory, updates
@@ -59,6 +61,7 @@ async def clear_store(redis_url: str, prefix: str) -> None:
 class FleetRun:
     rate: float  # messages per second, as the mode defines it
     tail_s: float  # live: from the last publish confirmed to the last ack (0 for a backlog)
+    cpu_us: float  # backlog: the machine's busy CPU per message acked between 5% and 95% (0 for live)
 
 
 async def fleet_run(
@@ -87,16 +90,16 @@ async def fleet_run(
             published_s = time.perf_counter() - began
         low, high = (len(envelopes) * BACKLOG_FROM, len(envelopes) * BACKLOG_TO) if backlog else (1, len(envelopes))
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
-            first_at, first_done, done = 0.0, 0.0, 0.0
+            first_at, first_done, first_cpu, done = 0.0, 0.0, 0.0, 0.0
             while done < high:
                 await asyncio.sleep(0.05)  # each read costs each worker ~0.75 ms of CPU: not too often
                 done = sum([await acked(session, w) for w in crew])
                 if done >= low and not first_at:
-                    first_at, first_done = time.perf_counter(), done
-            ended = time.perf_counter()
+                    first_at, first_done, first_cpu = time.perf_counter(), done, machine_cpu_s()
+            ended, cpu = time.perf_counter(), machine_cpu_s() - first_cpu
         if backlog:
-            return FleetRun((done - first_done) / (ended - first_at), 0.0)
-        return FleetRun(len(envelopes) / (ended - began), ended - began - published_s)
+            return FleetRun((done - first_done) / (ended - first_at), 0.0, cpu / (done - first_done) * 1e6)
+        return FleetRun(len(envelopes) / (ended - began), ended - began - published_s, 0.0)
     finally:
         await asyncio.gather(*(w.stop() for w in crew))
 
@@ -160,7 +163,7 @@ async def order_scenario(
             older = await older_profiles(sim_url, users)
             await clear_store(options.redis, settings.prefix)
             runs[label].append(run)
-            tail = "" if backlog else f", tail {run.tail_s:.2f} s"
+            tail = f", machine CPU {run.cpu_us:.0f} us/msg" if backlog else f", tail {run.tail_s:.2f} s"
             print(
                 f"order {kind}, round {round_number}, {options.workers} workers, {label}: {run.rate:6.0f} msg/s{tail}, "
                 f"{older} of {users} profiles holding an older value"
@@ -168,7 +171,11 @@ async def order_scenario(
     local = statistics.median(r.rate for r in runs["per-process"])
     shared = statistics.median(r.rate for r in runs["Redis"])
     tails = ""
-    if not backlog:
+    if backlog:
+        local_cpu = statistics.median(r.cpu_us for r in runs["per-process"])
+        shared_cpu = statistics.median(r.cpu_us for r in runs["Redis"])
+        tails = f"; median machine CPU per message per-process {local_cpu:.0f} us, Redis {shared_cpu:.0f} us"
+    else:
         tails = (
             f"; median tail per-process {statistics.median(r.tail_s for r in runs['per-process']):.2f} s, "
             f"Redis {statistics.median(r.tail_s for r in runs['Redis']):.2f} s"

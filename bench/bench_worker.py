@@ -124,6 +124,14 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine so far, every process and core (user, nice, system, interrupts;
+    Linux): what workers, broker, Redis and braze_sim spent together."""
+    fields = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_env(settings: Settings, sim_url: str, log_dir: Path, **extra: str) -> dict[str, str]:
     """A benchmarked worker's environment: the bench mapping, braze_sim, and ``extra`` settings on top."""
     mapping = log_dir / "mapping.yaml"
