@@ -53,6 +53,12 @@ class BrazeGate:
         self.pause_probe_s = pause_probe_s
         metrics.breaker_state.labels(workspace).set(breaker.state)
 
+    def ask_ahead(self) -> None:
+        """With a shared limit, ask for the next request's slot now: it rides with the store call that goes
+        next (a batch's claim), one round trip fewer per batch."""
+        if self.shared_limit is not None:
+            self.shared_limit.ask_ahead()
+
     async def request(self, data: bytes, *, objects: int) -> BrazeAnswer:
         """Wait for the pacer, send, and record the answer's rate-limit headers and metrics."""
         answer = await self._send(data)

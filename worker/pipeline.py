@@ -144,6 +144,8 @@ class WorkspacePipeline:
         waiting_count = 0
         try:
             self.metrics.coalesced.labels(self.workspace).inc(batch.coalesced_count())
+            if self.sendable:  # its request's slot in the shared limit, in the claim's round trip
+                self.gate.ask_ahead()
             claimed, waiting, state = await self._claim(batch)
             if waiting.units:  # their users stay busy here until they are given back
                 parked = set(waiting.submissions)
@@ -290,10 +292,10 @@ class WorkspacePipeline:
                 )
             else:
                 accepted.append(submission)
-        await self._record(batch, accepted, rejected, state)
         now = datetime.now(UTC)
-        for submission in accepted:  # the latency to Braze's acceptance; the ack follows within 50 ms
+        for submission in accepted:  # the latency to Braze's acceptance; the record and the ack follow
             self._latency.observe(max(0.0, (now - submission.received_at).total_seconds()))
+        await self._record(batch, accepted, rejected, state)
         await self.settler.ack_many([s.handle for s in accepted])
 
     async def _record(

@@ -26,7 +26,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -49,6 +52,8 @@ MARGIN_SHARE = 0.01
 _TAKE, _CAP_ONLY, _RESUME = "1", "0", "2"
 #: a Reset or Retry-After further away than this is not believed
 _MAX_CAP_S = 3600.0
+#: slots asked for ahead of their requests (with batches' claims) and not taken yet, at most
+MAX_AHEAD = 16
 
 # KEYS[1]: the workspace's hash. ARGV: interval_us, tolerance_us, cap_until_us (0: none), cap_seq,
 # mode (1: reserve a slot, 0: only record the cap, 2: resume: drop the cap and the slots granted ahead),
@@ -137,6 +142,7 @@ class SharedLimiter:
         self._lookahead_s = 0.0  # how far ahead of now the latest grant's slot was
         self._slot_at = -math.inf  # when the latest grant waiting for its slot may start (clock())
         self._resumed = asyncio.Event()  # set by resume(): the grants waiting now take new slots
+        self._ahead: deque[_Ahead] = deque()  # slots asked for with a batch's claim, not taken yet
 
     @property
     def shared(self) -> bool:
@@ -177,20 +183,44 @@ class SharedLimiter:
         the cap and the schedule in Redis, and let this process's waiting grants take new slots. Other
         processes' grants follow their own probe (:meth:`worker.gate.BrazeGate.pause_probe_loop`)."""
         self._cap = None
+        self._ahead.clear()  # slots of the schedule dropped now
         self._slot_at = -math.inf
         self._resumed.set()
         self._resumed = asyncio.Event()
         if self._clock() >= self._down_until:
             await self._call(mode=_RESUME)
 
+    def ask_ahead(self) -> None:
+        """Ask for the next slot now, without waiting: the request goes in the round trip of what this process
+        sends next (a batch's claim), and the next :meth:`grant` takes its answer rather than asking. A slot
+        asked for and not used (the batch had nothing to send) is the next request's."""
+        if len(self._ahead) >= MAX_AHEAD or self._clock() < self._down_until:
+            return
+        args, cap = self._args(_TAKE)
+        try:
+            answer = self._script.submit(keys=[self.key], args=args)
+        except RedisError:  # the link is closed: the worker is stopping
+            return
+        ahead = _Ahead(answer, cap)
+        answer.add_done_callback(lambda done: ahead.arrived(self._clock(), done))
+        self._ahead.append(ahead)
+
     async def grant(self) -> tuple[int, float] | None:
         """Take the next slot: its sequence number and how long until it starts (``None``: fail open)."""
-        result = await self._call(mode=_TAKE) if self._clock() >= self._down_until else None
+        result = None
+        if self._clock() >= self._down_until:
+            if self._ahead:  # asked for earlier: its wait counts from its answer
+                ahead = self._ahead.popleft()
+                result = await self._finish(ahead.answer, ahead.cap)
+                if result is not None and ahead.at is not None:
+                    result = result[0], result[1] - round((self._clock() - ahead.at) * 1e6)
+            else:
+                result = await self._call(mode=_TAKE)
         if result is None:
             self._fallbacks.inc()
             return None
         seq, wait_us = result
-        self._lookahead_s = wait_us / 1e6
+        self._lookahead_s = max(0, wait_us) / 1e6
         return seq, wait_us / 1e6
 
     async def learn(self, seq: int | None, headers: RateLimitHeaders, *, refused: bool = False) -> None:
@@ -228,20 +258,35 @@ class SharedLimiter:
         elif until_us == self._cap[0]:
             self._cap = (until_us, min(seq, self._cap[1]))
 
-    async def _call(self, *, mode: str) -> tuple[int, int] | None:
-        cap_until_us, cap_seq = self._cap or (0, 0)
+    def _args(self, mode: str) -> tuple[list[int | str], tuple[int, int] | None]:
+        """The script's arguments, and the cap they carry."""
+        cap = self._cap
+        cap_until_us, cap_seq = cap or (0, 0)
         interval_us = round(self.interval_s() * 1e6)
         spare = max(0, math.ceil(self.limit * HEADROOM_SHARE) - self._margin())  # the cap has the margin off
-        args: list[int | str] = [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, mode, spare]
+        return [interval_us, interval_us * (self.burst() - 1), cap_until_us, cap_seq, mode, spare], cap
+
+    async def _call(self, *, mode: str) -> tuple[int, int] | None:
+        args, cap = self._args(mode)
+        try:
+            answer = self._script.submit(keys=[self.key], args=args)
+        except RedisError as exc:
+            self._fail_open(exc)
+            return None
+        return await self._finish(answer, cap)
+
+    async def _finish(self, answer: asyncio.Future[Any], cap: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The script's answer within the timeout, or ``None`` (fail open); the cap it carried is written."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                seq, wait_us = await self._script(keys=[self.key], args=args)
+                seq, wait_us = await answer
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError, TimeoutError) as exc:
             self._fail_open(exc)
             return None
-        self._cap = None
+        if self._cap == cap:  # a cap learnt since goes with the next call
+            self._cap = None
         if not self._shared:
             self._shared = True
             self._gauge.set(1)
@@ -260,6 +305,20 @@ class SharedLimiter:
                 retry_s=self._retry_s,
                 hint="pacing by this process's rate-limit headers until Redis answers",
             )
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """A slot asked for ahead of its request (:meth:`SharedLimiter.ask_ahead`)."""
+
+    answer: asyncio.Future[Any]
+    cap: tuple[int, int] | None  # the cap the call carried
+    at: float | None = None  # when the answer came (clock())
+
+    def arrived(self, now: float, answer: asyncio.Future[Any]) -> None:
+        self.at = now
+        if not answer.cancelled():
+            answer.exception()  # taken or not, a failure is not "never retrieved"
 
 
 class OtherClients:

@@ -85,6 +85,50 @@ async def test_a_reservation_waits_for_its_slot(redis_link: RedisLink, key_prefi
     assert time.monotonic() - started >= 0.3  # 30 intervals after the first, never fewer
 
 
+async def test_a_slot_asked_ahead_rides_with_the_next_call_and_its_wait_counts_from_its_answer(
+    redis_link: RedisLink, key_prefix: str
+) -> None:
+    limiter = _limiter(redis_link, f"{key_prefix}:limit")  # one per second, a burst of 1
+    assert await _grant(limiter) == (1, 0.0)
+    echo = redis_link.script("return ARGV[1]")
+    await echo(args=["load"])
+    before = redis_link.round_trips
+    limiter.ask_ahead()
+    assert await echo(args=["a batch's claim"]) == b"a batch's claim"
+    assert redis_link.round_trips - before == 1  # the slot was asked in the claim's round trip
+    await asyncio.sleep(0.4)
+    seq, wait_s = await _grant(limiter)  # taken, not asked again: its slot is 1 s after the first's
+    assert seq == 2
+    assert wait_s == pytest.approx(0.6, abs=TOLERANCE_S)
+    assert redis_link.round_trips - before == 1
+    assert await _grant(limiter) == (3, pytest.approx(1.6, abs=TOLERANCE_S))  # asked now: the slot after
+
+
+async def test_a_slot_asked_ahead_is_dropped_by_resume_and_one_that_failed_fails_open(
+    redis_link: RedisLink, key_prefix: str
+) -> None:
+    limiter = _limiter(redis_link, f"{key_prefix}:limit")
+    await _grant(limiter)
+    limiter.ask_ahead()
+    await asyncio.sleep(0.1)
+    await limiter.resume()  # the schedule is dropped, and the slot asked with it
+    assert await _grant(limiter) == (3, 0.0)  # its sequence number was used, its slot was not
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=0.5)
+        try:
+            other = _limiter(link, f"{key_prefix}:limit", retry_s=0.2)
+            other.ask_ahead()
+            await asyncio.sleep(0.1)
+            await server.kill()
+            other.ask_ahead()  # on its way when Redis went
+            assert await other.reserve() == 1  # answered before the kill
+            with structlog.testing.capture_logs() as events:
+                assert await other.reserve() is None
+            assert [e["event"] for e in events] == ["shared_limit_unavailable"]
+        finally:
+            await link.close()
+
+
 async def test_a_header_budget_lower_than_the_shared_state_makes_every_process_wait_for_the_reset(
     two_processes: tuple[SharedLimiter, SharedLimiter],
 ) -> None:
