@@ -3,9 +3,11 @@ per-user claims in Redis rather than partitioned queues").
 
 One small interface, :class:`StateStore`, with two implementations: :class:`~worker.state.memory.MemoryStore`
 (in-process, the default for a single worker, and the fallback while Redis is down) and
-:class:`~worker.state.redis.RedisStore` (named by ``KOMO_BRAZE_STATE_URL``). A pipeline talks to its store
-twice per batch, each time in one round trip: :meth:`StateStore.claim` before the request, and
-:meth:`StateStore.record` (or :meth:`StateStore.release`) after Braze's answer, before any ack.
+:class:`~worker.state.redis.RedisStore` (named by ``KOMO_BRAZE_STATE_URL``). A pipeline calls its store twice
+per batch, each call one script: :meth:`StateStore.claim` before the request, and :meth:`StateStore.record`
+(or :meth:`StateStore.release`) after Braze's answer, before any ack. On the worker's one connection to Redis
+(:mod:`worker.state.link`) a record rides with the next batch's claim, so a busy worker makes about one round
+trip per batch.
 
 Users are named by :func:`user_token`, a digest of their identifier, so no email or phone number is ever
 written to the store; submission ids are Komo's own ids, not personal data.

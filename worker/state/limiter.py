@@ -4,8 +4,10 @@ shared by all workers: GCRA in Redis").
 Each request reserves its moment to start with one atomic Lua script (GCRA, the generic cell rate
 algorithm): the key holds a *theoretical arrival time*; a reservation gets ``max(now, tat - tolerance)``
 and pushes ``tat`` on by one emission interval (``window / (limit * 98%)``). The slot is taken before
-sending and waited for after, so N processes together start at most the shared rate, in one round trip
-per request, with the time read from Redis (one clock for every machine).
+sending and waited for after, so N processes together start at most the shared rate, with the time read
+from Redis (one clock for every machine). A batch asks for its request's slot together with its claim
+(:meth:`SharedLimiter.ask_ahead`, the same round trip); the request takes that answer, its wait counted
+from when it came. A slot asked for and not used (the batch had nothing to send) is the next request's.
 
 Braze's headers stay the truth (other clients may spend the same API key's budget): every reservation
 returns a sequence number, and an answer to request ``n`` saying ``remaining = R`` until ``reset = E``
