@@ -28,11 +28,12 @@ from worker.mapping.model import UserKey
 DEFAULT_TIMEOUT_S = 1.0
 
 
-#: what Braze last accepted for one attribute of one user: the Komo time of the value (ms) and its digest.
-#: A plain pair rather than a named one: a batch reads and writes several hundred of them, and orjson writes
-#: a plain tuple natively (a named one costs a Python call each); from Redis it comes back as a JSON list,
-#: read the same way, by position.
-Seen = tuple[int, str]
+#: what Braze last accepted for one attribute of one user: the Komo time of the value (ms) alone, or with the
+#: value's digest, ``(time, digest)``, where the hub skips unchanged values. Most hubs keep times only: a bare
+#: number is a third of the objects a pair is to decode and write, and a batch reads and writes several
+#: hundred. From Redis a pair comes back as a JSON list, read the same way, by position; states written by an
+#: earlier version hold ``[time, "-"]`` for every attribute, and are read as they are.
+Seen = int | tuple[int, str]
 
 #: a user's last accepted attributes: attribute name -> what was accepted
 UserState = Mapping[str, Seen]
@@ -78,6 +79,25 @@ class StateStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def seen_time(seen: Seen) -> int:
+    """The Komo time (ms) of what was accepted."""
+    return seen if isinstance(seen, int) else seen[0]
+
+
+def seen_digest(seen: Seen) -> str | None:
+    """The digest of what was accepted, where one was kept (``skip_unchanged``)."""
+    return None if isinstance(seen, int) else seen[1]
+
+
+def newest_time(state: UserState) -> int:
+    """The latest Komo time (ms) of anything accepted for a user (``state`` not empty)."""
+    try:
+        newest = max(state.values())  # all bare times (most states), or all pairs: compared by time first
+    except TypeError:  # both kinds
+        return max(map(seen_time, state.values()))
+    return seen_time(newest)
 
 
 def user_token(user: UserKey) -> str:

@@ -20,10 +20,11 @@ from worker.batch import H, Unit
 from worker.mapping.field_types import RESERVED_ATTRIBUTES
 from worker.mapping.model import IdentifierKind, UserKey
 from worker.merge import is_edit, is_increment
-from worker.state import Seen, UserState, value_digest
+from worker.state import Seen, UserState, newest_time, seen_digest, seen_time, value_digest
 
 _CONTACT_KINDS = (IdentifierKind.EMAIL, IdentifierKind.PHONE)
-#: the digest recorded for a hub without ``skip_unchanged``: equal to no value's digest
+#: the digest an earlier version recorded for a hub without ``skip_unchanged`` (now: the time alone); equal to
+#: no value's digest
 NO_DIGEST = "-"
 
 
@@ -74,14 +75,18 @@ def compared(unit: Unit[H], merged: dict[str, Any], seen: UserState, *, skip_unc
         if name in protected or (type(value) is dict and _is_operation(value)):
             kept[name] = value  # identifies, steers, or is an operation rather than a value
             continue
-        # digests only where they are compared: hashing every value would cost every hub
-        stamp, digest, last = times[name], value_digest(value) if skip_unchanged else NO_DIGEST, seen.get(name)
-        if last is not None and last[0] > stamp:
+        stamp, last = times[name], seen.get(name)
+        if last is not None and seen_time(last) > stamp:
             result.older += 1
             continue
-        if skip_unchanged and last is not None and last[1] == digest:
+        if not skip_unchanged:  # the time alone: digests only where they are compared
+            kept[name], result.record[name] = value, stamp
+            values += 1
+            continue
+        digest = value_digest(value)
+        if last is not None and seen_digest(last) == digest:
             result.unchanged += 1
-            result.record[name] = (max(stamp, last[0]), digest)
+            result.record[name] = (max(stamp, seen_time(last)), digest)
             continue
         kept[name] = value
         values += 1
@@ -96,14 +101,14 @@ def _newer_than_seen(unit: Unit[H], merged: dict[str, Any], seen: UserState) -> 
     """A one-submission unit newer than everything accepted for its user (most units) is sent whole: no value
     is compared, and each is recorded with the submission's time. ``None``: some value may be older."""
     stamp = int(unit.submissions[0].mapped.timestamp.timestamp() * 1000)
-    if seen and max(last[0] for last in seen.values()) > stamp:
+    if seen and newest_time(seen) > stamp:
         return None
-    protected, when = _protected(unit.user), (stamp, NO_DIGEST)
+    protected = _protected(unit.user)
     if dict in set(map(type, merged.values())):  # an array edit or an increment, maybe: looked at one by one
         names = [n for n, v in merged.items() if n not in protected and not (type(v) is dict and _is_operation(v))]
     else:  # most objects: only values
         names = [n for n in merged if n not in protected]
-    record = dict.fromkeys(names, when)
+    record: dict[str, Seen] = dict.fromkeys(names, stamp)
     return Sendable(unit, merged, record, sent=len(record))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,7 +28,7 @@ def _unit(*submissions: Submission[object], skip_unchanged: bool = False) -> Uni
 def test_with_nothing_seen_everything_is_sent_and_recorded_with_its_komo_time() -> None:
     result = sendable(_unit(submission("s1", "joe", at_s=2, attributes={"team": "Blues", "city": "Perth"})), {})
     assert result.attributes == {"external_id": "joe", "team": "Blues", "city": "Perth"}
-    assert result.record == {"team": (T0_MS + 2000, NO_DIGEST), "city": (T0_MS + 2000, NO_DIGEST)}
+    assert result.record == {"team": T0_MS + 2000, "city": T0_MS + 2000}  # times alone: no digest kept
     assert (result.older, result.unchanged) == (0, 0)
 
 
@@ -34,7 +36,7 @@ def test_a_value_older_than_the_one_accepted_is_held_back_and_a_newer_one_is_sen
     unit = _unit(submission("s1", "joe", at_s=2, attributes={"team": "Blues", "city": "Perth"}))
     result = sendable(unit, {"team": (T0_MS + 3000, NO_DIGEST), "city": (T0_MS + 1000, NO_DIGEST)})
     assert result.attributes == {"external_id": "joe", "city": "Perth"}
-    assert result.record == {"city": (T0_MS + 2000, NO_DIGEST)}
+    assert result.record == {"city": T0_MS + 2000}
     assert result.older == 1
 
 
@@ -45,7 +47,7 @@ def test_merged_submissions_give_each_attribute_the_time_of_the_submission_that_
     )
     result = sendable(unit, {"city": (T0_MS + 3000, NO_DIGEST)})
     assert result.attributes == {"external_id": "joe", "team": "Reds"}
-    assert result.record == {"team": (T0_MS + 5000, NO_DIGEST)}
+    assert result.record == {"team": T0_MS + 5000}
 
 
 def test_with_skip_unchanged_an_equal_value_is_held_back_but_its_newer_time_recorded() -> None:
@@ -96,17 +98,28 @@ _VALUES = st.one_of(
 )
 
 
+#: what was accepted, in each form a state may hold: a time alone, a pair, a pair from JSON (a list)
+_FORMS: dict[str, Callable[[int], Any]] = {
+    "time": lambda t: t,
+    "pair": lambda t: (t, NO_DIGEST),
+    "list": lambda t: [t, NO_DIGEST],
+}
+
+
 @given(
     attributes=st.dictionaries(st.sampled_from(_NAMES[2:]), _VALUES, max_size=5),
-    seen_offsets_s=st.dictionaries(st.sampled_from(_NAMES), st.integers(-3, 3), max_size=6),
+    seen_offsets_s=st.dictionaries(
+        st.sampled_from(_NAMES), st.tuples(st.integers(-3, 3), st.sampled_from(sorted(_FORMS))), max_size=6
+    ),
     at_s=st.integers(0, 3),
 )
 def test_a_unit_newer_than_everything_seen_is_sent_as_if_each_value_were_compared(
-    attributes: dict[str, object], seen_offsets_s: dict[str, int], at_s: int
+    attributes: dict[str, object], seen_offsets_s: dict[str, tuple[int, str]], at_s: int
 ) -> None:
-    """The shortcut for one-submission units equals the comparison value by value, whatever was seen."""
+    """The shortcut for one-submission units equals the comparison value by value, whatever was seen, in
+    whichever form (times alone, or pairs an earlier version wrote)."""
     unit = _unit(submission("s1", "joe", at_s=at_s, attributes=attributes))
-    seen = {name: (T0_MS + 1000 * offset, NO_DIGEST) for name, offset in seen_offsets_s.items()}
+    seen = {name: _FORMS[form](T0_MS + 1000 * offset) for name, (offset, form) in seen_offsets_s.items()}
     quick = sendable(unit, seen)
     slow = compared(unit, unit.attribute_object(), seen, skip_unchanged=False)
     assert (quick.attributes, quick.record, quick.sent, quick.older, quick.unchanged) == (
@@ -116,3 +129,13 @@ def test_a_unit_newer_than_everything_seen_is_sent_as_if_each_value_were_compare
         slow.older,
         slow.unchanged,
     )
+
+
+def test_a_state_an_earlier_version_wrote_is_read_as_it_is() -> None:
+    """Pairs with the old placeholder digest, as JSON lists, mixed with times alone: older held back."""
+    unit = _unit(submission("s1", "joe", at_s=2, attributes={"team": "Blues", "city": "Perth", "dob": "1990"}))
+    seen = {"team": [T0_MS + 3000, NO_DIGEST], "city": [T0_MS + 1000, NO_DIGEST], "dob": T0_MS}
+    result = sendable(unit, seen)  # type: ignore[arg-type]
+    assert result.attributes == {"external_id": "joe", "city": "Perth", "dob": "1990"}
+    assert result.record == {"city": T0_MS + 2000, "dob": T0_MS + 2000}
+    assert result.older == 1

@@ -27,9 +27,12 @@ Workers = Callable[..., list[StateStore]]
 pytestmark = pytest.mark.timeout(30)
 
 
-def pairs(seen: Mapping[str, UserState]) -> dict[str, dict[str, tuple[object, ...]]]:
+def pairs(seen: Mapping[str, UserState]) -> dict[str, dict[str, object]]:
     """The users' states with every (time, digest) as a tuple: Redis gives them back as JSON lists."""
-    return {user: {name: tuple(pair) for name, pair in state.items()} for user, state in seen.items()}
+    return {
+        user: {name: last if isinstance(last, int) else tuple(last) for name, last in state.items()}
+        for user, state in seen.items()
+    }
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -140,6 +143,12 @@ async def test_recorded_attributes_are_read_back_by_the_next_claim(workers: Work
     await a.record([], {"u1": {"team": (1_000, "aa"), "city": (1_000, "bb")}}, release=[])
     claims = await b.claim(["u1", "u2"], [])
     assert pairs(claims.seen) == {"u1": {"team": (1_000, "aa"), "city": (1_000, "bb")}, "u2": {}}
+
+
+async def test_times_alone_and_pairs_are_kept_side_by_side(workers: Workers) -> None:
+    a, b = workers(2)
+    await a.record([], {"u1": {"team": 1_000, "city": (2_000, "bb")}}, release=[])
+    assert pairs((await b.claim(["u1"], [])).seen) == {"u1": {"team": 1_000, "city": (2_000, "bb")}}
 
 
 async def test_a_record_replaces_the_users_state_as_a_whole(workers: Workers) -> None:
