@@ -5,18 +5,31 @@ restarted Redis fails the calls on their way and no later one."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tests.own_redis import own_redis
+from tests.own_redis import OwnRedis, own_redis
 from worker.state.link import RedisLink
 
 pytestmark = pytest.mark.timeout(30)
 
 ECHO = "return ARGV[1]"
+
+
+@asynccontextmanager
+async def linked_to_own_redis(timeout_s: float) -> AsyncIterator[tuple[OwnRedis, RedisLink]]:
+    """A redis-server of the test's own (to kill, freeze or flush) and a link to it."""
+    async with own_redis() as server:
+        link = RedisLink(server.url, timeout_s=timeout_s)
+        try:
+            yield server, link
+        finally:
+            await link.close()
 
 
 async def test_calls_made_together_share_one_round_trip_and_each_gets_its_own_answer(redis_link: RedisLink) -> None:
@@ -58,71 +71,55 @@ async def test_an_error_answer_fails_its_own_call_only(redis_link: RedisLink, ke
 
 
 async def test_a_script_redis_forgot_is_loaded_again_and_its_calls_answered() -> None:
-    async with own_redis() as server:
-        link = RedisLink(server.url, timeout_s=2.0)
-        try:
-            echo = link.script(ECHO)
-            assert await echo(args=["one"]) == b"one"
-            assert await link.execute("SCRIPT", "FLUSH") == b"OK"
-            answers = await asyncio.gather(*(echo(args=[str(n)]) for n in range(10)))
-            assert answers == [str(n).encode() for n in range(10)]
-            await server.kill()
-            await server.start()  # a restarted Redis knows no script: loaded again
-            assert await echo(args=["two"]) == b"two"
-        finally:
-            await link.close()
+    async with linked_to_own_redis(2.0) as (server, link):
+        echo = link.script(ECHO)
+        assert await echo(args=["one"]) == b"one"
+        assert await link.execute("SCRIPT", "FLUSH") == b"OK"
+        answers = await asyncio.gather(*(echo(args=[str(n)]) for n in range(10)))
+        assert answers == [str(n).encode() for n in range(10)]
+        await server.kill()
+        await server.start()  # a restarted Redis knows no script: loaded again
+        assert await echo(args=["two"]) == b"two"
 
 
 async def test_a_killed_redis_fails_the_calls_on_their_way_and_the_link_reconnects() -> None:
-    async with own_redis() as server:
-        link = RedisLink(server.url, timeout_s=1.0)
-        try:
-            assert await link.execute("PING") == b"PONG"
-            await server.kill()
-            answers = await asyncio.gather(*(link.execute("PING") for _ in range(3)), return_exceptions=True)
-            assert all(isinstance(a, RedisConnectionError) for a in answers), answers
-            await server.start()
-            assert await link.execute("PING") == b"PONG"
-        finally:
-            await link.close()
+    async with linked_to_own_redis(1.0) as (server, link):
+        assert await link.execute("PING") == b"PONG"
+        await server.kill()
+        answers = await asyncio.gather(*(link.execute("PING") for _ in range(3)), return_exceptions=True)
+        assert all(isinstance(a, RedisConnectionError) for a in answers), answers
+        await server.start()
+        assert await link.execute("PING") == b"PONG"
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_others_their_own_answers() -> None:
     """A frozen Redis: one caller gives up (its own timeout); when Redis answers again, its answer is read
     and dropped, and the next call gets its own answer, not the abandoned one."""
-    async with own_redis() as server:
-        link = RedisLink(server.url, timeout_s=5.0)
-        try:
-            echo = link.script(ECHO)
-            assert await echo(args=["load"]) == b"load"
-            server.freeze()
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.3):
-                    await echo(args=["abandoned"])
-            later = asyncio.create_task(echo(args=["later"]))
-            await asyncio.sleep(0.1)
-            server.thaw()
-            assert await later == b"later"
-            assert await echo(args=["next"]) == b"next"
-        finally:
-            await link.close()
+    async with linked_to_own_redis(5.0) as (server, link):
+        echo = link.script(ECHO)
+        assert await echo(args=["load"]) == b"load"
+        server.freeze()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await echo(args=["abandoned"])
+        later = asyncio.create_task(echo(args=["later"]))
+        await asyncio.sleep(0.1)
+        server.thaw()
+        assert await later == b"later"
+        assert await echo(args=["next"]) == b"next"
 
 
 async def test_a_frozen_redis_fails_the_round_trip_within_the_links_timeout_and_the_next_one_reconnects() -> None:
-    async with own_redis() as server:
-        link = RedisLink(server.url, timeout_s=0.5)
-        try:
-            assert await link.execute("PING") == b"PONG"
-            server.freeze()
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            with pytest.raises(RedisTimeoutError):
-                await link.execute("PING")
-            assert 0.5 <= loop.time() - started < 1.5
-            server.thaw()
-            assert await link.execute("PING") == b"PONG"
-        finally:
-            await link.close()
+    async with linked_to_own_redis(0.5) as (server, link):
+        assert await link.execute("PING") == b"PONG"
+        server.freeze()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RedisTimeoutError):
+            await link.execute("PING")
+        assert 0.5 <= loop.time() - started < 1.5
+        server.thaw()
+        assert await link.execute("PING") == b"PONG"
 
 
 async def test_closing_the_link_fails_what_waits_and_refuses_new_calls() -> None:
