@@ -10,7 +10,7 @@ Each batch talks to the state store (:mod:`worker.state`) twice: before its requ
 accepted, and learns what Braze last accepted per attribute (older values, and unchanged ones where the
 hub skips them, are held back); after Braze's answer it records what was accepted, before any ack. With a
 shared limit, the batch asks for its request's slot together with its claim (:meth:`BrazeGate.ask_ahead`):
-both go in one round trip, with the record of a batch before it (see :mod:`worker.state.link`).
+both go in one round trip (see :mod:`worker.state.link`).
 """
 
 from __future__ import annotations

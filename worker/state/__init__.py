@@ -6,8 +6,7 @@ One small interface, :class:`StateStore`, with two implementations: :class:`~wor
 :class:`~worker.state.redis.RedisStore` (named by ``KOMO_BRAZE_STATE_URL``). A pipeline calls its store twice
 per batch, each call one script: :meth:`StateStore.claim` before the request, and :meth:`StateStore.record`
 (or :meth:`StateStore.release`) after Braze's answer, before any ack. On the worker's one connection to Redis
-(:mod:`worker.state.link`) a record rides with the next batch's claim, so a busy worker makes about one round
-trip per batch.
+(:mod:`worker.state.link`) the claim and the request's slot in the shared limit go in one round trip.
 
 Users are named by :func:`user_token`, a digest of their identifier, so no email or phone number is ever
 written to the store; submission ids are Komo's own ids, not personal data.

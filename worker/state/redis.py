@@ -44,8 +44,6 @@ from worker.state.link import RedisLink
 
 #: a flag in a script's answer: claimed, or accepted already (or not)
 _YES, _NO = ord("1"), ord("0")
-#: how long a record may wait for the next call to go with (a batch's claim): its messages' acks wait with it
-RECORD_LINGER_S = 0.02
 #: accepted ids are kept in sets of this many per retention (looked up in one more per batch)
 _SPANS_PER_RETENTION = 2
 
@@ -198,14 +196,12 @@ class RedisStore:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         owner: str | None = None,
         link: RedisLink | None = None,
-        record_linger_s: float = RECORD_LINGER_S,
     ) -> None:
         # ``link``: the worker's one connection, shared with its limiters (the worker closes it); else one of
         # the store's own. No retries inside: the fallback store decides what a failure means.
         self._url = url
         self._own_link = link is None
         self._link = link or RedisLink(url, timeout_s=timeout_s)
-        self._record_linger_s = record_linger_s
         self._base = f"{prefix}:state:"
         self._accepted_retention_ms = max(1, int(accepted_retention_s * 1000))
         self._span_ms = max(1, math.ceil(self._accepted_retention_ms / _SPANS_PER_RETENTION))
@@ -265,7 +261,7 @@ class RedisStore:
             states,
             orjson.dumps(release),
         ]
-        await self._record(args=args, linger_s=self._record_linger_s)
+        await self._record(args=args)
 
     async def release(self, users: Sequence[str]) -> None:
         if users:

@@ -137,50 +137,13 @@ async def test_closing_the_link_fails_what_waits_and_refuses_new_calls() -> None
             await link.execute("PING")
 
 
-async def test_a_lingering_call_rides_with_the_next_call_that_goes_at_once(redis_link: RedisLink) -> None:
+async def test_calls_submitted_before_the_caller_waits_go_in_one_round_trip(redis_link: RedisLink) -> None:
+    """A batch's claim and its request's slot: submitted together, answered from one write."""
     echo = redis_link.script(ECHO)
     await echo(args=["load"])
     before = redis_link.round_trips
-    lingering = echo.submit(args=["record"], linger_s=5.0)
-    await asyncio.sleep(0.05)
-    assert not lingering.done()  # no round trip of its own yet
+    slot = echo.submit(args=["slot"])
     assert await echo(args=["claim"]) == b"claim"
-    assert lingering.done()
-    assert await lingering == b"record"
+    assert slot.done()
+    assert await slot == b"slot"
     assert redis_link.round_trips - before == 1
-
-
-async def test_a_lingering_call_alone_goes_when_its_time_is_up(redis_link: RedisLink) -> None:
-    echo = redis_link.script(ECHO)
-    await echo(args=["load"])
-    before = redis_link.round_trips
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    first = echo.submit(args=["first"], linger_s=0.2)
-    second = echo.submit(args=["second"], linger_s=0.05)  # the earlier time counts
-    assert await second == b"second"
-    assert await first == b"first"
-    assert 0.04 <= loop.time() - started < 0.19
-    assert redis_link.round_trips - before == 1
-
-
-async def test_calls_that_linger_while_a_round_trip_is_on_its_way_wait_for_company_too(redis_link: RedisLink) -> None:
-    echo = redis_link.script(ECHO)
-    await echo(args=["load"])
-    before = redis_link.round_trips
-    on_its_way = echo.submit(args=["claim"])
-    await asyncio.sleep(0)  # sent
-    lingering = echo.submit(args=["record"], linger_s=5.0)
-    assert await on_its_way == b"claim"
-    await asyncio.sleep(0.05)
-    assert not lingering.done()
-    assert await echo(args=["next claim"]) == b"next claim"
-    assert await lingering == b"record"
-    assert redis_link.round_trips - before == 2
-
-
-async def test_closing_the_link_fails_a_lingering_call(redis_link: RedisLink) -> None:
-    lingering = redis_link.submit(("PING",), None, linger_s=5.0)
-    await redis_link.close()
-    with pytest.raises(RedisConnectionError):
-        await lingering
