@@ -14,7 +14,7 @@
      drain them (a deployment catching up after an outage); the rate runs from 5% of the acks to 95%
      (the workers' staggered start-up left out), CPU-bound on a small machine. Also the machine's busy CPU
      per message over the same span (every process: workers, broker, Redis, braze_sim; ``/proc/stat``):
-     on a shared machine it varies less from run to run than the rate does, and it is what a store costs.
+     what a store costs the machine, apart from how the work was spread over time.
 
     python -m bench state [--count 20000] [--users 1500] [--backlog-users 6000] [--workers 4] [--rounds 3]
                           [--order-rounds 3]
