@@ -104,6 +104,21 @@ async def test_a_slot_asked_ahead_rides_with_the_next_call_and_its_wait_counts_f
     assert await _grant(limiter) == (3, pytest.approx(1.6, abs=TOLERANCE_S))  # asked now: the slot after
 
 
+async def test_a_budget_learnt_while_a_slot_is_on_its_way_travels_with_the_next_one(
+    redis_link: RedisLink, key_prefix: str
+) -> None:
+    """The answer to a reservation clears only the budget that reservation carried: one learnt meanwhile
+    (Braze says nothing is left until the reset) is written by the next."""
+    limiter = _limiter(redis_link, f"{key_prefix}:limit")  # one per second
+    assert await _grant(limiter) == (1, 0.0)
+    limiter.ask_ahead()  # carries no budget
+    await limiter.learn(1, _headers(remaining=0, reset_in_s=5.0))  # learnt before that slot's answer came
+    assert (await _grant(limiter))[0] == 2
+    seq, wait_s = await _grant(limiter)  # carries the budget: nothing left until the reset
+    assert seq == 3
+    assert wait_s == pytest.approx(5.0, abs=TOLERANCE_S)
+
+
 async def test_a_slot_asked_ahead_is_dropped_by_resume_and_one_that_failed_fails_open(
     redis_link: RedisLink, key_prefix: str
 ) -> None:
