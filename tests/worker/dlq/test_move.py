@@ -10,6 +10,7 @@ import pytest
 from komo_braze.deadletter import ErrorKind, build_dead_letter
 from komo_braze.envelope import Envelope
 from tests.broker import BrokerKit
+from tests.waiting import eventually
 from tests.worker.dlq.letters import BASE_TIME, fill, message_ids, read_queue
 from worker.dlq.filters import LetterFilter
 from worker.dlq.metrics import DlqMetrics
@@ -191,7 +192,12 @@ async def test_a_letter_that_fails_again_during_the_run_is_not_replayed_twice(br
 
         await work.consume(fail_again)
         report, _ = await run_move(broker, LetterFilter(), Action.REPLAY, max_in_flight=1)
-        await asyncio.sleep(0.5)
+
+        async def all_dead_again() -> bool:  # the stand-in may still be at work when the move has ended
+            dead = await channel.declare_queue(broker.names.dead_queue, passive=True)
+            return (dead.declaration_result.message_count or 0) >= 20
+
+        await eventually(all_dead_again, what="the 20 replayed letters dead-lettered again")
         await channel.close()
     assert report.moved == 20
     letters = await read_queue_after(broker)
