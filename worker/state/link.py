@@ -77,10 +77,7 @@ class RedisLink:
 
     async def execute(self, *command: Arg) -> Any:
         """One command (``PING``, ``SCRIPT FLUSH``), in the next round trip."""
-        return await self.send(command, None)
-
-    async def send(self, command: tuple[Arg, ...], script: LinkScript | None) -> Any:
-        return await self.submit(command, script)
+        return await self.submit(command, None)
 
     def submit(self, command: tuple[Arg, ...], script: LinkScript | None) -> asyncio.Future[Any]:
         """Queue ``command`` for the next round trip and return the future of its answer: calls submitted before
