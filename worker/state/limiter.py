@@ -211,12 +211,8 @@ class SharedLimiter:
         """Take the next slot: its sequence number and how long until it starts (``None``: fail open)."""
         result = None
         if self._clock() >= self._down_until:
-            if self._ahead:  # asked for earlier: its wait counts from its answer
-                ahead = self._ahead.popleft()
-                result = await self._finish(ahead.answer, ahead.cap)
-                if result is not None and ahead.at is not None:
-                    result = result[0], result[1] - round((self._clock() - ahead.at) * 1e6)
-            else:
+            result = await self._take_ahead() if self._ahead else None
+            if result is None and self._clock() >= self._down_until:
                 result = await self._call(mode=_TAKE)
         if result is None:
             self._fallbacks.inc()
@@ -224,6 +220,24 @@ class SharedLimiter:
         seq, wait_us = result
         self._lookahead_s = max(0, wait_us) / 1e6
         return seq, wait_us / 1e6
+
+    async def _take_ahead(self) -> tuple[int, int] | None:
+        """The oldest slot asked for ahead that is still good, its wait counted from its answer; ``None``: none
+        left, or Redis failed. A slot long past (its batch had nothing to send, and later batches asked for
+        their own) is dropped: used now, it would start on top of the slots of the window it lands in, and
+        several of them at once would overrun that window's budget."""
+        late_us = round(max(self.interval_s(), self.interval_s() * (self.burst() - 1)) * 1e6)
+        while self._ahead:
+            ahead = self._ahead.popleft()
+            result = await self._finish(ahead.answer, ahead.cap)
+            if result is None:
+                return None
+            seq, wait_us = result
+            if ahead.at is not None:
+                wait_us -= round((self._clock() - ahead.at) * 1e6)
+            if wait_us >= -late_us:
+                return seq, wait_us
+        return None
 
     async def learn(self, seq: int | None, headers: RateLimitHeaders, *, refused: bool = False) -> None:
         """Take in an answer's headers: the limit and window, and the budget left after grant ``seq``.

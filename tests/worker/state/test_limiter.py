@@ -104,6 +104,23 @@ async def test_a_slot_asked_ahead_rides_with_the_next_call_and_its_wait_counts_f
     assert await _grant(limiter) == (3, pytest.approx(1.6, abs=TOLERANCE_S))  # asked now: the slot after
 
 
+async def test_a_slot_asked_ahead_and_left_unused_long_past_is_dropped_not_used_late(
+    redis_link: RedisLink, key_prefix: str
+) -> None:
+    """A batch that had nothing to send leaves its slot to the next request; one whose time is long past would
+    start on top of the current window's slots, so the next request asks afresh."""
+    limiter = _limiter(redis_link, f"{key_prefix}:limit", limit=100, window_s=9.8)  # one per 0.1 s, burst 1
+    assert await _grant(limiter) == (1, 0.0)
+    limiter.ask_ahead()  # slot 2, 0.1 s from now
+    await asyncio.sleep(0.35)  # 0.25 s past it: more than one interval
+    seq, wait_s = await _grant(limiter)
+    assert seq == 3
+    assert wait_s == pytest.approx(0.0, abs=TOLERANCE_S)
+    limiter.ask_ahead()  # slot 4: taken while still good
+    await asyncio.sleep(0.05)
+    assert (await _grant(limiter))[0] == 4
+
+
 async def test_a_budget_learnt_while_a_slot_is_on_its_way_travels_with_the_next_one(
     redis_link: RedisLink, key_prefix: str
 ) -> None:
