@@ -249,7 +249,7 @@ class RedisStore:
         self, submission_ids: Sequence[str], seen: Mapping[str, UserState], release: Sequence[str]
     ) -> None:
         # the release comes last in the script: whoever claims the users next sees the writes
-        states = b"\n".join(map(orjson.dumps, seen.values()))  # [time, digest] per attribute
+        states = b"\n".join(map(orjson.dumps, seen.values()))  # per attribute: its time, or [time, digest]
         args: list[str | int | bytes] = [
             self._base,
             self._owner,
