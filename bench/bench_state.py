@@ -14,7 +14,10 @@
      drain them (a deployment catching up after an outage); the rate runs from 5% of the acks to 95%
      (the workers' staggered start-up left out), CPU-bound on a small machine. Also the machine's busy CPU
      per message over the same span (every process: workers, broker, Redis, braze_sim; ``/proc/stat``):
-     what a store costs the machine, apart from how the work was spread over time.
+     what a store costs the machine, apart from how the work was spread over time; and the workers' own
+     CPU per message, what each worker's machine pays where Redis and the broker run elsewhere. A third
+     fleet drains the same backlog in each round: **one** worker, per-process, the only way the worker
+     kept each user's updates in order before the store (``--workers`` of them with Redis against it).
 
     python -m bench state [--count 20000] [--users 1500] [--backlog-users 6000] [--workers 4] [--rounds 3]
                           [--order-rounds 3]
@@ -35,7 +38,17 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.bench_worker import API_KEY, SIM_RATE_LIMIT, acked, clean_up, fill, machine_cpu_s, worker_env, worker_per_s
+from bench.bench_worker import (
+    API_KEY,
+    SIM_RATE_LIMIT,
+    acked,
+    clean_up,
+    cpu_s,
+    fill,
+    machine_cpu_s,
+    worker_env,
+    worker_per_s,
+)
 from braze_sim.client import SimClient
 from devtools.components import Component, start_braze_sim, start_component
 from devtools.samples import SampleFactory, updates
@@ -62,6 +75,7 @@ class FleetRun:
     rate: float  # messages per second, as the mode defines it
     tail_s: float  # live: from the last publish confirmed to the last ack (0 for a backlog)
     cpu_us: float  # backlog: the machine's busy CPU per message acked between 5% and 95% (0 for live)
+    worker_cpu_us: float  # backlog: the workers' own CPU per message over the same span (0 for live)
 
 
 async def fleet_run(
@@ -90,16 +104,19 @@ async def fleet_run(
             published_s = time.perf_counter() - began
         low, high = (len(envelopes) * BACKLOG_FROM, len(envelopes) * BACKLOG_TO) if backlog else (1, len(envelopes))
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
-            first_at, first_done, first_cpu, done = 0.0, 0.0, 0.0, 0.0
+            first_at, first_done, first_cpu, first_workers, done = 0.0, 0.0, 0.0, 0.0, 0.0
             while done < high:
                 await asyncio.sleep(0.05)  # each read costs each worker ~0.75 ms of CPU: not too often
                 done = sum([await acked(session, w) for w in crew])
                 if done >= low and not first_at:
-                    first_at, first_done, first_cpu = time.perf_counter(), done, machine_cpu_s()
+                    first_at, first_done = time.perf_counter(), done
+                    first_cpu, first_workers = machine_cpu_s(), sum(cpu_s(w.process.pid) for w in crew)
             ended, cpu = time.perf_counter(), machine_cpu_s() - first_cpu
+            workers_cpu = sum(cpu_s(w.process.pid) for w in crew) - first_workers
         if backlog:
-            return FleetRun((done - first_done) / (ended - first_at), 0.0, cpu / (done - first_done) * 1e6)
-        return FleetRun(len(envelopes) / (ended - began), ended - began - published_s, 0.0)
+            count = done - first_done
+            return FleetRun(count / (ended - first_at), 0.0, cpu / count * 1e6, workers_cpu / count * 1e6)
+        return FleetRun(len(envelopes) / (ended - began), ended - began - published_s, 0.0, 0.0)
     finally:
         await asyncio.gather(*(w.stop() for w in crew))
 
@@ -154,34 +171,44 @@ async def order_scenario(
 ) -> None:
     """Per-process and Redis fleets over the order scenario, alternating; prints each round and the medians."""
     kind = "backlog" if backlog else "live"
-    runs: dict[str, list[FleetRun]] = {"per-process": [], "Redis": []}
+    fleets = [("per-process", options.workers, {}), ("Redis", options.workers, {"state_url": options.redis})]
+    if backlog:
+        fleets.append(("per-process alone", 1, {}))
+    runs: dict[str, list[FleetRun]] = {label: [] for label, _, _ in fleets}
     for round_number in range(1, options.order_rounds + 1):
-        for label, extra in (("per-process", {}), ("Redis", {"state_url": options.redis})):
+        for label, workers, extra in fleets:
             async with SimClient(sim_url) as client:
                 await client.reset()
-            run = await fleet_run(settings, order, sim_url, log_dir, options.workers, backlog=backlog, **extra)
+            run = await fleet_run(settings, order, sim_url, log_dir, workers, backlog=backlog, **extra)
             older = await older_profiles(sim_url, users)
             await clear_store(options.redis, settings.prefix)
             runs[label].append(run)
-            tail = f", machine CPU {run.cpu_us:.0f} us/msg" if backlog else f", tail {run.tail_s:.2f} s"
+            if backlog:
+                tail = f", CPU per message: machine {run.cpu_us:.0f} us, workers {run.worker_cpu_us:.0f} us"
+            else:
+                tail = f", tail {run.tail_s:.2f} s"
             print(
-                f"order {kind}, round {round_number}, {options.workers} workers, {label}: {run.rate:6.0f} msg/s{tail}, "
-                f"{older} of {users} profiles holding an older value"
+                f"order {kind}, round {round_number}, {workers} worker{'s' * (workers > 1)}, {label}: "
+                f"{run.rate:6.0f} msg/s{tail}, {older} of {users} profiles holding an older value"
             )
-    local = statistics.median(r.rate for r in runs["per-process"])
-    shared = statistics.median(r.rate for r in runs["Redis"])
-    tails = ""
+    rate = {label: statistics.median(r.rate for r in done) for label, done in runs.items()}
+    print(
+        f"order {kind}: median per-process {rate['per-process']:.0f} msg/s, Redis {rate['Redis']:.0f} msg/s, "
+        f"ratio {rate['Redis'] / rate['per-process']:.2f}"
+    )
     if backlog:
-        local_cpu = statistics.median(r.cpu_us for r in runs["per-process"])
-        shared_cpu = statistics.median(r.cpu_us for r in runs["Redis"])
-        tails = f"; median machine CPU per message per-process {local_cpu:.0f} us, Redis {shared_cpu:.0f} us"
-    else:
-        tails = (
-            f"; median tail per-process {statistics.median(r.tail_s for r in runs['per-process']):.2f} s, "
-            f"Redis {statistics.median(r.tail_s for r in runs['Redis']):.2f} s"
+        for label, done in runs.items():
+            machine = statistics.median(r.cpu_us for r in done)
+            own = statistics.median(r.worker_cpu_us for r in done)
+            print(f"  median CPU per message, {label}: machine {machine:.0f} us, workers {own:.0f} us")
+        alone = rate["per-process alone"]
+        print(
+            f"  one per-process worker alone {alone:.0f} msg/s; {options.workers} workers with Redis against it: "
+            f"{rate['Redis'] / alone:.2f}"
         )
-    ratio = shared / local
-    print(f"order {kind}: median per-process {local:.0f} msg/s, Redis {shared:.0f} msg/s, ratio {ratio:.2f}{tails}")
+    else:
+        tails = {label: statistics.median(r.tail_s for r in done) for label, done in runs.items()}
+        print(f"  median tail per-process {tails['per-process']:.2f} s, Redis {tails['Redis']:.2f} s")
 
 
 def main(argv: list[str]) -> int:
