@@ -12,12 +12,13 @@
      store can cost shows as the *tail*: the time from the last publish to the last ack.
    - *backlog*: ``--backlog-users`` x 5 updates are queued first, then the workers start together and
      drain them (a deployment catching up after an outage); the rate runs from 5% of the acks to 95%
-     (the workers' staggered start-up left out), CPU-bound on a small machine. Also the machine's busy CPU
-     per message over the same span (every process: workers, broker, Redis, braze_sim; ``/proc/stat``):
-     what a store costs the machine, apart from how the work was spread over time; and the workers' own
-     CPU per message, what each worker's machine pays where Redis and the broker run elsewhere. A third
-     fleet drains the same backlog in each round: **one** worker, per-process, the only way the worker
-     kept each user's updates in order before the store (``--workers`` of them with Redis against it).
+     (the workers' staggered start-up left out; the profiles are read after the last ack), CPU-bound on a
+     small machine. Also the machine's busy CPU per message over the same span (every process: workers,
+     broker, Redis, braze_sim; ``/proc/stat``): what a store costs the machine, apart from how the work was
+     spread over time; and the workers' own CPU per message, what each worker's machine pays where Redis and
+     the broker run elsewhere. A third fleet drains the same backlog in each round: **one** worker,
+     per-process, the only way the worker kept each user's updates in order before the store (``--workers``
+     of them with Redis against it).
 
     python -m bench state [--count 20000] [--users 1500] [--backlog-users 6000] [--workers 4] [--rounds 3]
                           [--order-rounds 3]
@@ -113,8 +114,12 @@ async def fleet_run(
                     first_cpu, first_workers = machine_cpu_s(), sum(cpu_s(w.process.pid) for w in crew)
             ended, cpu = time.perf_counter(), machine_cpu_s() - first_cpu
             workers_cpu = sum(cpu_s(w.process.pid) for w in crew) - first_workers
+            measured = done
+            while done < len(envelopes):  # the rest, unmeasured: the profiles are read after every update
+                await asyncio.sleep(0.05)
+                done = sum([await acked(session, w) for w in crew])
         if backlog:
-            count = done - first_done
+            count = measured - first_done
             return FleetRun(count / (ended - first_at), 0.0, cpu / count * 1e6, workers_cpu / count * 1e6)
         return FleetRun(len(envelopes) / (ended - began), ended - began - published_s, 0.0, 0.0)
     finally:
