@@ -62,6 +62,8 @@ BACKLOG_FROM, BACKLOG_TO = 0.05, 0.95
 
 
 async def clear_store(redis_url: str, prefix: str) -> None:
+    """Delete every Redis key under ``prefix``: a deployment's state store and shared limits (benchmarks and
+    tests clean up with it)."""
     client: Redis = Redis.from_url(redis_url)
     try:
         keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]

@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 import orjson
-from redis.asyncio import Redis
 
 from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState
 from worker.state.link import RedisLink
@@ -199,7 +198,6 @@ class RedisStore:
     ) -> None:
         # ``link``: the worker's one connection, shared with its limiters (the worker closes it); else one of
         # the store's own. No retries inside: the fallback store decides what a failure means.
-        self._url = url
         self._own_link = link is None
         self._link = link or RedisLink(url, timeout_s=timeout_s)
         self._base = f"{prefix}:state:"
@@ -266,17 +264,6 @@ class RedisStore:
     async def release(self, users: Sequence[str]) -> None:
         if users:
             await self._release(args=[self._base, self._owner, orjson.dumps(users)])
-
-    async def delete_all(self) -> int:
-        """Delete every key of this prefix (tests, and a tenant's clean-up); returns how many."""
-        client: Redis = Redis.from_url(self._url)
-        try:
-            deleted = 0
-            async for key in client.scan_iter(match=f"{self._base}*", count=1000):
-                deleted += int(await client.delete(key))
-            return deleted
-        finally:
-            await client.aclose()
 
     async def close(self) -> None:
         if self._own_link:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
+from bench.bench_state import clear_store
 from worker.state.link import RedisLink
 
 
@@ -19,7 +19,4 @@ async def redis_link(redis_url: str, key_prefix: str) -> AsyncIterator[RedisLink
         yield link
     finally:
         await link.close()
-        client = aioredis.Redis.from_url(redis_url)
-        async for key in client.scan_iter(match=f"{key_prefix}*", count=500):
-            await client.delete(key)
-        await client.aclose()
+        await clear_store(redis_url, key_prefix)

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from bench.bench_state import clear_store
 from komo_braze.settings import load_settings
 from worker.metrics import WorkerMetrics
 from worker.service import batch_slots, open_store
@@ -62,12 +63,10 @@ async def workers(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterat
         return made[-count:]
 
     yield make
-    if request.param == "redis":
-        cleaner = RedisStore(redis_url, prefix, accepted_retention_s=1, user_retention_s=1, claim_ttl_s=1)
-        await cleaner.delete_all()
-        await cleaner.close()
     for store in made:
         await store.close()
+    if request.param == "redis":
+        await clear_store(redis_url, prefix)
 
 
 async def test_a_user_claimed_by_one_worker_is_not_claimed_by_another_until_released(workers: Workers) -> None:
@@ -189,10 +188,10 @@ async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str)
         assert 0 < await client.pttl(f"{prefix}:state:claims") <= 5_000
         await store.release(["u1", "u2"])
         assert await client.exists(f"{prefix}:state:claims") == 0
-        assert await store.delete_all() == 2
     finally:
         await store.close()
         await client.aclose()
+        await clear_store(redis_url, prefix)
 
 
 async def test_an_owner_token_with_a_colon_is_refused(redis_url: str) -> None:
@@ -219,6 +218,4 @@ async def test_the_workers_redis_store_answers_every_batch_under_way_at_once_in_
     finally:
         await store.close()
         await link.close()
-        cleaner = RedisStore(redis_url, prefix, accepted_retention_s=1, user_retention_s=1, claim_ttl_s=1)
-        await cleaner.delete_all()
-        await cleaner.close()
+        await clear_store(redis_url, prefix)
