@@ -23,9 +23,6 @@ from worker.merge import is_edit, is_increment
 from worker.state import Seen, UserState, newest_time, seen_digest, seen_time, value_digest
 
 _CONTACT_KINDS = (IdentifierKind.EMAIL, IdentifierKind.PHONE)
-#: the digest an earlier version recorded for a hub without ``skip_unchanged`` (now: the time alone); equal to
-#: no value's digest
-NO_DIGEST = "-"
 
 
 @dataclass(slots=True)
