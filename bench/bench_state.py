@@ -34,7 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 from redis.asyncio import Redis
@@ -81,6 +81,19 @@ class FleetRun:
     worker_cpu_us: float  # backlog: the workers' own CPU per message over the same span (0 for live)
 
 
+class _Mark(NamedTuple):
+    """One end of a measured span."""
+
+    at: float  # perf_counter()
+    acked: float
+    machine_cpu_s: float
+    workers_cpu_s: float
+
+    @classmethod
+    def now(cls, acked: float, crew: list[Component]) -> _Mark:
+        return cls(time.perf_counter(), acked, machine_cpu_s(), sum(cpu_s(w.process.pid) for w in crew))
+
+
 async def fleet_run(
     settings: Settings,
     envelopes: list[Envelope],
@@ -106,24 +119,28 @@ async def fleet_run(
             await fill(settings, envelopes)
             published_s = time.perf_counter() - began
         low, high = (len(envelopes) * BACKLOG_FROM, len(envelopes) * BACKLOG_TO) if backlog else (1, len(envelopes))
+        start: _Mark | None = None
+        end: _Mark | None = None
         async with aiohttp.ClientSession() as session, asyncio.timeout(600):
-            first_at, first_done, first_cpu, first_workers, done = 0.0, 0.0, 0.0, 0.0, 0.0
-            while done < high:
+            done = 0.0
+            while done < len(envelopes):  # every update acked: the profiles are read after the last
                 await asyncio.sleep(0.05)  # each read costs each worker ~0.75 ms of CPU: not too often
                 done = sum([await acked(session, w) for w in crew])
-                if done >= low and not first_at:
-                    first_at, first_done = time.perf_counter(), done
-                    first_cpu, first_workers = machine_cpu_s(), sum(cpu_s(w.process.pid) for w in crew)
-            ended, cpu = time.perf_counter(), machine_cpu_s() - first_cpu
-            workers_cpu = sum(cpu_s(w.process.pid) for w in crew) - first_workers
-            measured = done
-            while done < len(envelopes):  # the rest, unmeasured: the profiles are read after every update
-                await asyncio.sleep(0.05)
-                done = sum([await acked(session, w) for w in crew])
+                if start is None and done >= low:
+                    start = _Mark.now(done, crew)
+                if end is None and done >= high:
+                    end = _Mark.now(done, crew)
+        assert start is not None
+        assert end is not None
         if backlog:
-            count = measured - first_done
-            return FleetRun(count / (ended - first_at), 0.0, cpu / count * 1e6, workers_cpu / count * 1e6)
-        return FleetRun(len(envelopes) / (ended - began), ended - began - published_s, 0.0, 0.0)
+            count = end.acked - start.acked
+            return FleetRun(
+                count / (end.at - start.at),
+                0.0,
+                (end.machine_cpu_s - start.machine_cpu_s) / count * 1e6,
+                (end.workers_cpu_s - start.workers_cpu_s) / count * 1e6,
+            )
+        return FleetRun(len(envelopes) / (end.at - began), end.at - began - published_s, 0.0, 0.0)
     finally:
         await asyncio.gather(*(w.stop() for w in crew))
 
