@@ -11,14 +11,15 @@
      rate runs from the first publish to the last ack, so it is bounded by the publisher, and what the
      store can cost shows as the *tail*: the time from the last publish to the last ack.
    - *backlog*: ``--backlog-users`` x 5 updates are queued first, then the workers start together and
-     drain them (a deployment catching up after an outage); the rate runs from 5% of the acks to 95%
-     (the workers' staggered start-up left out; the profiles are read after the last ack), CPU-bound on a
-     small machine. Also the machine's busy CPU per message over the same span (every process: workers,
-     broker, Redis, braze_sim; ``/proc/stat``): what a store costs the machine, apart from how the work was
-     spread over time; and the workers' own CPU per message, what each worker's machine pays where Redis and
-     the broker run elsewhere. A third fleet drains the same backlog in each round: **one** worker,
-     per-process, the only way the worker kept each user's updates in order before the store (``--workers``
-     of them with Redis against it).
+     drain them (a deployment catching up after an outage); the rate runs from 5% of the submissions to
+     95%, as braze_sim counts the events it accepted (the workers' staggered start-up left out; their own
+     ``/metrics`` are read only after that, so that watching them costs them nothing; the profiles are
+     read after the last ack), CPU-bound on a small machine. Also the machine's busy CPU per message over
+     the same span (every process: workers, broker, Redis, braze_sim; ``/proc/stat``): what a store costs
+     the machine, apart from how the work was spread over time; and the workers' own CPU per message, what
+     each worker's machine pays where Redis and the broker run elsewhere. A third fleet drains the same
+     backlog in each round: **one** worker, per-process, the only way the worker kept each user's updates
+     in order before the store (``--workers`` of them with Redis against it).
 
     python -m bench state [--count 20000] [--users 1500] [--backlog-users 6000] [--workers 4] [--rounds 3]
                           [--order-rounds 3]
@@ -57,7 +58,7 @@ from komo_braze.envelope import Envelope
 from komo_braze.settings import Settings, load_settings
 
 ROUNDS_PER_USER = 5
-#: a backlog's rate is measured between these shares of its acks
+#: a backlog's rate is measured between these shares of its submissions
 BACKLOG_FROM, BACKLOG_TO = 0.05, 0.95
 
 
@@ -77,7 +78,7 @@ async def clear_store(redis_url: str, prefix: str) -> None:
 class FleetRun:
     rate: float  # messages per second, as the mode defines it
     tail_s: float  # live: from the last publish confirmed to the last ack (0 for a backlog)
-    cpu_us: float  # backlog: the machine's busy CPU per message acked between 5% and 95% (0 for live)
+    cpu_us: float  # backlog: the machine's busy CPU per message between 5% and 95% (0 for live)
     worker_cpu_us: float  # backlog: the workers' own CPU per message over the same span (0 for live)
 
 
@@ -85,13 +86,13 @@ class _Mark(NamedTuple):
     """One end of a measured span."""
 
     at: float  # perf_counter()
-    acked: float
+    done: float  # submissions through: braze_sim's accepted events, or the workers' acks at the end
     machine_cpu_s: float
     workers_cpu_s: float
 
     @classmethod
-    def now(cls, acked: float, crew: list[Component]) -> _Mark:
-        return cls(time.perf_counter(), acked, machine_cpu_s(), sum(cpu_s(w.process.pid) for w in crew))
+    def now(cls, done: float, crew: list[Component]) -> _Mark:
+        return cls(time.perf_counter(), done, machine_cpu_s(), sum(cpu_s(w.process.pid) for w in crew))
 
 
 async def fleet_run(
@@ -118,22 +119,33 @@ async def fleet_run(
         if not backlog:
             await fill(settings, envelopes)
             published_s = time.perf_counter() - began
-        low, high = (len(envelopes) * BACKLOG_FROM, len(envelopes) * BACKLOG_TO) if backlog else (1, len(envelopes))
+        total = len(envelopes)
+        low, high = (total * BACKLOG_FROM, total * BACKLOG_TO) if backlog else (1, total)
         start: _Mark | None = None
         end: _Mark | None = None
-        async with aiohttp.ClientSession() as session, asyncio.timeout(600):
-            done = 0.0
-            while done < len(envelopes):  # every update acked: the profiles are read after the last
-                await asyncio.sleep(0.05)  # each read costs each worker ~0.75 ms of CPU: not too often
-                done = sum([await acked(session, w) for w in crew])
+        async with SimClient(sim_url) as sim, aiohttp.ClientSession() as session, asyncio.timeout(600):
+            done = 0
+            while done < total:  # progress as braze_sim counts it: reading that costs the workers nothing
+                await asyncio.sleep(0.05)
+                done = await accepted_events(sim)
                 if start is None and done >= low:
                     start = _Mark.now(done, crew)
-                if end is None and done >= high:
+                if backlog and end is None and done >= high:
                     end = _Mark.now(done, crew)
+            # every update acked before the profiles are read; the workers' /metrics are read only now (a read
+            # costs a worker ~0.75 ms of CPU: every 50 ms, that was ~6% of what the span measured)
+            while True:
+                acks = sum([await acked(session, w) for w in crew])
+                if acks >= total:
+                    break
+                await asyncio.sleep(0.05)
+            end = end or _Mark.now(acks, crew)
         assert start is not None
         assert end is not None
         if backlog:
-            count = end.acked - start.acked
+            count = end.done - start.done
+            if count <= 0 or end.at <= start.at:
+                raise SystemExit(f"{total} queued updates were drained before they could be measured: queue more")
             return FleetRun(
                 count / (end.at - start.at),
                 0.0,
@@ -143,6 +155,12 @@ async def fleet_run(
         return FleetRun(len(envelopes) / (end.at - began), end.at - began - published_s, 0.0, 0.0)
     finally:
         await asyncio.gather(*(w.stop() for w in crew))
+
+
+async def accepted_events(sim: SimClient) -> int:
+    """Events braze_sim has accepted since its last reset: one per submission in these scenarios."""
+    stats = await sim.stats()
+    return int(stats["objects"]["events"])
 
 
 async def older_profiles(sim_url: str, users: int) -> int:
