@@ -3,7 +3,7 @@
 ``compose_config()`` is ``docker-compose config``: the file validated, anchors merged, variables
 interpolated. :class:`LocalStack` gives every port a service listens on (its ``ports`` and ``expose``)
 a free local port and rewrites what the file gives a service, its command, environment and the files it
-mounts, so that ``<service>:<port>`` becomes ``127.0.0.1:<that port>`` (the broker: the test's broker),
+mounts, so that ``<service>:<port>`` becomes ``127.0.0.1:<that port>`` (the broker and Redis: the test's),
 a bind or loopback address of its own becomes loopback on its own port (a port the file neither
 publishes nor exposes gets one that no other service is told), and a mounted path its local copy.
 Nothing else is changed: a wrong variable name, port or path in the file stays wrong.
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 BROKER_SERVICE = "rabbitmq"
+REDIS_SERVICE = "redis"
 #: how a service names itself: all interfaces when it binds, loopback when it asks itself
 OWN_HOSTS = (r"0\.0\.0\.0", r"127\.0\.0\.1", "localhost")
 
@@ -113,6 +114,7 @@ class LocalStack:
 
     config: Mapping[str, Any]
     broker_url: str
+    redis_url: str
     workdir: Path
     ports: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -134,6 +136,9 @@ class LocalStack:
             if name == BROKER_SERVICE and port == 5672:
                 broker = urlsplit(self.broker_url)
                 return f"{broker.hostname}:{broker.port or 5672}"
+            if name == REDIS_SERVICE and port == 6379:
+                redis = urlsplit(self.redis_url)
+                return f"{redis.hostname}:{redis.port or 6379}"
             if name in self.config["services"]:
                 return f"127.0.0.1:{self.ports.get((name, port), port)}"
             # an address of its own: a port the file neither publishes nor exposes gets one nobody is told

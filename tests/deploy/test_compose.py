@@ -2,8 +2,8 @@
 
 Every service built from this repository runs as a local process with the command, environment, mounted
 files and ports the file gives it (read through ``docker-compose config``; see ``tests.deploy.compose``),
-against the test's broker. Submissions posted to the intake must then arrive in braze-sim, each in the
-workspace the stack's mapping names.
+against the test's broker and Redis. Submissions posted to the intake must then arrive in braze-sim, each in
+the workspace the stack's mapping names, and the workers must have shared the stack's state store.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from redis.asyncio import Redis
 
+from bench.bench_state import clear_store
 from braze_sim.client import SimClient
 from devtools.components import Component, spawn
 from komo_braze.settings import load_settings
@@ -109,12 +111,12 @@ def test_the_producer_as_the_file_configures_it_would_start_on_all_interfaces(mo
 
 @pytest.mark.timeout(150)
 async def test_the_application_services_run_as_the_file_gives_them_and_deliver_to_braze_sim(
-    broker: BrokerKit, tmp_path: Path
+    broker: BrokerKit, redis_url: str, tmp_path: Path
 ) -> None:
     config = compose_config()
     assert sorted(application_services(config)) == sorted(START_ORDER)
     broker.workspaces.add("client_b")
-    stack = LocalStack(config, broker.amqp_url, tmp_path)
+    stack = LocalStack(config, broker.amqp_url, redis_url, tmp_path)
     token = config["services"]["producer"]["environment"]["KOMO_BRAZE_WEBHOOK_TOKEN"]
     intake = f"http://127.0.0.1:{stack.port('producer', 8080)}"
     started: list[Component] = []
@@ -150,6 +152,19 @@ async def test_the_application_services_run_as_the_file_gives_them_and_deliver_t
                 b["submission_id"] for b in summer
             )
             assert {e["name"] for e in events["client_b"]} == {"komo_quiz_completed"}
+        # both workers recorded what Braze accepted in the stack's Redis, where any other replica would look
+        store: Redis = Redis.from_url(redis_url)
+        try:
+
+            async def all_recorded() -> bool:
+                keys = [key async for key in store.scan_iter(match=f"{broker.prefix}:state:accepted:*")]
+                recorded = set().union(*[await store.smembers(key) for key in keys])
+                return {b["submission_id"].encode() for b in anywhere + summer} <= recorded
+
+            await eventually(all_recorded, timeout_s=10, what="every accepted submission id in Redis")
+        finally:
+            await store.aclose()
     finally:
         statuses = {component.name: await component.stop() for component in reversed(started)}
+        await clear_store(redis_url, broker.prefix)
     assert statuses == dict.fromkeys(START_ORDER, 0), "every service stops cleanly on SIGTERM"

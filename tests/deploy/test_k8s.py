@@ -101,6 +101,19 @@ def test_one_worker_deployment_and_scaled_object_per_workspace_of_the_mapping() 
         assert trigger["authenticationRef"]["name"] in of_kind("TriggerAuthentication")
 
 
+def test_workers_that_may_run_side_by_side_share_the_state_store_of_the_secret() -> None:
+    """KEDA may start several replicas of a worker: per-user order, one event per submission and the shared
+    limit hold across them only through the state store, whose URL (with its password) is a secret."""
+    scaled = {doc["spec"]["scaleTargetRef"]["name"]: doc for doc in of_kind("ScaledObject").values()}
+    for deployment in workers().values():
+        assert scaled[deployment["metadata"]["name"]]["spec"]["maxReplicaCount"] > 1
+        (container,) = containers(deployment)
+        assert secret_refs(container).get("KOMO_BRAZE_STATE_URL") == ("komo-braze", "KOMO_BRAZE_STATE_URL")
+        assert "KOMO_BRAZE_STATE_URL" not in plain_env(container)
+    (producer,) = (d for d in of_kind("Deployment").values() if containers(d)[0]["args"][0] == "producer")
+    assert "KOMO_BRAZE_STATE_URL" not in env_names(containers(producer)[0])  # the intake keeps no state
+
+
 def test_max_replicas_are_braze_s_limit_over_what_one_worker_keeps_in_flight() -> None:
     for deployment in workers().values():
         settings = settings_of(plain_env(containers(deployment)[0]))
