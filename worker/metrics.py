@@ -77,6 +77,13 @@ class WorkerMetrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        self.state_store_configured = Gauge(
+            "state_store_configured",
+            "1: KOMO_BRAZE_STATE_URL names a shared state store (state_store_up 0 then means it is down); "
+            "0: in-process by choice",
+            namespace=NAMESPACE,
+            registry=r,
+        )
         self.attributes_held_back = counter(
             "attributes_held_back",
             "attribute values not sent, by reason: `older` (a newer value was accepted), `unchanged` "

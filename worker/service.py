@@ -71,6 +71,7 @@ def open_store(settings: Settings, metrics: WorkerMetrics, link: RedisLink | Non
         user_retention_s=settings.state_user_retention_s,
         claim_ttl_s=settings.state_claim_ttl_s,
     )
+    metrics.state_store_configured.set(int(settings.state_url is not None))
     if settings.state_url is None:
         metrics.state_store_up.set(0)
         return memory

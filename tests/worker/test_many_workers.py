@@ -156,6 +156,7 @@ async def test_redis_killed_mid_stream_and_restarted_loses_nothing_and_dead_lett
         await redis.kill()
         await logged_by_all(crew, "state_store_down")
         assert await crew.metric("komo_braze_worker_state_store_up") == 0
+        assert await crew.metric("komo_braze_worker_state_store_configured") == 2  # down, not in-process by choice
         down_at = sum((await event_counts(sim)).values())
         assert down_at < len(bodies) - 400, "the stream ended too soon to show per-process mode delivering"
         await events_reach(sim, down_at + 400)  # per-process mode delivers on

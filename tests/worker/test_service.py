@@ -33,6 +33,8 @@ async def test_health_readiness_and_metrics_are_served(broker: BrokerKit) -> Non
         'komo_braze_worker_requests_total{status="201",workspace="default"} 1.0',
         'komo_braze_worker_rejected_fields_total{attribute="bad_field"} 1.0',
         'komo_braze_worker_breaker_state{workspace="default"} 0.0',
+        "komo_braze_worker_state_store_up 0.0",  # in-process by choice (no KOMO_BRAZE_STATE_URL) ...
+        "komo_braze_worker_state_store_configured 0.0",  # ... which no alert takes for a store that is down
     ):
         assert line in text
     assert "joe" not in text  # no user data in metrics, ever
@@ -67,6 +69,7 @@ async def test_a_worker_whose_redis_does_not_answer_starts_in_per_process_mode_a
         running_worker(broker, SimpleMapper(), braze_url=sim.url, state_url=nobody) as worker,
     ):
         assert worker.value("state_store_up") == 0
+        assert worker.value("state_store_configured") == 1  # a store named and down: what the alert looks for
         bodies = [body(f"user-{n}") for n in range(10)]
         await publish(broker, bodies)
         await eventually(acked(worker, 10), what="10 acks")
