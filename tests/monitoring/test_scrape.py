@@ -3,9 +3,9 @@
 The load: good submissions, a few that the worker must dead-letter (no identifier, a hub the mapping
 does not know), a few the intake refuses (400), a window in which Braze refuses the key (401), a
 second intake whose broker is gone (503), and at the end the worker stopped while submissions keep
-arriving. Prometheus's HTTP API must then say what the test did, every panel query of the dashboard
-and every alert expression must return data, and the alerts must go pending or firing when their
-cause is there.
+arriving. The worker is configured with a state store that never answers, so it delivers in per-process
+mode. Prometheus's HTTP API must then say what the test did, every panel query of the dashboard and every
+alert expression must return data, and the alerts must go pending or firing when their cause is there.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ async def pipeline(
         batch_linger_ms="50",
         braze_retry_base_s="0.2",
         braze_retry_max_s="1",
+        state_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there: a store that is down
     )
     producer = await start_component("producer", ["producer"], producer_env, tmp_path)
     try:
@@ -154,6 +155,11 @@ async def test_prometheus_sees_what_the_pipeline_did_and_every_panel_and_alert_h
         statuses += [await post(session, producer.url, b"[1, 2]"), await post(session, producer.url, b"{")]
         assert statuses == [202] * 33 + [400, 400]
         await eventually(lambda: _equals(prom, "sum(komo_braze_worker_messages_acked_total)", 33), what="33 settled")
+        # delivered in per-process mode, with its store down: the alert is pending (it fires after 2 minutes)
+        await eventually(
+            lambda: _state_in(prom, "KomoBrazeStateStoreDown", {"pending"}, job="worker"),
+            what="the state-store alert pending",
+        )
 
         # 2. Braze refuses the key for a while: the breaker opens, its alert goes pending
         await sim.client.set_faults(unauthorized_for_s=10)
