@@ -10,6 +10,7 @@ does after a crash. Usage::
         await server.start()    # the same port again
         server.freeze()         # SIGSTOP: connections stay open and nothing answers (a Redis too slow to use)
         server.thaw()
+        await fail_over(server, other)  # other becomes the primary, server its replica
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 from tests.own_broker import await_answer, free_port, spawn_logged
 
@@ -74,6 +77,19 @@ class OwnRedis:
     def thaw(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+
+async def fail_over(primary: OwnRedis, replica: OwnRedis) -> None:
+    """What Sentinel or a managed Redis does on a failover: ``replica`` becomes the primary, and the old
+    ``primary`` its replica (it answers ``PING`` and refuses writes)."""
+    new: Redis = Redis(host="127.0.0.1", port=replica.port)
+    old: Redis = Redis(host="127.0.0.1", port=primary.port)
+    try:
+        await new.replicaof("NO", "ONE")
+        await old.replicaof("127.0.0.1", replica.port)
+    finally:
+        await new.aclose()
+        await old.aclose()
 
 
 @asynccontextmanager

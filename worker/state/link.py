@@ -12,11 +12,14 @@ round trips saved (10,106 -> 8,743 msg/s). A caller that wants two calls in one 
 before it waits (:meth:`RedisLink.submit`): a batch's claim and its request's slot in the shared limit.
 
 Scripts are called by their SHA1 (``EVALSHA``); one that Redis does not know (a restart, ``SCRIPT FLUSH``) is
-loaded and its call sent again, once. An error answer fails its own call only. No answer within the timeout
-(one deadline for all the answers of a round trip), or a broken connection, fails every call of that round
-trip and drops the connection (answers still on their way would reach the wrong callers); the next round trip
-opens a new one. A caller that stops waiting (its own timeout) leaves its answer to be read and dropped: the
-order of the others is kept.
+loaded and its call sent again, once. A ``READONLY`` answer means a failover made the server this connection
+reaches a replica: the connection is dropped and the refused calls are sent again, once, on a new one, which
+reaches whichever server the URL names now (a managed Redis's endpoint, or a name that follows Sentinel).
+Any other error answer fails its own call only. No answer within the timeout (one deadline for all the
+answers of a round trip), or a broken connection, fails every call of that round trip and drops the
+connection (answers still on their way would reach the wrong callers); the next round trip opens a new one.
+A caller that stops waiting (its own timeout) leaves its answer to be read and dropped: the order of the
+others is kept.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | bytes | int | float
@@ -60,6 +63,7 @@ class _Call:
     script: LinkScript | None
     future: asyncio.Future[Any]
     loaded: bool = field(default=False)  # its script was loaded once already: no second try
+    moved: bool = field(default=False)  # a demoted primary refused it once already: no second try
 
 
 class RedisLink:
@@ -118,7 +122,7 @@ class RedisLink:
         self.calls += len(calls)
         reused = self._connection is not None
         try:
-            unknown = await self._exchange(await self._connect(), calls)
+            again = await self._exchange(await self._connect(), calls)
         except RedisConnectionError:
             await self._drop()
             if not reused:
@@ -127,15 +131,16 @@ class RedisLink:
             # every command sent here may run twice (claims and records are idempotent, a slot taken twice
             # is only a slot)
             self.round_trips += 1
-            unknown = await self._exchange(await self._connect(), [c for c in calls if not c.future.done()])
-        for call in unknown:
-            call.loaded = True
-        self._queue[:0] = unknown  # first in the next round trip
+            again = await self._exchange(await self._connect(), [c for c in calls if not c.future.done()])
+        self._queue[:0] = again  # first in the next round trip
 
     async def _exchange(self, connection: AbstractConnection, calls: list[_Call]) -> list[_Call]:
-        """Send ``calls`` in one write and settle each by its answer; returns those whose script was unknown
-        (loaded now, to be sent again)."""
+        """Send ``calls`` in one write and settle each by its answer; returns those to send again: a script Redis
+        did not know (loaded now), or a write refused by a primary that a failover turned into a replica (the
+        connection is dropped then: the next one reaches whichever server the URL names now)."""
         unknown: list[_Call] = []
+        refused: list[_Call] = []
+        demoted = False
         await connection.send_packed_command(connection.pack_commands([c.command for c in calls]), check_health=False)
         async with self._deadline():
             for call in calls:
@@ -147,13 +152,29 @@ class RedisLink:
                     else:
                         unknown.append(call)
                     continue
+                except ReadOnlyError as exc:
+                    demoted = True
+                    if call.moved:
+                        _settle(call, exc)
+                    else:
+                        refused.append(call)
+                    continue
                 except ResponseError as exc:  # an error answer is its call's alone
                     _settle(call, exc)
                     continue
                 _settle(call, answer)
-        if unknown:
+        if demoted:  # what the next connection does not know, it says (NOSCRIPT) and is loaded there
+            await self._drop()
+            for call in refused:
+                call.moved = True
+        elif unknown:
             await self._load(connection, {call.script.sha: call.script for call in unknown if call.script})
-        return unknown
+            for call in unknown:
+                call.loaded = True
+        if not (refused or unknown):
+            return []
+        again = {id(call) for call in (*refused, *unknown)}
+        return [call for call in calls if id(call) in again]  # in the order they were asked
 
     async def _load(self, connection: AbstractConnection, scripts: dict[str, LinkScript]) -> None:
         self.round_trips += 1

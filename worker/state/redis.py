@@ -11,6 +11,8 @@ Keys, all under ``{KOMO_BRAZE_PREFIX}:state:``:
 - ``accepted:{span}:{n}``: a set of the submission ids Braze accepted during the ``n``-th span of
   ``span`` ms (half of ``accepted_retention_s``), expiring the retention and one span after its latest
   write: an id is remembered for at least the retention and at most half as long again.
+- ``probe``: written by a worker that checks Redis takes writes (at start, and every second while it is
+  down), expiring after 10 s: a replica a failover left behind the URL answers ``PING`` but not that.
 
 Claiming a batch is one Lua script (atomic: the claim, the attributes read under it, and the accepted ids
 are one consistent view); recording is another. A worker records the accepted ids *before* it releases
@@ -41,6 +43,8 @@ import orjson
 from worker.state import DEFAULT_TIMEOUT_S, Claims, UserState
 from worker.state.link import RedisLink
 
+#: how long the key a probe writes lives
+PROBE_TTL_MS = 10_000
 #: a flag in a script's answer: claimed, or accepted already (or not)
 _YES, _NO = ord("1"), ord("0")
 #: accepted ids are kept in sets of this many per retention (looked up in one more per batch)
@@ -218,7 +222,9 @@ class RedisStore:
         return True
 
     async def ping(self) -> bool:
-        return bool(await self._link.execute("PING"))
+        """Whether this Redis answers and takes writes: a replica that a failover left behind the URL answers
+        ``PING`` and refuses every script that writes."""
+        return bool(await self._link.execute("SET", self._base + "probe", self._owner, "PX", PROBE_TTL_MS))
 
     async def claim(self, users: Sequence[str], submission_ids: Sequence[str]) -> Claims:
         args: list[str | int | bytes] = [

@@ -1,5 +1,7 @@
 """Redis slow or gone: batches wait through a slow answer, three failures mean per-process mode, and the
-store returns to shared mode when Redis answers again. Each test runs a redis-server of its own."""
+store returns to shared mode when Redis answers again; a failover behind the store's URL is followed, and a
+demoted primary left behind it is not taken for a store that is back. Each test runs redis-servers of its
+own."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from tests.own_redis import OwnRedis, own_redis
+from tests.own_redis import OwnRedis, fail_over, own_redis
+from tests.proxy import TcpProxy
 from tests.waiting import eventually
 from worker.state.failover import FailoverStore
 from worker.state.memory import MemoryStore
@@ -24,17 +27,15 @@ async def server() -> AsyncIterator[OwnRedis]:
         yield running
 
 
-def _store(server: OwnRedis, changes: list[bool]) -> FailoverStore:
-    primary = RedisStore(
-        server.url, "failover", accepted_retention_s=60, user_retention_s=60, claim_ttl_s=5, timeout_s=0.2
-    )
+def _store(url: str, changes: list[bool]) -> FailoverStore:
+    primary = RedisStore(url, "failover", accepted_retention_s=60, user_retention_s=60, claim_ttl_s=5, timeout_s=0.2)
     fallback = MemoryStore(accepted_retention_s=60, user_retention_s=60, claim_ttl_s=5)
     return FailoverStore(primary, fallback, timeout_s=0.2, on_change=changes.append, probe_interval_s=0.1)
 
 
 async def test_one_slow_answer_makes_the_batch_wait_and_the_store_stays_shared(server: OwnRedis) -> None:
     changes: list[bool] = []
-    store = _store(server, changes)
+    store = _store(server.url, changes)
     admin: Redis = Redis.from_url(server.url)
     try:
         await admin.client_pause(600)  # every command of every client waits 600 ms: a slow Redis
@@ -50,7 +51,7 @@ async def test_one_slow_answer_makes_the_batch_wait_and_the_store_stays_shared(s
 
 async def test_three_failures_mean_per_process_mode_until_redis_answers_again(server: OwnRedis) -> None:
     changes: list[bool] = []
-    store = _store(server, changes)
+    store = _store(server.url, changes)
     watcher = asyncio.create_task(store.watch())
     try:
         await server.kill()
@@ -71,3 +72,38 @@ async def test_three_failures_mean_per_process_mode_until_redis_answers_again(se
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
         await store.close()
+
+
+async def test_a_failover_behind_the_store_s_url_is_followed_and_a_demoted_primary_is_not_taken_for_redis() -> None:
+    """The URL names an endpoint that a failover moves (a managed Redis's, or a proxy that follows Sentinel).
+    While it still reaches the old primary, now a replica, the store goes per-process and stays so (the old
+    primary answers ``PING``, so the probe writes); once the endpoint reaches the new primary, the store is
+    shared again, and a failover the endpoint follows at once costs not even that."""
+    changes: list[bool] = []
+    async with own_redis() as first, own_redis() as second, TcpProxy("127.0.0.1", first.port) as endpoint:
+        store = _store(endpoint.url_for(first.url), changes)
+        watcher = asyncio.create_task(store.watch())
+        try:
+            assert (await store.claim(["u1"], [])).users == {"u1"}
+            await fail_over(first, second)  # the endpoint does not follow yet
+            for _ in range(3):
+                await store.claim(["u2"], [])
+            assert changes == [True, False]
+            await asyncio.sleep(0.5)  # five probes: each reaches the demoted primary, which refuses the write
+            assert changes == [True, False]
+            endpoint.target_port = second.port
+            await eventually(lambda: store.shared, timeout_s=10)
+            assert changes == [True, False, True]
+            await fail_over(second, first)  # back to the first, and the endpoint follows at once
+            endpoint.target_port = first.port
+            assert (await store.claim(["u3"], [])).users == {"u3"}
+            assert changes == [True, False, True]  # the refused call went again to the new primary
+            check: Redis = Redis(host="127.0.0.1", port=first.port)
+            try:
+                assert await check.hexists("failover:state:claims", "u3")
+            finally:
+                await check.aclose()
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            await store.close()

@@ -1,6 +1,7 @@
 """The worker's link to Redis against a real Redis: calls made together share a round trip and each gets its
 own answer; an unknown script is loaded, an error answer fails its call alone, and a killed, frozen or
-restarted Redis fails the calls on their way and no later one."""
+restarted Redis fails the calls on their way and no later one; a write a failover's demoted primary refuses
+is sent again to whichever server the URL names now."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tests.own_redis import OwnRedis, own_redis
+from tests.own_redis import OwnRedis, fail_over, own_redis
+from tests.proxy import TcpProxy
 from worker.state.link import RedisLink
 
 pytestmark = pytest.mark.timeout(30)
 
 ECHO = "return ARGV[1]"
+WRITE = "redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]"
 
 
 @asynccontextmanager
@@ -90,6 +94,31 @@ async def test_a_killed_redis_fails_the_calls_on_their_way_and_the_link_reconnec
         assert all(isinstance(a, RedisConnectionError) for a in answers), answers
         await server.start()
         assert await link.execute("PING") == b"PONG"
+
+
+async def test_a_write_a_demoted_primary_refuses_goes_once_more_to_the_server_the_url_names_now() -> None:
+    """A failover behind one name (a managed Redis's endpoint, Sentinel behind a proxy): the link's connection
+    still reaches the old primary, now a replica that answers ``PING`` and refuses writes. The refused call is
+    sent again on a new connection, which reaches the new primary; where the name still reaches the old one,
+    it fails after that one more try, and the call after it is tried afresh."""
+    async with own_redis() as first, own_redis() as second, TcpProxy("127.0.0.1", first.port) as name:
+        link = RedisLink(name.url_for(first.url), timeout_s=2.0)
+        write = link.script(WRITE)
+        try:
+            assert await write(["k"], ["before"]) == b"before"
+            await fail_over(first, second)
+            with pytest.raises(ReadOnlyError):
+                await write(["k"], ["refused twice"])  # the name has not moved yet: once more, then failed
+            name.target_port = second.port  # the name moves to the new primary
+            answers = await asyncio.gather(write(["k"], ["after"]), link.execute("PING"))
+            assert answers == [b"after", b"PONG"]
+            check: Redis = Redis(host="127.0.0.1", port=second.port)
+            try:
+                assert await check.get("k") == b"after"
+            finally:
+                await check.aclose()
+        finally:
+            await link.close()
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_others_their_own_answers() -> None:

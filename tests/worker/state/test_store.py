@@ -174,11 +174,13 @@ async def test_the_redis_store_writes_only_keys_under_its_prefix(redis_url: str)
         await store.claim(["u1"], ["s1"])
         await store.record(["s1"], {"u1": {"team": (1, "aa")}}, release=[])
         await store.claim(["u1", "u2"], [])
+        assert await store.ping()  # a write: a replica left behind the URL would refuse it
         keys = sorted(str(key) for key in await client.keys(f"{prefix}*"))
         assert await client.get(f"{prefix}:state:user:u1") == '{"team":[1,"aa"]}'
         # accepted ids in sets of half the retention each (30 s)
         accepted = [key for key in keys if key.startswith(f"{prefix}:state:accepted:30000:")]
-        assert keys == sorted([*accepted, f"{prefix}:state:claims", f"{prefix}:state:user:u1"])
+        assert keys == sorted([*accepted, f"{prefix}:state:claims", f"{prefix}:state:probe", f"{prefix}:state:user:u1"])
+        assert 0 < await client.pttl(f"{prefix}:state:probe") <= 10_000
         assert len(accepted) == 1
         assert await client.smembers(accepted[0]) == {"s1"}
         assert 60_000 < await client.pttl(accepted[0]) <= 90_000
