@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from tests.own_redis import OwnRedis, fail_over, own_redis
 from tests.proxy import TcpProxy
@@ -107,3 +108,36 @@ async def test_a_failover_behind_the_store_s_url_is_followed_and_a_demoted_prima
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             await store.close()
+
+
+async def test_a_full_redis_that_refuses_writes_means_per_process_mode_until_it_has_room(server: OwnRedis) -> None:
+    """``maxmemory`` reached under ``noeviction`` (the policy README asks for): every script that writes is
+    refused (``OOM``). The store goes per-process, the probe's write keeps it so, and it is shared again once
+    Redis has room; nothing was accepted in Redis's name meanwhile."""
+    changes: list[bool] = []
+    store = _store(server.url, changes)
+    admin: Redis = Redis.from_url(server.url)
+    watcher = asyncio.create_task(store.watch())
+    try:
+        assert (await store.claim(["u1"], [])).users == {"u1"}
+        used = int((await admin.info("memory"))["used_memory"])
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.config_set("maxmemory", str(used // 2))  # full from now on, whatever else it frees
+        with pytest.raises(OutOfMemoryError):
+            await admin.set("filler", "x" * 100_000)
+        for _ in range(3):
+            await store.claim(["u2"], [])
+        assert changes == [True, False]
+        await store.record(["s1"], {}, release=["u2"])  # per-process: remembered here
+        await asyncio.sleep(0.5)  # five probes, each a write Redis refuses
+        assert changes == [True, False]
+        await admin.config_set("maxmemory", "0")
+        await eventually(lambda: store.shared, timeout_s=10)
+        assert changes == [True, False, True]
+        claims = await store.claim(["u2"], ["s1"])
+        assert (claims.users, claims.accepted_ids) == ({"u2"}, {"s1"})
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await admin.aclose()
+        await store.close()
