@@ -4,16 +4,22 @@ Each entry is a full URL (``amqp://user:pass@rabbit-1:5672/vhost``), or, after t
 ``host[:port]``: it then takes the scheme, credentials, vhost and query of the first. Every entry must
 reach the same cluster (same credentials and vhost), since a process fails over from one to the next.
 Passwords never leave this module unmasked in text meant for people (:func:`redact`).
+
+The state store's ``KOMO_BRAZE_STATE_URL`` may name several Redis Sentinels the same way
+(:func:`parse_sentinel_url`).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 SCHEMES = ("amqp", "amqps")
 MASK = "***"
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PORT = 26379
 
 
 class AddressError(ValueError):
@@ -72,6 +78,41 @@ def _host_port(entry: str) -> tuple[str, str]:
     if not port.isdigit():
         raise AddressError(f"bad port in address {entry!r}")
     return host, port
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    """The Redis primary that the sentinels name ``service``; the credentials are the primary's."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_sentinel_url(url: str) -> SentinelAddress:
+    """``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]`` (port 26379 unless
+    given); raises :class:`AddressError`."""
+    parts = urlsplit(url)
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    path = [segment for segment in parts.path.split("/") if segment]
+    if parts.scheme != SENTINEL_SCHEME or not hosts or len(path) not in (1, 2):
+        raise AddressError(f"expected {SENTINEL_SCHEME}://host:port[,host:port...]/service[/db]")
+    if len(path) == 2 and not path[1].isdigit():
+        raise AddressError(f"bad database number {path[1]!r} in {redact_url(url)}")
+    sentinels = []
+    for entry in hosts.split(","):
+        host, port = _host_port(entry.strip())
+        sentinels.append((host, int(port or SENTINEL_PORT)))
+    username, _, password = credentials.partition(":")
+    return SentinelAddress(
+        tuple(sentinels),
+        path[0],
+        int(path[1]) if len(path) == 2 else 0,
+        unquote(username) or None,
+        unquote(password) or None,
+    )
 
 
 def shuffled(urls: Sequence[str], rng: random.Random | None = None) -> list[str]:

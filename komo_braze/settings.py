@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from komo_braze.addresses import split_addresses
+from komo_braze.addresses import SENTINEL_SCHEME, parse_sentinel_url, split_addresses
 
 ENV_PREFIX = "KOMO_BRAZE_"
+#: what KOMO_BRAZE_STATE_URL may name: a Redis as redis-py reads its URLs, or the primary Sentinel names
+STATE_URL_SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
 
 
 class SettingsError(Exception):
@@ -228,8 +230,9 @@ class Settings(BaseSettings):
     # --- state store (shared by the workers of one deployment) ------------------------------
     state_url: SecretStr | None = Field(
         None,
-        description="state store shared by the workers, `redis://host:6379/0` (its password is a secret): "
-        "accepted submission ids, per-user order, the rate limit per workspace; unset: in-process, for a single worker",
+        description="state store shared by the workers, `redis://host:6379/0`, or the primary Sentinel names, "
+        "`redis+sentinel://host:26379,host2:26379/service` (its password is a secret): accepted submission ids, "
+        "per-user order, the rate limit per workspace; unset: in-process, for a single worker",
     )
     state_accepted_retention_s: float = Field(
         7 * 86400.0,
@@ -291,8 +294,10 @@ class Settings(BaseSettings):
     @field_validator("state_url")
     @classmethod
     def _check_state_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and urlsplit(value.get_secret_value()).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in STATE_URL_SCHEMES:
+            raise ValueError("expected a redis://, rediss://, unix:// or redis+sentinel:// URL")
+        if value is not None and urlsplit(value.get_secret_value()).scheme == SENTINEL_SCHEME:
+            parse_sentinel_url(value.get_secret_value())  # AddressError is a ValueError that shows no password
         return value
 
     @field_validator("amqp_url")

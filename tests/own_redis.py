@@ -11,6 +11,8 @@ does after a crash. Usage::
         server.freeze()         # SIGSTOP: connections stay open and nothing answers (a Redis too slow to use)
         server.thaw()
         await fail_over(server, other)  # other becomes the primary, server its replica
+        await replicate(other, server)  # other copies server
+        async with own_sentinel(server, "name") as port: ...  # a Sentinel watching server
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ class OwnRedis:
         self.process.send_signal(signal.SIGCONT)
 
 
+async def replicate(replica: OwnRedis, primary: OwnRedis) -> None:
+    """``replica`` copies ``primary`` from now on (``REPLICAOF``)."""
+    client: Redis = Redis(host="127.0.0.1", port=replica.port)
+    try:
+        await client.replicaof("127.0.0.1", primary.port)
+    finally:
+        await client.aclose()
+
+
 async def fail_over(primary: OwnRedis, replica: OwnRedis) -> None:
     """What Sentinel or a managed Redis does on a failover: ``replica`` becomes the primary, and the old
     ``primary`` its replica (it answers ``PING`` and refuses writes)."""
@@ -90,6 +101,34 @@ async def fail_over(primary: OwnRedis, replica: OwnRedis) -> None:
     finally:
         await new.aclose()
         await old.aclose()
+
+
+@asynccontextmanager
+async def own_sentinel(primary: OwnRedis, service: str) -> AsyncIterator[int]:
+    """A Redis Sentinel of the test's own watching ``primary`` as ``service`` (alone, so a quorum of one), quick
+    to act: the primary is down after 500 ms without an answer, and a replica promoted a second or two later.
+    Yields its port."""
+    if SERVER is None:
+        raise RuntimeError("redis-server is not installed: `make test` installs it (scripts/ensure-redis.sh)")
+    home = Path(tempfile.mkdtemp(prefix="kb-sentinel-"))
+    port = free_port()
+    config = home / "sentinel.conf"  # Sentinel writes what it learns into its configuration file
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {home}\n"
+        f"sentinel monitor {service} 127.0.0.1 {primary.port} 1\n"
+        f"sentinel down-after-milliseconds {service} 500\n"
+        f"sentinel failover-timeout {service} 2000\n"
+    )
+    log = home / "sentinel.out"
+    process = await asyncio.to_thread(spawn_logged, [SERVER, str(config), "--sentinel"], log, cwd=home)
+    try:
+        answers = functools.partial(redis_answers, "127.0.0.1", port)
+        await await_answer(process, answers, log, f"own redis sentinel on {port}", START_TIMEOUT_S, 0.05)
+        yield port
+    finally:
+        process.kill()
+        await asyncio.to_thread(process.wait, 10)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @asynccontextmanager

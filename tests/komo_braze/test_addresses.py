@@ -4,7 +4,15 @@ import random
 
 import pytest
 
-from komo_braze.addresses import AddressError, mask_passwords, redact, shuffled, split_addresses
+from komo_braze.addresses import (
+    AddressError,
+    SentinelAddress,
+    mask_passwords,
+    parse_sentinel_url,
+    redact,
+    shuffled,
+    split_addresses,
+)
 from komo_braze.settings import SettingsError, load_settings
 
 
@@ -77,3 +85,40 @@ def test_shuffling_spreads_a_fleet_over_the_nodes_and_keeps_every_address() -> N
     firsts = {shuffled(urls, rng)[0] for _ in range(30)}
     assert firsts == set(urls)
     assert sorted(shuffled(urls, rng)) == urls
+
+
+def test_a_sentinel_url_names_its_sentinels_the_service_and_the_primary_s_database_and_credentials() -> None:
+    assert parse_sentinel_url("redis+sentinel://s-1:26380,s-2,10.0.0.3:26381/komo-state") == SentinelAddress(
+        (("s-1", 26380), ("s-2", 26379), ("10.0.0.3", 26381)), "komo-state"
+    )
+    assert parse_sentinel_url("redis+sentinel://app:p%40ss@s-1/komo-state/2") == SentinelAddress(
+        (("s-1", 26379),), "komo-state", db=2, username="app", password="p@ss"
+    )
+    assert parse_sentinel_url("redis+sentinel://:s3cret@s-1/komo-state").password == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+sentinel://:s3cret@s-1", "/service"),
+        ("redis+sentinel://:s3cret@s-1/komo-state/2/3", "/service"),
+        ("redis+sentinel://:s3cret@/komo-state", "/service"),
+        ("redis+sentinel://:s3cret@s-1:port/komo-state", "bad port"),
+        ("redis+sentinel://:s3cret@s-1/komo-state/one", "bad database number"),
+    ],
+)
+def test_an_unusable_sentinel_url_is_refused_without_showing_the_password(url: str, problem: str) -> None:
+    with pytest.raises(AddressError, match=problem) as raised:
+        parse_sentinel_url(url)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_state_url_setting_refuses_a_bad_sentinel_url_naming_the_variable_and_not_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KOMO_BRAZE_STATE_URL", "redis+sentinel://:s3cret@s-1:26379")
+    with pytest.raises(SettingsError, match="KOMO_BRAZE_STATE_URL") as raised:
+        load_settings()
+    assert "s3cret" not in str(raised.value)
+    monkeypatch.setenv("KOMO_BRAZE_STATE_URL", "redis+sentinel://:s3cret@s-1:26379/komo-state")
+    assert load_settings().state_url is not None

@@ -31,12 +31,16 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from komo_braze.addresses import SENTINEL_SCHEME, parse_sentinel_url
 
 Arg = str | bytes | int | float
 
@@ -72,7 +76,8 @@ class RedisLink:
 
     def __init__(self, url: str, *, timeout_s: float) -> None:
         self._timeout_s = timeout_s
-        self._pool = ConnectionPool.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self._sentinel: Sentinel | None = None
+        self._pool = self._pool_for(url, timeout_s)
         self._connection: AbstractConnection | None = None
         self._queue: list[_Call] = []
         self._in_flight: list[_Call] = []
@@ -80,6 +85,24 @@ class RedisLink:
         self._closed = False
         self.round_trips = 0
         self.calls = 0
+
+    def _pool_for(self, url: str, timeout_s: float) -> ConnectionPool:
+        """What connections are made from: redis-py's reading of ``url``, or, for ``redis+sentinel://``, the
+        primary the sentinels name at each connection (after a failover, the next connection is the new
+        primary's; the credentials are the primary's, the sentinels are asked without)."""
+        timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+        if urlsplit(url).scheme != SENTINEL_SCHEME:
+            return ConnectionPool.from_url(url, **timeouts)
+        address = parse_sentinel_url(url)
+        self._sentinel = Sentinel(address.sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+        return SentinelConnectionPool(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            address.service,
+            self._sentinel,
+            username=address.username,
+            password=address.password,
+            db=address.db,
+            **timeouts,
+        )
 
     def script(self, text: str) -> LinkScript:
         return LinkScript(self, text)
@@ -221,6 +244,8 @@ class RedisLink:
             _settle(call, RedisConnectionError("the Redis link is closed"))
         await self._drop()
         await self._pool.aclose()
+        for sentinel in self._sentinel.sentinels if self._sentinel is not None else ():
+            await sentinel.aclose()
 
 
 def _settle(call: _Call, answer: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
 
-from tests.own_redis import OwnRedis, fail_over, own_redis
+from tests.own_redis import OwnRedis, fail_over, own_redis, own_sentinel, replicate
 from tests.proxy import TcpProxy
 from tests.waiting import eventually
 from worker.state.failover import FailoverStore
@@ -141,3 +141,32 @@ async def test_a_full_redis_that_refuses_writes_means_per_process_mode_until_it_
         await asyncio.gather(watcher, return_exceptions=True)
         await admin.aclose()
         await store.close()
+
+
+async def test_through_sentinel_the_store_follows_the_primary_sentinel_names() -> None:
+    """``redis+sentinel://``: the primary is killed, Sentinel promotes its replica, and the store writes there,
+    shared again, without a new URL."""
+    changes: list[bool] = []
+    async with own_redis() as first, own_redis() as second:
+        await replicate(second, first)
+        async with own_sentinel(first, "komo-state") as sentinel:
+            store = _store(f"redis+sentinel://127.0.0.1:{sentinel}/komo-state/0", changes)
+            watcher = asyncio.create_task(store.watch())
+            check: Redis = Redis(host="127.0.0.1", port=second.port)
+            try:
+                assert (await store.claim(["u1"], [])).users == {"u1"}
+                await eventually(lambda: check.hexists("failover:state:claims", "u1"), what="u1's claim replicated")
+                await first.kill()
+
+                async def claimed_on_the_new_primary() -> bool:
+                    await store.claim(["u2"], [])  # waits, or goes per-process, until Sentinel has promoted
+                    return store.shared and bool(await check.hexists("failover:state:claims", "u2"))
+
+                await eventually(claimed_on_the_new_primary, timeout_s=20, what="a claim on the promoted replica")
+                assert changes[-1] is True  # shared again (it may have gone per-process meanwhile)
+                assert (await check.role())[0] == b"master"
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+                await check.aclose()
+                await store.close()
