@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 SCHEMES = ("amqp", "amqps")
 MASK = "***"
@@ -89,11 +89,12 @@ class SentinelAddress:
     db: int = 0
     username: str | None = None
     password: str | None = None
+    sentinel_password: str | None = None  # sentinels that ask for one (``requirepass`` in their configuration)
 
 
 def parse_sentinel_url(url: str) -> SentinelAddress:
-    """``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db]`` (port 26379 unless
-    given); raises :class:`AddressError`."""
+    """``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service[/db][?sentinel_password=…]``
+    (port 26379 unless given); raises :class:`AddressError`."""
     parts = urlsplit(url)
     credentials, _, hosts = parts.netloc.rpartition("@")
     path = [segment for segment in parts.path.split("/") if segment]
@@ -105,6 +106,9 @@ def parse_sentinel_url(url: str) -> SentinelAddress:
     for entry in hosts.split(","):
         host, port = _host_port(entry.strip())
         sentinels.append((host, int(port or SENTINEL_PORT)))
+    query = parse_qs(parts.query)
+    if set(query) - {"sentinel_password"}:
+        raise AddressError(f"{SENTINEL_SCHEME}:// takes only sentinel_password after '?'")
     username, _, password = credentials.partition(":")
     return SentinelAddress(
         tuple(sentinels),
@@ -112,6 +116,7 @@ def parse_sentinel_url(url: str) -> SentinelAddress:
         int(path[1]) if len(path) == 2 else 0,
         unquote(username) or None,
         unquote(password) or None,
+        query["sentinel_password"][-1] if "sentinel_password" in query else None,
     )
 
 

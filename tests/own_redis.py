@@ -37,11 +37,12 @@ SERVER = shutil.which("redis-server")
 START_TIMEOUT_S = 20.0
 
 
-def redis_answers(host: str, port: int) -> bool:
+def redis_answers(host: str, port: int, *, locked: bool = False) -> bool:
+    """``PING`` answered (or, ``locked``, refused for want of a password: answered all the same)."""
     try:
         with socket.create_connection((host, port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            return sock.recv(16).startswith((b"+PONG", b"-NOAUTH") if locked else b"+PONG")
     except OSError:
         return False
 
@@ -104,10 +105,10 @@ async def fail_over(primary: OwnRedis, replica: OwnRedis) -> None:
 
 
 @asynccontextmanager
-async def own_sentinel(primary: OwnRedis, service: str) -> AsyncIterator[int]:
+async def own_sentinel(primary: OwnRedis, service: str, *, password: str | None = None) -> AsyncIterator[int]:
     """A Redis Sentinel of the test's own watching ``primary`` as ``service`` (alone, so a quorum of one), quick
-    to act: the primary is down after 500 ms without an answer, and a replica promoted a second or two later.
-    Yields its port."""
+    to act: the primary is down after 500 ms without an answer, and a replica promoted a second or two later;
+    with ``password``, it answers only clients that give it. Yields its port."""
     if SERVER is None:
         raise RuntimeError("redis-server is not installed: `make test` installs it (scripts/ensure-redis.sh)")
     home = Path(tempfile.mkdtemp(prefix="kb-sentinel-"))
@@ -117,12 +118,12 @@ async def own_sentinel(primary: OwnRedis, service: str) -> AsyncIterator[int]:
         f"port {port}\nbind 127.0.0.1\ndir {home}\n"
         f"sentinel monitor {service} 127.0.0.1 {primary.port} 1\n"
         f"sentinel down-after-milliseconds {service} 500\n"
-        f"sentinel failover-timeout {service} 2000\n"
+        f"sentinel failover-timeout {service} 2000\n" + (f"requirepass {password}\n" if password else "")
     )
     log = home / "sentinel.out"
     process = await asyncio.to_thread(spawn_logged, [SERVER, str(config), "--sentinel"], log, cwd=home)
     try:
-        answers = functools.partial(redis_answers, "127.0.0.1", port)
+        answers = functools.partial(redis_answers, "127.0.0.1", port, locked=password is not None)
         await await_answer(process, answers, log, f"own redis sentinel on {port}", START_TIMEOUT_S, 0.05)
         yield port
     finally:

@@ -95,6 +95,8 @@ def test_a_sentinel_url_names_its_sentinels_the_service_and_the_primary_s_databa
         (("s-1", 26379),), "komo-state", db=2, username="app", password="p@ss"
     )
     assert parse_sentinel_url("redis+sentinel://:s3cret@s-1/komo-state").password == "s3cret"
+    with_sentinels_own = parse_sentinel_url("redis+sentinel://:s3cret@s-1/komo-state?sentinel_password=s%2Bx")
+    assert (with_sentinels_own.password, with_sentinels_own.sentinel_password) == ("s3cret", "s+x")
 
 
 @pytest.mark.parametrize(
@@ -105,6 +107,7 @@ def test_a_sentinel_url_names_its_sentinels_the_service_and_the_primary_s_databa
         ("redis+sentinel://:s3cret@/komo-state", "/service"),
         ("redis+sentinel://:s3cret@s-1:port/komo-state", "bad port"),
         ("redis+sentinel://:s3cret@s-1/komo-state/one", "bad database number"),
+        ("redis+sentinel://:s3cret@s-1/komo-state?password=s3cret", "only sentinel_password"),
     ],
 )
 def test_an_unusable_sentinel_url_is_refused_without_showing_the_password(url: str, problem: str) -> None:

@@ -89,12 +89,13 @@ class RedisLink:
     def _pool_for(self, url: str, timeout_s: float) -> ConnectionPool:
         """What connections are made from: redis-py's reading of ``url``, or, for ``redis+sentinel://``, the
         primary the sentinels name at each connection (after a failover, the next connection is the new
-        primary's; the credentials are the primary's, the sentinels are asked without)."""
+        primary's; the credentials are the primary's, ``?sentinel_password=`` the sentinels')."""
         timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
         if urlsplit(url).scheme != SENTINEL_SCHEME:
             return ConnectionPool.from_url(url, **timeouts)
         address = parse_sentinel_url(url)
-        self._sentinel = Sentinel(address.sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+        asking = {**timeouts, "password": address.sentinel_password}
+        self._sentinel = Sentinel(address.sentinels, sentinel_kwargs=asking)  # type: ignore[no-untyped-call]
         return SentinelConnectionPool(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
             address.service,
             self._sentinel,

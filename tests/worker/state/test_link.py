@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tests.own_redis import OwnRedis, fail_over, own_redis
+from tests.own_redis import OwnRedis, fail_over, own_redis, own_sentinel
 from tests.proxy import TcpProxy
 from worker.state.link import RedisLink
 
@@ -119,6 +119,19 @@ async def test_a_write_a_demoted_primary_refuses_goes_once_more_to_the_server_th
                 await check.aclose()
         finally:
             await link.close()
+
+
+async def test_sentinels_that_ask_for_a_password_get_the_url_s_sentinel_password() -> None:
+    async with own_redis() as primary, own_sentinel(primary, "komo-state", password="s3cret") as port:
+        given = RedisLink(f"redis+sentinel://127.0.0.1:{port}/komo-state?sentinel_password=s3cret", timeout_s=2.0)
+        missing = RedisLink(f"redis+sentinel://127.0.0.1:{port}/komo-state", timeout_s=2.0)
+        try:
+            assert await given.execute("PING") == b"PONG"
+            with pytest.raises(RedisConnectionError):  # the sentinel refuses to say where the primary is
+                await missing.execute("PING")
+        finally:
+            await given.close()
+            await missing.close()
 
 
 async def test_a_caller_that_stops_waiting_leaves_the_others_their_own_answers() -> None:
