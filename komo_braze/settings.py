@@ -294,10 +294,14 @@ class Settings(BaseSettings):
     @field_validator("state_url")
     @classmethod
     def _check_state_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and urlsplit(value.get_secret_value()).scheme not in STATE_URL_SCHEMES:
+        if value is None:
+            return value
+        url = value.get_secret_value()
+        scheme = urlsplit(url).scheme
+        if scheme not in STATE_URL_SCHEMES:
             raise ValueError("expected a redis://, rediss://, unix:// or redis+sentinel:// URL")
-        if value is not None and urlsplit(value.get_secret_value()).scheme == SENTINEL_SCHEME:
-            parse_sentinel_url(value.get_secret_value())  # AddressError is a ValueError that shows no password
+        if scheme == SENTINEL_SCHEME:
+            parse_sentinel_url(url)  # AddressError is a ValueError that shows no password
         return value
 
     @field_validator("amqp_url")

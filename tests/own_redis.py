@@ -52,17 +52,27 @@ class OwnRedis:
     port: int
     home: Path
     process: subprocess.Popen[bytes] | None = None
+    #: a Sentinel's own lines of configuration (``sentinel monitor …``); none: a plain redis-server
+    sentinel: str | None = None
+    locked: bool = False  # it answers only clients that give its password
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    async def start(self) -> None:
+    def _argv(self) -> list[str]:
         assert SERVER is not None
+        if self.sentinel is None:
+            return [SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        config = self.home / "sentinel.conf"
+        if not config.exists():  # Sentinel writes what it learns into it: a restart keeps that
+            config.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.home}\n{self.sentinel}")
+        return [SERVER, str(config), "--sentinel"]
+
+    async def start(self) -> None:
         log = self.home / "server.out"
-        argv = [SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = await asyncio.to_thread(spawn_logged, argv, log, cwd=self.home)
-        answers = functools.partial(redis_answers, "127.0.0.1", self.port)
+        self.process = await asyncio.to_thread(spawn_logged, self._argv(), log, cwd=self.home)
+        answers = functools.partial(redis_answers, "127.0.0.1", self.port, locked=self.locked)
         await await_answer(self.process, answers, log, f"own redis-server on {self.port}", START_TIMEOUT_S, 0.05)
 
     async def kill(self) -> None:
@@ -82,11 +92,11 @@ class OwnRedis:
         self.process.send_signal(signal.SIGCONT)
 
 
-async def replicate(replica: OwnRedis, primary: OwnRedis) -> None:
-    """``replica`` copies ``primary`` from now on (``REPLICAOF``)."""
+async def replicate(replica: OwnRedis, primary: OwnRedis | None) -> None:
+    """``replica`` copies ``primary`` from now on (``REPLICAOF``); with ``None``, it is a primary again."""
     client: Redis = Redis(host="127.0.0.1", port=replica.port)
     try:
-        await client.replicaof("127.0.0.1", primary.port)
+        await (client.replicaof("NO", "ONE") if primary is None else client.replicaof("127.0.0.1", primary.port))
     finally:
         await client.aclose()
 
@@ -94,14 +104,8 @@ async def replicate(replica: OwnRedis, primary: OwnRedis) -> None:
 async def fail_over(primary: OwnRedis, replica: OwnRedis) -> None:
     """What Sentinel or a managed Redis does on a failover: ``replica`` becomes the primary, and the old
     ``primary`` its replica (it answers ``PING`` and refuses writes)."""
-    new: Redis = Redis(host="127.0.0.1", port=replica.port)
-    old: Redis = Redis(host="127.0.0.1", port=primary.port)
-    try:
-        await new.replicaof("NO", "ONE")
-        await old.replicaof("127.0.0.1", replica.port)
-    finally:
-        await new.aclose()
-        await old.aclose()
+    await replicate(replica, None)
+    await replicate(primary, replica)
 
 
 @asynccontextmanager
@@ -109,35 +113,23 @@ async def own_sentinel(primary: OwnRedis, service: str, *, password: str | None 
     """A Redis Sentinel of the test's own watching ``primary`` as ``service`` (alone, so a quorum of one), quick
     to act: the primary is down after 500 ms without an answer, and a replica promoted a second or two later;
     with ``password``, it answers only clients that give it. Yields its port."""
-    if SERVER is None:
-        raise RuntimeError("redis-server is not installed: `make test` installs it (scripts/ensure-redis.sh)")
-    home = Path(tempfile.mkdtemp(prefix="kb-sentinel-"))
-    port = free_port()
-    config = home / "sentinel.conf"  # Sentinel writes what it learns into its configuration file
-    config.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {home}\n"
+    config = (
         f"sentinel monitor {service} 127.0.0.1 {primary.port} 1\n"
         f"sentinel down-after-milliseconds {service} 500\n"
-        f"sentinel failover-timeout {service} 2000\n" + (f"requirepass {password}\n" if password else "")
-    )
-    log = home / "sentinel.out"
-    process = await asyncio.to_thread(spawn_logged, [SERVER, str(config), "--sentinel"], log, cwd=home)
-    try:
-        answers = functools.partial(redis_answers, "127.0.0.1", port, locked=password is not None)
-        await await_answer(process, answers, log, f"own redis sentinel on {port}", START_TIMEOUT_S, 0.05)
-        yield port
-    finally:
-        process.kill()
-        await asyncio.to_thread(process.wait, 10)
-        shutil.rmtree(home, ignore_errors=True)
+        f"sentinel failover-timeout {service} 2000\n"
+    ) + (f"requirepass {password}\n" if password else "")
+    async with own_redis(sentinel=config, locked=password is not None) as sentinel:
+        yield sentinel.port
 
 
 @asynccontextmanager
-async def own_redis() -> AsyncIterator[OwnRedis]:
-    """Start a private redis-server; kill it and remove its directory after."""
+async def own_redis(*, sentinel: str | None = None, locked: bool = False) -> AsyncIterator[OwnRedis]:
+    """Start a private redis-server (a Sentinel, given its configuration: see :func:`own_sentinel`); kill it and
+    remove its directory after."""
     if SERVER is None:
         raise RuntimeError("redis-server is not installed: `make test` installs it (scripts/ensure-redis.sh)")
-    server = OwnRedis(port=free_port(), home=Path(tempfile.mkdtemp(prefix="kb-redis-")))
+    home = Path(tempfile.mkdtemp(prefix="kb-redis-"))
+    server = OwnRedis(port=free_port(), home=home, sentinel=sentinel, locked=locked)
     try:
         await server.start()
         yield server

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -39,28 +40,43 @@ def test_a_host_and_port_after_the_first_takes_its_credentials_vhost_and_query()
 
 
 @pytest.mark.parametrize(
-    ("text", "problem"),
+    ("parse", "text", "problem"),
     [
-        ("", "no broker address"),
-        ("rabbit-1:5672,rabbit-2", "first address must be a full"),
-        ("http://u:s3cret@rabbit-1/", "first address must be a full"),
-        ("amqp://u:s3cret@rabbit-1/,rabbit-2:http", "bad port"),
-        ("amqp://u:s3cret@rabbit-1/,mqtt://rabbit-2", "not an amqp"),
-        ("amqp://u:s3cret@rabbit-1/,u:p@rabbit-2", "full URL or host"),
-        ("amqp://u:s3cret@rabbit-1:99999/", "bad port"),
+        (split_addresses, "", "no broker address"),
+        (split_addresses, "rabbit-1:5672,rabbit-2", "first address must be a full"),
+        (split_addresses, "http://u:s3cret@rabbit-1/", "first address must be a full"),
+        (split_addresses, "amqp://u:s3cret@rabbit-1/,rabbit-2:http", "bad port"),
+        (split_addresses, "amqp://u:s3cret@rabbit-1/,mqtt://rabbit-2", "not an amqp"),
+        (split_addresses, "amqp://u:s3cret@rabbit-1/,u:p@rabbit-2", "full URL or host"),
+        (split_addresses, "amqp://u:s3cret@rabbit-1:99999/", "bad port"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1", "/service"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1/komo-state/2/3", "/service"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@/komo-state", "/service"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1:port/komo-state", "bad port"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1/komo-state/one", "bad database number"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1/komo-state?password=s3cret", "only sentinel_password"),
     ],
 )
-def test_an_unusable_list_is_refused_without_showing_the_password(text: str, problem: str) -> None:
+def test_an_unusable_address_is_refused_without_showing_the_password(
+    parse: Callable[[str], object], text: str, problem: str
+) -> None:
     with pytest.raises(AddressError, match=problem) as raised:
-        split_addresses(text)
+        parse(text)
     assert "s3cret" not in str(raised.value)
 
 
-def test_the_setting_refuses_a_bad_list_naming_the_variable_and_not_the_password(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KOMO_BRAZE_AMQP_URL", "amqp://u:s3cret@rabbit-1/,rabbit-2:nope"),
+        ("KOMO_BRAZE_STATE_URL", "redis+sentinel://:s3cret@s-1:26379"),
+    ],
+)
+def test_a_setting_refuses_a_bad_address_naming_the_variable_and_not_the_password(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
-    monkeypatch.setenv("KOMO_BRAZE_AMQP_URL", "amqp://u:s3cret@rabbit-1/,rabbit-2:nope")
-    with pytest.raises(SettingsError, match="KOMO_BRAZE_AMQP_URL") as raised:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable) as raised:
         load_settings()
     assert "s3cret" not in str(raised.value)
 
@@ -87,7 +103,9 @@ def test_shuffling_spreads_a_fleet_over_the_nodes_and_keeps_every_address() -> N
     assert sorted(shuffled(urls, rng)) == urls
 
 
-def test_a_sentinel_url_names_its_sentinels_the_service_and_the_primary_s_database_and_credentials() -> None:
+def test_a_sentinel_url_names_its_sentinels_the_service_and_the_primary_s_database_and_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert parse_sentinel_url("redis+sentinel://s-1:26380,s-2,10.0.0.3:26381/komo-state") == SentinelAddress(
         (("s-1", 26380), ("s-2", 26379), ("10.0.0.3", 26381)), "komo-state"
     )
@@ -97,31 +115,5 @@ def test_a_sentinel_url_names_its_sentinels_the_service_and_the_primary_s_databa
     assert parse_sentinel_url("redis+sentinel://:s3cret@s-1/komo-state").password == "s3cret"
     with_sentinels_own = parse_sentinel_url("redis+sentinel://:s3cret@s-1/komo-state?sentinel_password=s%2Bx")
     assert (with_sentinels_own.password, with_sentinels_own.sentinel_password) == ("s3cret", "s+x")
-
-
-@pytest.mark.parametrize(
-    ("url", "problem"),
-    [
-        ("redis+sentinel://:s3cret@s-1", "/service"),
-        ("redis+sentinel://:s3cret@s-1/komo-state/2/3", "/service"),
-        ("redis+sentinel://:s3cret@/komo-state", "/service"),
-        ("redis+sentinel://:s3cret@s-1:port/komo-state", "bad port"),
-        ("redis+sentinel://:s3cret@s-1/komo-state/one", "bad database number"),
-        ("redis+sentinel://:s3cret@s-1/komo-state?password=s3cret", "only sentinel_password"),
-    ],
-)
-def test_an_unusable_sentinel_url_is_refused_without_showing_the_password(url: str, problem: str) -> None:
-    with pytest.raises(AddressError, match=problem) as raised:
-        parse_sentinel_url(url)
-    assert "s3cret" not in str(raised.value)
-
-
-def test_the_state_url_setting_refuses_a_bad_sentinel_url_naming_the_variable_and_not_the_password(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KOMO_BRAZE_STATE_URL", "redis+sentinel://:s3cret@s-1:26379")
-    with pytest.raises(SettingsError, match="KOMO_BRAZE_STATE_URL") as raised:
-        load_settings()
-    assert "s3cret" not in str(raised.value)
     monkeypatch.setenv("KOMO_BRAZE_STATE_URL", "redis+sentinel://:s3cret@s-1:26379/komo-state")
     assert load_settings().state_url is not None

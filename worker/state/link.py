@@ -76,8 +76,7 @@ class RedisLink:
 
     def __init__(self, url: str, *, timeout_s: float) -> None:
         self._timeout_s = timeout_s
-        self._sentinel: Sentinel | None = None
-        self._pool = self._pool_for(url, timeout_s)
+        self._pool, self._sentinel = _pool_for(url, timeout_s)
         self._connection: AbstractConnection | None = None
         self._queue: list[_Call] = []
         self._in_flight: list[_Call] = []
@@ -85,25 +84,6 @@ class RedisLink:
         self._closed = False
         self.round_trips = 0
         self.calls = 0
-
-    def _pool_for(self, url: str, timeout_s: float) -> ConnectionPool:
-        """What connections are made from: redis-py's reading of ``url``, or, for ``redis+sentinel://``, the
-        primary the sentinels name at each connection (after a failover, the next connection is the new
-        primary's; the credentials are the primary's, ``?sentinel_password=`` the sentinels')."""
-        timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
-        if urlsplit(url).scheme != SENTINEL_SCHEME:
-            return ConnectionPool.from_url(url, **timeouts)
-        address = parse_sentinel_url(url)
-        asking = {**timeouts, "password": address.sentinel_password}
-        self._sentinel = Sentinel(address.sentinels, sentinel_kwargs=asking)  # type: ignore[no-untyped-call]
-        return SentinelConnectionPool(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-            address.service,
-            self._sentinel,
-            username=address.username,
-            password=address.password,
-            db=address.db,
-            **timeouts,
-        )
 
     def script(self, text: str) -> LinkScript:
         return LinkScript(self, text)
@@ -247,6 +227,27 @@ class RedisLink:
         await self._pool.aclose()
         for sentinel in self._sentinel.sentinels if self._sentinel is not None else ():
             await sentinel.aclose()
+
+
+def _pool_for(url: str, timeout_s: float) -> tuple[ConnectionPool, Sentinel | None]:
+    """What connections are made from: redis-py's reading of ``url``, or, for ``redis+sentinel://``, the primary
+    the sentinels name at each connection (after a failover, the next connection is the new primary's; the
+    credentials are the primary's, ``?sentinel_password=`` the sentinels'), with the sentinels to close."""
+    timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+    if urlsplit(url).scheme != SENTINEL_SCHEME:
+        return ConnectionPool.from_url(url, **timeouts), None
+    address = parse_sentinel_url(url)
+    asking = {**timeouts, "password": address.sentinel_password}
+    sentinel = Sentinel(address.sentinels, sentinel_kwargs=asking)  # type: ignore[no-untyped-call]
+    pool = SentinelConnectionPool(  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        address.service,
+        sentinel,
+        username=address.username,
+        password=address.password,
+        db=address.db,
+        **timeouts,
+    )
+    return pool, sentinel
 
 
 def _settle(call: _Call, answer: Any) -> None:

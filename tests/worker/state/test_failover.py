@@ -6,6 +6,7 @@ own."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -143,30 +144,43 @@ async def test_a_full_redis_that_refuses_writes_means_per_process_mode_until_it_
         await store.close()
 
 
-async def test_through_sentinel_the_store_follows_the_primary_sentinel_names() -> None:
-    """``redis+sentinel://``: the primary is killed, Sentinel promotes its replica, and the store writes there,
-    shared again, without a new URL."""
-    changes: list[bool] = []
+async def test_through_sentinel_the_stores_of_two_workers_follow_the_primary_sentinel_names() -> None:
+    """``redis+sentinel://``: the primary is killed, Sentinel promotes its replica, and both workers' stores
+    write there, shared again, without a new URL: a user one of them claims there is refused to the other."""
+    changes: dict[str, list[bool]] = {"a": [], "b": []}
     async with own_redis() as first, own_redis() as second:
         await replicate(second, first)
         async with own_sentinel(first, "komo-state") as sentinel:
-            store = _store(f"redis+sentinel://127.0.0.1:{sentinel}/komo-state/0", changes)
-            watcher = asyncio.create_task(store.watch())
+            url = f"redis+sentinel://127.0.0.1:{sentinel}/komo-state/0"
+            a, b = _store(url, changes["a"]), _store(url, changes["b"])
+            watchers = [asyncio.create_task(store.watch()) for store in (a, b)]
             check: Redis = Redis(host="127.0.0.1", port=second.port)
             try:
-                assert (await store.claim(["u1"], [])).users == {"u1"}
+                assert (await a.claim(["u1"], [])).users == {"u1"}
                 await eventually(lambda: check.hexists("failover:state:claims", "u1"), what="u1's claim replicated")
                 await first.kill()
 
                 async def claimed_on_the_new_primary() -> bool:
-                    await store.claim(["u2"], [])  # waits, or goes per-process, until Sentinel has promoted
-                    return store.shared and bool(await check.hexists("failover:state:claims", "u2"))
+                    await a.claim(["u2"], [])  # waits, or goes per-process, until Sentinel has promoted
+                    return a.shared and bool(await check.hexists("failover:state:claims", "u2"))
 
                 await eventually(claimed_on_the_new_primary, timeout_s=20, what="a claim on the promoted replica")
-                assert changes[-1] is True  # shared again (it may have gone per-process meanwhile)
                 assert (await check.role())[0] == b"master"
+
+                tries = itertools.count()
+
+                async def b_refused_what_a_holds() -> bool:  # b reaches the same primary and sees a's claims
+                    held, free = f"held-{next(tries)}", f"free-{next(tries)}"
+                    assert (await a.claim([held], [])).users == {held}
+                    return b.shared and (await b.claim([held, free], [])).users == {free}
+
+                await eventually(b_refused_what_a_holds, timeout_s=20, what="the second worker on the new primary")
+                assert changes["a"][-1] is True  # shared again (it may have gone per-process meanwhile)
+                assert changes["b"][-1] is True
             finally:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+                for watcher in watchers:
+                    watcher.cancel()
+                await asyncio.gather(*watchers, return_exceptions=True)
                 await check.aclose()
-                await store.close()
+                await a.close()
+                await b.close()
