@@ -105,6 +105,8 @@ def parse_sentinel_url(url: str) -> SentinelAddress:
     sentinels = []
     for entry in hosts.split(","):
         host, port = _host_port(entry.strip())
+        if not host:
+            raise AddressError(f"a sentinel without a host in {redact_url(url)}")
         sentinels.append((host, int(port or SENTINEL_PORT)))
     query = parse_qs(parts.query)
     if set(query) - {"sentinel_password"}:

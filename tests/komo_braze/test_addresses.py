@@ -53,6 +53,8 @@ def test_a_host_and_port_after_the_first_takes_its_credentials_vhost_and_query()
         (parse_sentinel_url, "redis+sentinel://:s3cret@s-1/komo-state/2/3", "/service"),
         (parse_sentinel_url, "redis+sentinel://:s3cret@/komo-state", "/service"),
         (parse_sentinel_url, "redis+sentinel://:s3cret@s-1:port/komo-state", "bad port"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1,,s-2/komo-state", "without a host"),
+        (parse_sentinel_url, "redis+sentinel://:s3cret@s-1,:26380/komo-state", "without a host"),
         (parse_sentinel_url, "redis+sentinel://:s3cret@s-1/komo-state/one", "bad database number"),
         (parse_sentinel_url, "redis+sentinel://:s3cret@s-1/komo-state?password=s3cret", "only sentinel_password"),
     ],
